@@ -1,0 +1,583 @@
+"""The AT client: the only code that turns modem bytes into lines, payloads and results.
+
+One reader thread owns the port's input. It splits the stream into CRLF lines, except after a
+`#XRECV: <n>` / `#XRECVFROM: <n>,...` header, where it takes exactly `n` raw bytes (the payload
+has no CRLF of its own and may hold CR, LF, NUL and quotes). Lines are routed while a command is
+in flight as modem_chat and ubxlib do: a final result completes the command, a line with the
+command's own prefix is its response (so `+CEREG: ...` answers `AT+CEREG?`), a line with a known
+unsolicited prefix goes to the URC queue, anything else is the command's information text. With
+no command in flight every line is unsolicited.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import serial
+
+from pytest_slm.at.errors import (
+    AtError,
+    AtTimeout,
+    BoardResetError,
+    LinkError,
+    ProtocolError,
+    SlmError,
+)
+from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
+from pytest_slm.at.transcript import RX, TX, Transcript
+
+BANNER = "Ready"
+TERMINATOR = b"+++"
+
+# Lines the modem may send at any time. `Ready` is handled on its own (it also means a reset).
+URC_PREFIXES: tuple[str, ...] = (
+    "+CEREG:",
+    "+CGEV:",
+    "+CSCON:",
+    "+CNEC",
+    "+CIREG:",
+    "+CEDRXP:",
+    "+CMT:",
+    "%CESQ:",
+    "%XSIM:",
+    "%XTIME:",
+    "%MDMEV:",
+    "#XMODEM:",
+    "#XDATAMODE:",
+    "#XSLEEP:",
+)
+
+_COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
+_PAYLOAD_HEADER = re.compile(r"^#XRECV(?:FROM)?:")
+_PAYLOAD_LENGTH = re.compile(r"^#XRECV(?:FROM)?: (\d{1,5})(?:,.*)?$")
+# A header can announce at most what the firmware's receive buffer holds.
+MAX_PAYLOAD = 4096
+
+
+def expected_prefix(command: str) -> str | None:
+    """`AT#XSOCKET=1,1,0` -> `#XSOCKET:`; None for plain `AT` or commands without a name."""
+    match = _COMMAND_NAME.match(command)
+    return match.group(1).upper() + ":" if match else None
+
+
+def _printable(line: str) -> bool:
+    return all(0x20 <= ord(ch) < 0x7F for ch in line)
+
+
+def _is_banner(line: str) -> bool:
+    # A board that reboots may push a few bytes of boot noise (NUL, 0xFF) before the banner.
+    if not line.endswith(BANNER):
+        return False
+    head = line[: -len(BANNER)]
+    return all(not (0x20 < ord(ch) < 0x7F) for ch in head)
+
+
+@dataclass
+class _Pending:
+    command: str
+    prefix: str | None
+    started: float = field(default_factory=time.monotonic)
+    lines: list[str] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    garbage: list[str] = field(default_factory=list)
+    final: str | None = None
+    error: SlmError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None or self.error is not None
+
+
+class AtClient:
+    """Drives one SLM over an opened pyserial port (any `serial_for_url` object)."""
+
+    def __init__(
+        self,
+        port: serial.SerialBase,
+        *,
+        transcript: Transcript | None = None,
+        timeout: float = 10.0,
+        datamode_settle: float = 0.3,
+        close_port: bool = True,
+    ) -> None:
+        self.port = port
+        self.transcript = transcript if transcript is not None else Transcript()
+        self.timeout = timeout
+        # v2.0 enters data mode silently: the absence of ERROR within this window is the only
+        # sign of success the protocol gives.
+        self.datamode_settle = datamode_settle
+        self.close_port = close_port
+        self.in_data_mode = False
+        self.boot_count = 0
+        self.strays: list[str] = []
+        self.timings: list[tuple[str, float]] = []
+        self._urcs: deque[str] = deque()
+        self._pending: _Pending | None = None
+        self._orphaned = False
+        self._late_refusal: str | None = None
+        self._left_by_board = False
+        self._link_error: LinkError | None = None
+        self._line = bytearray()
+        self._payload_left = 0
+        self._payload = bytearray()
+        self._cond = threading.Condition()
+        self._command_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._configure_port()
+        self._reader = threading.Thread(target=self._read_loop, name="slm-at-reader", daemon=True)
+        self._reader.start()
+
+    # ----------------------------------------------------------------------------------- I/O
+
+    def _configure_port(self) -> None:
+        # A short read timeout lets the reader notice close(); a write timeout keeps a board
+        # that stopped reading from hanging the test process forever.
+        try:
+            self.port.timeout = 0.05
+            self.port.write_timeout = max(self.timeout, 30.0)
+        except (ValueError, serial.SerialException):
+            pass
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                waiting = self.port.in_waiting
+                data = self.port.read(min(max(waiting, 1), 65536))
+            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+                # TypeError/AttributeError: pyserial's posix port after close() from another thread
+                if self._stop.is_set():
+                    return
+                self._lost(exc)
+                return
+            if data:
+                self.transcript.record(RX, data)
+                with self._cond:
+                    self._feed(data)
+                    self._cond.notify_all()
+
+    def _lost(self, exc: BaseException) -> None:
+        with self._cond:
+            self._link_error = LinkError(
+                f"reading the port failed: {exc}", transcript_tail=self.transcript.tail()
+            )
+            if self._pending is not None and not self._pending.done:
+                self._pending.error = self._link_error
+            self._cond.notify_all()
+
+    def _write(self, data: bytes) -> None:
+        if self._link_error is not None:
+            raise self._link_error
+        self.transcript.record(TX, data)
+        try:
+            self.port.write(data)
+            self.port.flush()
+        except serial.SerialTimeoutException as exc:
+            raise AtTimeout(
+                f"the board did not take {len(data)} bytes within the write timeout ({exc})",
+                transcript_tail=self.transcript.tail(),
+            ) from exc
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(
+                f"writing to the port failed: {exc}", transcript_tail=self.transcript.tail()
+            ) from exc
+
+    # ---------------------------------------------------------------------------- the framer
+
+    def _feed(self, data: bytes) -> None:
+        index = 0
+        while index < len(data):
+            if self._payload_left:
+                chunk = data[index : index + self._payload_left]
+                self._payload.extend(chunk)
+                self._payload_left -= len(chunk)
+                index += len(chunk)
+                if not self._payload_left:
+                    self._deliver_payload()
+                continue
+            newline = data.find(b"\n", index)
+            if newline < 0:
+                self._line.extend(data[index:])
+                return
+            self._line.extend(data[index : newline + 1])
+            index = newline + 1
+            raw = bytes(self._line)
+            self._line.clear()
+            self._on_line(raw.rstrip(b"\r\n").decode("latin-1"))
+
+    def _deliver_payload(self) -> None:
+        payload = bytes(self._payload)
+        self._payload.clear()
+        if self._pending is not None and not self._pending.done:
+            self._pending.payloads.append(payload)
+        else:
+            self.strays.append(f"<{len(payload)}-byte payload with no command>")
+
+    def _on_line(self, line: str) -> None:
+        if not line:
+            return
+        pending = self._pending if self._pending is not None and not self._pending.done else None
+        if _is_banner(line):
+            self.boot_count += 1
+            self.in_data_mode = False
+            self._orphaned = False
+            self._urcs.append(BANNER)
+            if pending is not None:
+                pending.error = BoardResetError(
+                    "the board printed its boot banner while the command was pending",
+                    command=pending.command,
+                    received=pending.lines + [line],
+                    transcript_tail=self.transcript.tail(),
+                )
+            return
+        if self._orphaned:
+            # A sequential board answers in order: the first final result after a command we
+            # gave up on is that command's, never the next one's.
+            self.strays.append(line)
+            if is_final(line):
+                self._orphaned = False
+            elif _PAYLOAD_LENGTH.match(line):
+                self._payload_left = int(_PAYLOAD_LENGTH.match(line).group(1))
+            return
+        if _PAYLOAD_HEADER.match(line):
+            self._on_payload_header(line, pending)
+            return
+        if pending is None:
+            self._unsolicited(line)
+            return
+        if is_final(line):
+            pending.final = line
+        elif pending.prefix is not None and line.startswith(pending.prefix):
+            pending.lines.append(line)
+        elif line.startswith(URC_PREFIXES):
+            self._urcs.append(line)
+        else:
+            pending.lines.append(line)
+        if not _printable(line):
+            pending.garbage.append(line)
+
+    def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
+        match = _PAYLOAD_LENGTH.match(line)
+        length = int(match.group(1)) if match else -1
+        if not 0 <= length <= MAX_PAYLOAD:
+            problem = ProtocolError(
+                f"malformed payload header {line!r} (expected a length of 0..{MAX_PAYLOAD})",
+                command=pending.command if pending else None,
+                received=(pending.lines if pending else []) + [line],
+                transcript_tail=self.transcript.tail(),
+            )
+            if pending is not None:
+                pending.error = problem
+            else:
+                self.strays.append(line)
+            return
+        if pending is not None:
+            pending.lines.append(line)
+        else:
+            self.strays.append(line)
+        self._payload_left = length
+        if length == 0:
+            self._deliver_payload()
+
+    def _unsolicited(self, line: str) -> None:
+        if self.in_data_mode and is_final(line):
+            if line == FINAL_OK:
+                # v2.0 leaves data mode by itself after a failed send and says OK.
+                self.in_data_mode = False
+                self._left_by_board = True
+            else:
+                self._late_refusal = line
+                self.in_data_mode = False
+            return
+        self._urcs.append(line)
+
+    # ------------------------------------------------------------------------------ commands
+
+    def _begin(self, command: str) -> _Pending:
+        if self._link_error is not None:
+            raise self._link_error
+        pending = _Pending(command=command, prefix=expected_prefix(command))
+        with self._cond:
+            self._pending = pending
+        return pending
+
+    def _wait(self, pending: _Pending, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pending.done:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
+        with self._cond:
+            self._pending = None
+            if not completed:
+                self._orphaned = True
+            partial = bytes(self._line)
+        duration = time.monotonic() - pending.started
+        if pending.error is not None:
+            raise pending.error
+        if not completed:
+            received = list(pending.lines)
+            if partial:
+                received.append(partial.decode("latin-1") + " (partial line)")
+            raise AtTimeout(
+                f"no final result within {timeout:g} s",
+                command=pending.command,
+                received=received,
+                transcript_tail=self.transcript.tail(),
+            )
+        if pending.garbage:
+            raise ProtocolError(
+                "the response holds bytes no SLM sends: "
+                + ", ".join(repr(line) for line in pending.garbage),
+                command=pending.command,
+                received=pending.lines + [pending.final or ""],
+                transcript_tail=self.transcript.tail(),
+            )
+        self.timings.append((pending.prefix or pending.command, duration))
+        return AtResult(
+            command=pending.command,
+            lines=pending.lines,
+            payloads=pending.payloads,
+            final=pending.final or "",
+            duration=duration,
+        )
+
+    def at(self, command: str, *, timeout: float | None = None, check: bool = True) -> AtResult:
+        """Send one command line and return its result once the final result code arrives.
+
+        With `check` (the default) ERROR / +CME ERROR / +CMS ERROR raise `AtError`.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        with self._command_lock:
+            if self.in_data_mode:
+                raise ProtocolError(
+                    "the board is in data mode: leave it (exit_data_mode) before sending commands",
+                    command=command,
+                    transcript_tail=self.transcript.tail(),
+                )
+            self._raise_late_refusal(command)
+            pending = self._begin(command)
+            self._write(command.encode("latin-1") + b"\r\n")
+            result = self._finish(pending, self._wait(pending, timeout), timeout)
+        if check and not result.ok:
+            raise AtError(
+                f"the board answered {result.final}",
+                final=result.final,
+                command=command,
+                received=result.lines + [result.final],
+                transcript_tail=self.transcript.tail(),
+            )
+        return result
+
+    def expect_error(self, command: str, *, timeout: float | None = None) -> AtResult:
+        """Send a command that must fail; raise AssertionError-like AtError if it succeeds."""
+        result = self.at(command, timeout=timeout, check=False)
+        if result.ok:
+            raise AtError(
+                "the board answered OK where an error was expected",
+                final=result.final,
+                command=command,
+                received=result.lines + [result.final],
+                transcript_tail=self.transcript.tail(),
+            )
+        return result
+
+    # ----------------------------------------------------------------------------- data mode
+
+    def enter_data_mode(self, command: str = "AT#XSEND", *, settle: float | None = None) -> None:
+        """Send a command that enters data mode (`AT#XSEND`, `AT#XSENDTO="host",port`).
+
+        v2.0 answers nothing on success and ERROR on failure; v2.1 and later answer OK.
+        """
+        settle = self.datamode_settle if settle is None else settle
+        with self._command_lock:
+            if self.in_data_mode:
+                raise ProtocolError(
+                    "already in data mode", command=command, transcript_tail=self.transcript.tail()
+                )
+            self._raise_late_refusal(command)
+            pending = self._begin(command)
+            self._write(command.encode("latin-1") + b"\r\n")
+            answered = self._wait(pending, settle)
+            with self._cond:
+                self._pending = None
+                if pending.error is not None:
+                    raise pending.error
+                if answered and pending.final != FINAL_OK:
+                    raise AtError(
+                        "the board refused to enter data mode",
+                        final=pending.final or FINAL_ERROR,
+                        command=command,
+                        received=pending.lines + [pending.final or ""],
+                        transcript_tail=self.transcript.tail(),
+                    )
+                self.in_data_mode = True
+                self._left_by_board = False
+            self.transcript.note(f"data mode entered with {command}")
+
+    def write_data(self, data: bytes) -> None:
+        """Raw bytes to the socket while in data mode (CR, LF, NUL and quotes are data)."""
+        with self._command_lock:
+            self._raise_late_refusal("<data mode write>")
+            if not self.in_data_mode:
+                why = " (the board left it by itself: a send failed)" if self._left_by_board else ""
+                raise ProtocolError(
+                    "not in data mode" + why,
+                    command="<data mode write>",
+                    transcript_tail=self.transcript.tail(),
+                )
+            self._write(data)
+
+    def exit_data_mode(self, *, timeout: float | None = None) -> bool:
+        """Send the terminator and wait for the board's OK.
+
+        The firmware only honours `+++` at the end of a chunk followed by its idle time limit,
+        so nothing may be written until the OK arrives; waiting for it gives that silence.
+        Returns False when the board had already left data mode on its own (a failed send).
+        """
+        timeout = self.timeout if timeout is None else timeout
+        with self._command_lock:
+            self._raise_late_refusal("+++")
+            if not self.in_data_mode:
+                return not self._left_by_board
+            pending = self._begin("+++")
+            self._write(TERMINATOR)
+            completed = self._wait(pending, timeout)
+            with self._cond:
+                self.in_data_mode = False if completed else self.in_data_mode
+            result = self._finish(pending, completed, timeout)
+            self.transcript.note("data mode left")
+            if not result.ok:
+                raise AtError(
+                    f"leaving data mode answered {result.final}",
+                    final=result.final,
+                    command="+++",
+                    received=result.lines + [result.final],
+                    transcript_tail=self.transcript.tail(),
+                )
+            return True
+
+    def wait_data_mode_left(self, timeout: float) -> bool:
+        """Wait for the board to leave data mode by itself (v2.0 does after a failed send)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.in_data_mode:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._link_error is not None:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def _raise_late_refusal(self, command: str) -> None:
+        with self._cond:
+            refusal, self._late_refusal = self._late_refusal, None
+        if refusal is not None:
+            raise AtError(
+                "the board refused data mode after the entry window: the bytes sent since were"
+                " taken as AT commands",
+                final=refusal,
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
+
+    # ---------------------------------------------------------------------------------- URCs
+
+    def wait_urc(
+        self,
+        prefix: str,
+        *,
+        timeout: float | None = None,
+        match: Callable[[str], bool] | None = None,
+    ) -> str:
+        """Take the first queued unsolicited line starting with `prefix` (and passing `match`)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in list(self._urcs):
+                    if line.startswith(prefix) and (match is None or match(line)):
+                        self._urcs.remove(line)
+                        return line
+                if self._link_error is not None:
+                    raise self._link_error
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AtTimeout(
+                        f"no unsolicited {prefix!r} line within {timeout:g} s; queued: "
+                        f"{list(self._urcs)!r}",
+                        transcript_tail=self.transcript.tail(),
+                    )
+                self._cond.wait(left)
+
+    def urcs(self) -> list[str]:
+        """The unsolicited lines queued now, left in the queue."""
+        with self._cond:
+            return list(self._urcs)
+
+    def drain_urcs(self) -> list[str]:
+        with self._cond:
+            lines = list(self._urcs)
+            self._urcs.clear()
+            return lines
+
+    def wait_ready(self, timeout: float = 30.0, probe_interval: float = 1.0) -> None:
+        """Wait until the board answers: a queued `Ready`, or `AT` answered with OK."""
+        deadline = time.monotonic() + timeout
+        last: SlmError | None = None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AtTimeout(
+                    f"the board did not become ready within {timeout:g} s"
+                    + (f" (last probe: {last.reason})" if last else ""),
+                    command="AT",
+                    transcript_tail=self.transcript.tail(),
+                )
+            try:
+                self.at("AT", timeout=min(probe_interval, left))
+                return
+            except (AtTimeout, BoardResetError, AtError) as exc:
+                last = exc
+            except LinkError:
+                raise
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes exactly as given, outside any command (for framing tests and recovery)."""
+        with self._command_lock:
+            self._write(data)
+
+    @property
+    def link_error(self) -> LinkError | None:
+        return self._link_error
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.close_port:
+            try:
+                if hasattr(self.port, "cancel_read"):
+                    self.port.cancel_read()
+            except (serial.SerialException, OSError):
+                pass
+        self._reader.join(timeout=5)
+        if self.close_port:
+            try:
+                self.port.close()
+            except (serial.SerialException, OSError):
+                pass
+
+    def __enter__(self) -> AtClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

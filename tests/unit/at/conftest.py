@@ -1,0 +1,86 @@
+"""A scripted board on a real pseudo-terminal: the client under test opens the pty's slave end
+exactly as it opens a board's UART, and the test plays the board on the master end."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_slm.at import AtClient
+from pytest_slm.dut import SlmDut
+
+
+class ScriptedBoard:
+    def __init__(self) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self._slave = slave
+        self.received = bytearray()
+        self._threads: list[threading.Thread] = []
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def expect(self, data: bytes, timeout: float = 10.0) -> bytes:
+        """Wait until the client has written `data` (consumed up to its end)."""
+        deadline = time.monotonic() + timeout
+        while data not in self.received:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = bytes(self.received)
+                raise AssertionError(f"the client never wrote {data!r}; got {got!r}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                self.received.extend(os.read(self.master, 4096))
+        end = self.received.index(data) + len(data)
+        consumed = bytes(self.received[:end])
+        del self.received[:end]
+        return consumed
+
+    def script(self, *steps: tuple[bytes, bytes]) -> threading.Thread:
+        """Play the board in the background: for each step, wait for the bytes, then answer."""
+
+        def play() -> None:
+            for expected, reply in steps:
+                try:
+                    self.expect(expected)
+                    self.send(reply)
+                except (AssertionError, OSError) as exc:
+                    self.script_error = exc
+                    return
+
+        self.script_error: BaseException | None = None
+        thread = threading.Thread(target=play, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def board() -> Iterator[ScriptedBoard]:
+    scripted = ScriptedBoard()
+    yield scripted
+    scripted.close()
+
+
+@pytest.fixture
+def client(board: ScriptedBoard) -> Iterator[AtClient]:
+    dut = SlmDut.open(board.path, timeout=5.0)
+    yield dut
+    dut.close()
