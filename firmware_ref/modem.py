@@ -1,0 +1,339 @@
+"""The nRF91 modem side of the simulated board: what ``nrf_modem_at_cmd`` answers.
+
+SLM forwards every line that is not in its own table to the modem. The modem's replies are
+re-framed by SLM (``format_final_result``): ``\\r\\n`` before the first line and before the final
+result, so ``AT+CFUN?`` comes back as ``\\r\\n+CFUN: 1\\r\\n\\r\\nOK\\r\\n``, the same framing SLM's
+own commands have. Handlers here therefore use ``fw.respond`` like the SLM handlers do.
+
+Registration (CFUN=1) is instantaneous apart from a short delay before the ``+CEREG``
+notification, which a timer delivers, so no handler blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from firmware_ref.commands import CmdType, CmeError, CommandError, modem_command
+from firmware_ref.params import ParamError, Params
+
+if TYPE_CHECKING:
+    from firmware_ref.host import Firmware
+
+MODEM_FW_VERSION = "mfw_nrf9160_1.3.2"
+DEFAULT_IMEI = "352656100123457"  # 15 digits with a valid Luhn check digit
+
+# +CME error codes of the nRF91 modem that the credential store uses.
+CME_NOT_FOUND = 513
+CME_NO_ACCESS = 514
+CME_MEMORY_FULL = 515
+CME_NOT_ALLOWED_ACTIVE = 518
+
+CEREG_DELAY_S = 0.1  # attach time before the registration notification
+CRED_TYPES = {
+    0: "CA certificate",
+    1: "client certificate",
+    2: "private key",
+    3: "PSK",
+    4: "PSK identity",
+}
+MAX_SEC_TAG = 2147483647  # sec_tag is a positive int32 on nRF91
+MAX_CRED_SIZE = 4077  # what fits in one AT%CMNG line after the command and quotes
+
+
+@dataclass
+class Credential:
+    content: bytes
+    # The optional <passwd> of a private key; kept, never printed.
+    password: bytes | None = None
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest().upper()
+
+
+@dataclass
+class ModemState:
+    """What the modem knows. Credentials live in its flash and survive resets, the rest does not."""
+
+    address: str = "127.0.0.1"
+    address6: str = "::1"
+    imei: str = DEFAULT_IMEI
+    credentials: dict[tuple[int, int], Credential] = field(default_factory=dict)
+    cfun: int = 0
+    cereg_n: int = 0
+    cmee: int = 1
+    cgerep: int = 0
+
+    @property
+    def online(self) -> bool:
+        return self.cfun == 1
+
+    def power_on_reset(self, online: bool) -> None:
+        self.cfun = 1 if online else 0
+        self.cereg_n = 0
+        self.cgerep = 0
+        self.cmee = 1
+
+
+# Registration status and location fields the simulated cell reports.
+_TAC = "0001"
+_CELL_ID = "01A2B3C4"
+_ACT = 7  # LTE-M
+
+
+def cereg_fields(modem: ModemState, n: int, *, urc: bool) -> str:
+    """The ``+CEREG`` payload for notification level ``n`` (27.007 §10.1.22 as the nRF91 prints).
+
+    The read form starts with ``<n>``, the notification does not. Status 1 (home) when online,
+    0 (not searching) otherwise; location fields only when registered.
+    """
+    stat = 1 if modem.online else 0
+    parts: list[str] = [] if urc else [str(n)]
+    parts.append(str(stat))
+    if n >= 2 and stat in (1, 5):
+        parts += [f'"{_TAC}"', f'"{_CELL_ID}"', str(_ACT)]
+        if n >= 5:
+            # <cause_type>,<reject_cause> are empty while registered; then PSM timers
+            parts += ["", "", '"11100000"', '"11100000"']
+    elif n >= 2 and not urc:
+        pass
+    return ",".join(parts)
+
+
+def _schedule_cereg(fw: Firmware) -> None:
+    modem = fw.modem
+
+    def notify() -> None:
+        n = modem.cereg_n
+        if n >= 1:
+            fw.urc(f"+CEREG: {cereg_fields(modem, n, urc=True)}")
+
+    fw.call_later(CEREG_DELAY_S, notify)
+
+
+@modem_command("AT")
+def handle_at(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET or params.valid_count() > 1:
+        raise CommandError("AT takes nothing")
+
+
+@modem_command("AT+CFUN")
+def handle_cfun(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    modem = fw.modem
+    if cmd_type is CmdType.READ:
+        fw.respond(f"+CFUN: {modem.cfun}")
+        return
+    if cmd_type is CmdType.TEST:
+        fw.respond("+CFUN: (0,1,4,20,21,30,31,40,41,44)")
+        return
+    mode = params.get_int(1)
+    if mode not in (0, 1, 4, 20, 21, 30, 31, 40, 41, 44):
+        raise CommandError(f"CFUN mode {mode}")
+    # The functional-mode variants for LTE only / GNSS only reduce to radio on or off here.
+    new = 1 if mode in (1, 21) else (0 if mode == 0 else 4)
+    was = modem.online
+    modem.cfun = new
+    fw.log(f"modem: CFUN={mode} -> {'online' if modem.online else 'offline'}")
+    if modem.online != was:
+        _schedule_cereg(fw)
+
+
+@modem_command("AT+CEREG")
+def handle_cereg(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    modem = fw.modem
+    if cmd_type is CmdType.READ:
+        fw.respond(f"+CEREG: {cereg_fields(modem, modem.cereg_n, urc=False)}")
+        return
+    if cmd_type is CmdType.TEST:
+        fw.respond("+CEREG: (0-5)")
+        return
+    n = params.get_int(1) if params.valid_count() > 1 else 0
+    if n not in (0, 1, 2, 3, 4, 5):
+        raise CommandError(f"CEREG n={n}")
+    modem.cereg_n = n
+
+
+@modem_command("AT+CGPADDR")
+def handle_cgpaddr(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    modem = fw.modem
+    if cmd_type is CmdType.TEST:
+        if modem.online:
+            fw.respond("+CGPADDR: (0)")
+        return
+    if cmd_type is CmdType.READ:
+        raise CommandError("no read form")
+    if params.valid_count() > 1 and params.get_int(1) != 0:
+        raise CommandError("only context 0 exists")
+    if not modem.online:
+        # No active PDN: the modem lists nothing.
+        return
+    # The modem prints every group, without zero padding or "::" compression.
+    v6 = ":".join(
+        f"{int(g, 16):X}" for g in ipaddress.ip_address(modem.address6).exploded.split(":")
+    )
+    fw.respond(f'+CGPADDR: 0,"{modem.address}","{v6}"')
+
+
+@modem_command("AT+CGSN")
+def handle_cgsn(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.TEST:
+        fw.respond("+CGSN: (0-3)")
+        return
+    if cmd_type is CmdType.READ:
+        raise CommandError("no read form")
+    snt = params.get_int(1) if params.valid_count() > 1 else 0
+    imei = fw.modem.imei
+    if snt == 0:
+        fw.respond(imei)
+    elif snt == 1:
+        fw.respond(f'+CGSN: "{imei}"')
+    elif snt == 2:
+        fw.respond('+CGSN: "' + imei[:14] + '01"')
+    elif snt == 3:
+        fw.respond('+CGSN: "01"')
+    else:
+        raise CommandError(f"CGSN {snt}")
+
+
+@modem_command("AT+CGMR")
+def handle_cgmr(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.SET:
+        fw.respond(MODEM_FW_VERSION)
+    elif cmd_type is CmdType.READ:
+        raise CommandError("no read form")
+
+
+@modem_command("AT+CGMI")
+def handle_cgmi(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.SET:
+        fw.respond("Nordic Semiconductor ASA")
+
+
+@modem_command("AT+CGMM")
+def handle_cgmm(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.SET:
+        fw.respond("nRF9160-SICA")
+
+
+@modem_command("AT+CMEE")
+def handle_cmee(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.READ:
+        fw.respond(f"+CMEE: {fw.modem.cmee}")
+        return
+    if cmd_type is CmdType.TEST:
+        fw.respond("+CMEE: (0,1)")
+        return
+    n = params.get_int(1) if params.valid_count() > 1 else 0
+    if n not in (0, 1):
+        raise CommandError(f"CMEE {n}")
+    fw.modem.cmee = n
+
+
+@modem_command("AT+CGEREP")
+def handle_cgerep(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.READ:
+        fw.respond(f"+CGEREP: {fw.modem.cgerep},0")
+        return
+    if cmd_type is CmdType.TEST:
+        fw.respond("+CGEREP: (0,1),(0)")
+        return
+    n = params.get_int(1) if params.valid_count() > 1 else 0
+    if n not in (0, 1):
+        raise CommandError(f"CGEREP {n}")
+    fw.modem.cgerep = n
+
+
+@modem_command("AT+CGDCONT")
+def handle_cgdcont(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is CmdType.READ:
+        if fw.modem.online:
+            fw.respond(
+                f'+CGDCONT: 0,"IPV4V6","sim.apn","{fw.modem.address} {fw.modem.address6}",0,0'
+            )
+        return
+    if cmd_type is CmdType.TEST:
+        fw.respond('+CGDCONT: (0-11),("IP","IPV6","IPV4V6","Non-IP"),,,(0),(0),,,,,(0,1)')
+        return
+    # Defining a context is accepted and has no effect on the simulated network.
+    params.get_int(1)
+
+
+@modem_command("AT%CMNG")
+def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    modem = fw.modem
+    if cmd_type is CmdType.TEST:
+        return
+    if cmd_type is not CmdType.SET:
+        raise CommandError("CMNG has no read form")
+    opcode = params.get_int(1)
+    if opcode == 0:  # write
+        sec_tag = params.get_uint(2)
+        cred_type = params.get_int(3)
+        if sec_tag > MAX_SEC_TAG or cred_type not in CRED_TYPES:
+            raise CommandError("bad sec_tag or type")
+        content = params.get_bytes(4)
+        password = params.get_bytes(5) if params.valid_count() > 5 else None
+        if modem.online:
+            raise CmeError(CME_NOT_ALLOWED_ACTIVE)
+        if not content or len(content) > MAX_CRED_SIZE:
+            raise CommandError("bad content size")
+        modem.credentials[(sec_tag, cred_type)] = Credential(content, password)
+        # Never the content: only where it went and how big it is.
+        fw.log(f"modem: stored {CRED_TYPES[cred_type]} sec_tag {sec_tag} ({len(content)} bytes)")
+        return
+    if opcode == 1:  # list
+        tag_filter = params.get_uint(2) if params.valid_count() > 2 else None
+        type_filter = params.get_int(3) if params.valid_count() > 3 else None
+        for (tag, ctype), cred in sorted(modem.credentials.items()):
+            if tag_filter is not None and tag != tag_filter:
+                continue
+            if type_filter is not None and ctype != type_filter:
+                continue
+            fw.respond(f'%CMNG: {tag},{ctype},"{cred.sha256()}"')
+        return
+    if opcode == 2:  # read: the modem refuses to give keys back, and certificates are CA-only
+        sec_tag = params.get_uint(2)
+        cred_type = params.get_int(3)
+        cred = modem.credentials.get((sec_tag, cred_type))
+        if cred is None:
+            raise CmeError(CME_NOT_FOUND)
+        if cred_type != 0:
+            raise CmeError(CME_NO_ACCESS)
+        fw.respond(
+            f'%CMNG: {sec_tag},{cred_type},"{cred.sha256()}","'
+            + cred.content.decode("latin-1")
+            + '"',
+            secret=True,
+        )
+        return
+    if opcode == 3:  # delete
+        sec_tag = params.get_uint(2)
+        cred_type = params.get_int(3)
+        if modem.online:
+            raise CmeError(CME_NOT_ALLOWED_ACTIVE)
+        if modem.credentials.pop((sec_tag, cred_type), None) is None:
+            raise CmeError(CME_NOT_FOUND)
+        fw.log(f"modem: deleted {CRED_TYPES.get(cred_type, cred_type)} sec_tag {sec_tag}")
+        return
+    raise CommandError(f"CMNG opcode {opcode}")
+
+
+def redact_line(line: bytes) -> bytes:
+    """The form of an input line that may be logged: credential contents blanked out."""
+    if line[:7].upper() == b"AT%CMNG":
+        head, sep, _ = line.partition(b'"')
+        return head + (b'"<redacted>"' if sep else b"")
+    return line
+
+
+__all__ = [
+    "Credential",
+    "ModemState",
+    "ParamError",
+    "cereg_fields",
+    "redact_line",
+    "MODEM_FW_VERSION",
+    "DEFAULT_IMEI",
+]

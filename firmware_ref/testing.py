@@ -1,0 +1,169 @@
+"""In-memory harness for golden-transcript tests of the simulated firmware.
+
+    with FirmwareHarness() as h:          # boots; "Ready\\r\\n" is consumed by default
+        h.feed(b"AT\\r\\n")
+        h.wait_output(b"\\r\\nOK\\r\\n")      # exact bytes, next in the stream
+
+All waits are on a condition variable with a timeout; nothing sleeps to synchronise.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from firmware_ref.host import READY, Firmware, FirmwareConfig
+from firmware_ref.modem import ModemState
+
+_FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: \d+|\+CMS ERROR: \d+)\r\n")
+
+
+class HarnessTimeout(AssertionError):
+    pass
+
+
+class FirmwareHarness:
+    """A ``Firmware`` whose UART output is collected in memory.
+
+    ``unread`` is what the firmware wrote and no ``wait_*``/``read_*`` call has consumed yet.
+    """
+
+    def __init__(
+        self,
+        config: FirmwareConfig | None = None,
+        *,
+        modem: ModemState | None = None,
+        expect_ready: bool = True,
+        timeout: float = 10.0,
+        **config_kwargs: object,
+    ) -> None:
+        if config is None:
+            config = FirmwareConfig(**config_kwargs)  # type: ignore[arg-type]
+        self.timeout = timeout
+        self._cond = threading.Condition()
+        self._out = bytearray()
+        self._pos = 0
+        self.fw = Firmware(self._collect, config, modem=modem)
+        self.fw.start()
+        if expect_ready:
+            self.wait_output(READY)
+
+    # -- plumbing
+
+    def _collect(self, data: bytes) -> None:
+        with self._cond:
+            self._out += data
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        self.fw.close()
+
+    def __enter__(self) -> FirmwareHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def output(self) -> bytes:
+        """Everything written since boot."""
+        with self._cond:
+            return bytes(self._out)
+
+    @property
+    def unread(self) -> bytes:
+        with self._cond:
+            return bytes(self._out[self._pos :])
+
+    def _wait(self, ready, timeout: float | None, what: str):
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._cond:
+            while True:
+                result = ready(self._out, self._pos)
+                if result is not None:
+                    return result
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    unread = bytes(self._out[self._pos :])
+                    raise HarnessTimeout(f"timed out waiting for {what}; unread: {unread!r}")
+                self._cond.wait(left)
+
+    # -- input
+
+    def feed(self, data: bytes) -> None:
+        self.fw.feed(data)
+
+    # -- output
+
+    def wait_output(self, expected: bytes, timeout: float | None = None) -> bytes:
+        """Wait until ``len(expected)`` bytes are unread, assert they are exactly ``expected``,
+        and consume them."""
+
+        def ready(out: bytearray, pos: int):
+            if len(out) - pos >= len(expected):
+                return bytes(out[pos : pos + len(expected)])
+            if bytes(out[pos:]) != expected[: len(out) - pos]:
+                return bytes(out[pos:])  # already diverged: fail now, not at the timeout
+            return None
+
+        got = self._wait(ready, timeout, repr(expected))
+        if got != expected:
+            raise AssertionError(f"expected {expected!r}\n     got {got!r}\nunread {self.unread!r}")
+        with self._cond:
+            self._pos += len(expected)
+        return got
+
+    def read_until(self, marker: bytes, timeout: float | None = None) -> bytes:
+        """Consume and return unread output up to and including ``marker``."""
+
+        def ready(out: bytearray, pos: int):
+            i = out.find(marker, pos)
+            return None if i < 0 else i + len(marker)
+
+        end = self._wait(ready, timeout, repr(marker))
+        with self._cond:
+            data = bytes(self._out[self._pos : end])
+            self._pos = end
+        return data
+
+    def read_final(self, timeout: float | None = None) -> bytes:
+        """Consume and return unread output through the next final result code."""
+
+        def ready(out: bytearray, pos: int):
+            m = _FINAL.search(bytes(out), pos)
+            return None if m is None else m.end()
+
+        end = self._wait(ready, timeout, "a final result")
+        with self._cond:
+            data = bytes(self._out[self._pos : end])
+            self._pos = end
+        return data
+
+    def command(self, line: bytes | str, timeout: float | None = None) -> bytes:
+        """Send ``line`` + CRLF and return everything through the final result."""
+        if isinstance(line, str):
+            line = line.encode("latin-1")
+        self.feed(line + b"\r\n")
+        return self.read_final(timeout)
+
+    def read_available(self) -> bytes:
+        with self._cond:
+            data = bytes(self._out[self._pos :])
+            self._pos = len(self._out)
+        return data
+
+    def assert_silent(self, duration: float) -> None:
+        """Nothing new may arrive for ``duration`` s (a protocol silence, not a sync sleep)."""
+        deadline = time.monotonic() + duration
+        with self._cond:
+            while True:
+                if len(self._out) > self._pos:
+                    raise AssertionError(f"unexpected output: {bytes(self._out[self._pos :])!r}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
+
+
+__all__ = ["FirmwareHarness", "HarnessTimeout"]
