@@ -11,21 +11,29 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_slm import report
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 
-TRANSCRIPT_KEY = pytest.StashKey[tuple[SlmDut, int]]()
+RECORD_KEY = pytest.StashKey[report.RunRecord]()
+SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("slm", "pytest-slm: nRF91 Serial LTE Modem socket AT commands")
     board_session.add_options(group)
+    report.add_options(group)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SESSIONS_KEY] = []
 
 
 @pytest.fixture(scope="session")
 def slm_board(request: pytest.FixtureRequest) -> Iterator[board_session.BoardSession]:
     """The board under test for the whole session: started or opened, ready and online."""
     session = board_session.open_board_session(request.config)
+    request.config.stash[SESSIONS_KEY].append(session)
     try:
         yield session
     finally:
@@ -37,14 +45,27 @@ def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -
     """The board's SlmDut in a clean state: out of data mode, every socket closed, input drained."""
     dut = slm_board.dut
     dut.reset_state()
-    request.node.stash[TRANSCRIPT_KEY] = (dut, dut.transcript.mark())
+    record = report.RunRecord(
+        dut.transcript, slm_board.name, slm_board.url, slm_board.info.get("worker", "")
+    )
+    report.start_test(request.node, record)
+    request.node.stash[RECORD_KEY] = record
     return dut
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    report = yield
-    if report.failed and TRANSCRIPT_KEY in item.stash:
-        dut, mark = item.stash[TRANSCRIPT_KEY]
-        report.sections.append(("SLM transcript", dut.transcript.render(since=mark)))
-    return report
+    test_report = yield
+    record = item.stash.get(RECORD_KEY, None)
+    if record is not None:
+        report.finish_test(item, record, test_report)
+    return test_report
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    for session in config.stash.get(SESSIONS_KEY, []):
+        if not session.dut.timings:
+            continue
+        terminalreporter.write_sep("-", f"SLM command latency: {session.name} {session.url}")
+        for line in report.latency_summary(session.dut.timings):
+            terminalreporter.write_line(line)

@@ -1,0 +1,80 @@
+"""What a run leaves behind: per-test transcripts, failure sections, JUnit properties, latencies.
+
+A failing test on a lab board is read later from CI output, so each failure carries its own
+slice of the wire, and the JUnit report names the board, port and transcript file of each test.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from pytest_slm.at.transcript import Transcript
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def add_options(group: pytest.OptionGroup) -> None:
+    group.addoption(
+        "--slm-log-dir",
+        default=None,
+        metavar="DIR",
+        help="write each test's AT transcript (timestamped bytes both ways) to DIR/<test>.log",
+    )
+
+
+def transcript_file(log_dir: str | Path, nodeid: str) -> Path:
+    return Path(log_dir) / (_UNSAFE.sub("_", nodeid).strip("_")[:200] + ".log")
+
+
+class RunRecord:
+    """Ties one test to the slice of its board's transcript that the test produced."""
+
+    def __init__(self, transcript: Transcript, board: str, url: str, worker: str) -> None:
+        self.transcript = transcript
+        self.board = board
+        self.url = url
+        self.worker = worker
+        self.mark = transcript.mark()
+
+    def text(self) -> str:
+        return self.transcript.render(since=self.mark)
+
+
+def start_test(item: pytest.Item, record: RunRecord) -> None:
+    record.transcript.note(f"test {item.nodeid} on {record.board} {record.url} ({record.worker})")
+    item.user_properties.append(("slm_board", record.board))
+    item.user_properties.append(("slm_port", record.url))
+    item.user_properties.append(("slm_worker", record.worker))
+
+
+def finish_test(item: pytest.Item, record: RunRecord, report: pytest.TestReport) -> None:
+    """Add the transcript to a failing report, and to the log directory for every test."""
+    if report.failed:
+        report.sections.append((f"SLM transcript ({record.board} {record.url})", record.text()))
+    log_dir = item.config.getoption("--slm-log-dir")
+    if log_dir and report.when == "teardown":
+        path = transcript_file(log_dir, item.nodeid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(record.text() + "\n")
+        item.user_properties.append(("slm_transcript", str(path)))
+
+
+def latency_summary(timings: list[tuple[str, float]]) -> list[str]:
+    """Per command: count, median, 95th percentile and maximum round trip, in milliseconds."""
+    by_command: dict[str, list[float]] = defaultdict(list)
+    for name, seconds in timings:
+        by_command[name.rstrip(":")].append(seconds * 1000.0)
+    lines = [f"{'command':<18}{'count':>7}{'median':>10}{'p95':>10}{'max':>10}  (ms)"]
+    for name in sorted(by_command):
+        values = sorted(by_command[name])
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        lines.append(
+            f"{name:<18}{len(values):>7}{statistics.median(values):>10.1f}{p95:>10.1f}"
+            f"{values[-1]:>10.1f}"
+        )
+    return lines
