@@ -1,0 +1,129 @@
+"""The stand-in behaves like pytest-twister-harness where pytest-slm depends on it.
+
+Each case runs pytest in a child process with ``-p twister_harness.plugin --twister-harness``, as
+twister does, for both API generations, with a scripted board on a real pty behind
+``--device-serial`` and a recording ``west`` on PATH. The child also loads pytest-slm (its entry
+point), which checks that the two plugins' options and fixtures do not collide.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from twister_helpers import fake_tool, harness_env, run_pytest
+
+INNER = """
+import inspect
+
+import pytest
+
+from twister_harness import API_GENERATION
+from twister_harness.exceptions import TwisterHarnessException, TwisterHarnessTimeoutException
+
+CLASSIC = API_GENERATION == "classic"
+
+
+def test_config_and_api_shape(dut, twister_harness_config, request):
+    cfg = twister_harness_config.devices[0]
+    assert cfg.platform == "nrf9160dk/nrf9160/ns"
+    assert cfg.id == "000960123456" and cfg.runner == "nrfjprog"
+    assert cfg.fixtures == ["lte_sim", "echo_server:192.0.2.10:7"]
+    if CLASSIC:
+        assert cfg.serial == request.config.option.device_serial and cfg.baud == 115200
+        assert list(inspect.signature(dut.readline).parameters) == ["timeout", "print_output"]
+        assert dut.is_device_running() and not hasattr(dut, "stop_reader")
+    else:
+        assert cfg.serial == "" and cfg.serial_configs[0].port.startswith("/dev/")
+        assert list(inspect.signature(dut.readline).parameters) == ["connection_index", "kwargs"]
+        assert dut.is_reader_started() and hasattr(dut, "stop_reader")
+    assert dut.is_device_connected()
+
+
+def test_lines_blank_lines_and_partial_lines(dut):
+    dut.write(b"PING\\r\\n")
+    # blank lines between the two lines are dropped; CR/LF are stripped
+    assert dut.readlines_until(regex="line two", timeout=20) == ["line one", "line two"]
+    # the bytes after the last newline are not a line yet
+    with pytest.raises(TwisterHarnessTimeoutException):
+        dut.readline(timeout=0.5)
+    dut.write(b"MORE\\r\\n")
+    assert dut.readline(timeout=20) == "partial-no-newline end"
+    expected = TwisterHarnessTimeoutException if CLASSIC else AssertionError
+    with pytest.raises(expected):
+        dut.readlines_until(regex="never", timeout=0.3)
+    assert dut.readlines_until() == []
+
+
+def test_disconnect_drops_output_and_blocks_writes(dut):
+    dut.disconnect()
+    dut.disconnect()  # idempotent
+    assert not dut.is_device_connected()
+    with pytest.raises(TwisterHarnessException):
+        dut.write(b"PING\\r\\n")
+    with pytest.raises(TwisterHarnessException):
+        dut.readline(timeout=0.2)
+"""
+
+
+@pytest.mark.parametrize("api", ["classic", "2026"])
+def test_standin_generations(api: str, tmp_path: Path, pty_board) -> None:
+    board = pty_board(
+        {
+            b"PING\r\n": b"\r\nline one\r\n\r\n\r\nline two\r\npartial-no-newline",
+            b"MORE\r\n": b" end\r\n",
+        }
+    )
+    bin_dir = tmp_path / "bin"
+    argv_log = fake_tool(bin_dir, "west")
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    (tmp_path / "test_inner.py").write_text(textwrap.dedent(INNER), encoding="utf-8")
+    result = run_pytest(
+        [
+            "-p",
+            "twister_harness.plugin",
+            "--twister-harness",
+            "--device-type=hardware",
+            f"--device-serial={board.path}",
+            "--platform=nrf9160dk/nrf9160/ns",
+            f"--build-dir={build_dir}",
+            "--runner=nrfjprog",
+            "--device-id=000960123456",
+            "--twister-fixture=lte_sim",
+            "--twister-fixture=echo_server:192.0.2.10:7",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "test_inner.py",
+        ],
+        harness_env(bin_dir, api),
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+    # function-scoped dut: one flash per test, with twister's exact command line
+    flashes = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    rebuild = "--skip-rebuild" if api == "classic" else "--no-rebuild"
+    assert (
+        flashes
+        == [
+            [
+                "flash",
+                rebuild,
+                "--build-dir",
+                str(build_dir),
+                "--runner",
+                "nrfjprog",
+                "--",
+                "--dev-id",
+                "000960123456",
+            ]
+        ]
+        * 3
+    )
+    # the reader logs what it saw, without the blank lines
+    log = (build_dir / "handler.log").read_text()
+    assert "line one\nline two\npartial-no-newline end\n" in log
