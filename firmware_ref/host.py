@@ -156,6 +156,19 @@ class FirmwareConfig:
         return self.baud or DEFAULT_BAUD
 
 
+def log(config: FirmwareConfig, msg: str) -> None:
+    if not config.verbose:
+        return
+    stream = config.log_stream or sys.stderr
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+    try:
+        stream.write(f"slm-sim {stamp} {msg}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
 @dataclass
 class _DataMode:
     on_chunk: Callable[[bytes], bool]
@@ -199,7 +212,6 @@ class Firmware:
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
         self.datamode_time_limit = 0  # ms; 0 until the first entry computes it
         self._reset_requested = False
-        self._log_stream = self.config.log_stream
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -324,14 +336,8 @@ class Firmware:
         t.start()
 
     def log(self, msg: str) -> None:
-        if not self.config.verbose:
-            return
-        stream = self._log_stream or sys.stderr
-        try:
-            stream.write(f"slm-sim {time.strftime('%H:%M:%S')} {msg}\n")
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+        """Verbose log to stderr (``-v``); never give it credential contents."""
+        log(self.config, msg)
 
     # ------------------------------------------------------------------ data mode API
 

@@ -1,0 +1,320 @@
+"""How the simulated board's UART reaches a host: a pseudo-terminal or a raw TCP port.
+
+Both transports give every new host connection a freshly booted modem (``Ready``, no sockets,
+registration state reset); credentials survive because they live in the modem's flash.
+
+* TCP: one client at a time. A new connection *replaces* the current one (the old socket is
+  closed and its modem powered off), so a test run that lost its connection can always get back
+  in, and a stale client can never block the board.
+* pty: "connected" means some process has the slave open (the master stops reporting POLLHUP).
+  We never keep the slave open ourselves, so a host closing it is seen at once and its next open
+  boots a fresh modem. The banner is sent a short moment after the open is seen, because
+  pyserial flushes the input queue right after opening the port. Bytes the modem writes while no
+  host is attached are dropped, like a UART transmitting into a disconnected cable.
+
+``--baud`` pacing: every byte costs 10 bit times in each direction, independently (full duplex),
+enforced with a running schedule so long transfers take their true time without drift.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import socket
+import termios
+import threading
+import time
+import tty
+from collections.abc import Callable
+
+from firmware_ref.host import Firmware, FirmwareConfig, log
+from firmware_ref.modem import ModemState
+
+# From a host's connect/open to the boot banner: pyserial discards pending input right after
+# opening a port (pty and socket:// alike), and a banner sent earlier would be lost in it.
+SETTLE_S = 0.15
+PTY_POLL_S = 0.02  # how often an absent pty host is looked for
+READ_SIZE = 4096
+WRITE_STALL_S = 2.0  # a host that reads nothing for this long loses the bytes
+
+
+class Pacer:
+    """Throttles a byte stream to ``baud`` with 10 bits per byte."""
+
+    def __init__(self, baud: int | None, stop: threading.Event) -> None:
+        self.baud = baud
+        self._stop = stop
+        self._due = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def slice_size(self) -> int:
+        # about 10 ms of line time per slice: fine enough that the firmware's inactivity
+        # timer sees a continuous stream, coarse enough to keep the overhead low
+        return max(1, (self.baud or 0) // 1000) if self.baud else READ_SIZE
+
+    def slices(self, data: bytes):
+        """Yield ``data`` in slices, each released when the line would have carried it."""
+        if not self.baud:
+            yield data
+            return
+        step = self.slice_size
+        for i in range(0, len(data), step):
+            chunk = data[i : i + step]
+            with self._lock:
+                now = time.monotonic()
+                self._due = max(self._due, now) + len(chunk) * 10.0 / self.baud
+                due = self._due
+            left = due - time.monotonic()
+            if left > 0 and self._stop.wait(left):
+                return
+            yield chunk
+
+
+class Board:
+    """The simulated board: one ``Firmware`` per host connection, one modem flash."""
+
+    def __init__(self, config: FirmwareConfig) -> None:
+        self.config = config
+        self.modem = ModemState(address=config.address, address6=config.address6, imei=config.imei)
+        self._fw: Firmware | None = None
+        self._lock = threading.Lock()
+
+    def log(self, msg: str) -> None:
+        log(self.config, msg)
+
+    def power_on(self, output: Callable[[bytes], None]) -> Firmware:
+        with self._lock:
+            if self._fw is not None:
+                self._fw.close()
+            self._fw = Firmware(output, self.config, modem=self.modem)
+            self._fw.start()
+            return self._fw
+
+    def power_off(self, fw: Firmware | None = None) -> None:
+        with self._lock:
+            if self._fw is None or (fw is not None and fw is not self._fw):
+                return
+            self._fw.close()
+            self._fw = None
+
+    @property
+    def firmware(self) -> Firmware | None:
+        return self._fw
+
+
+class TcpTransport:
+    """Serve the UART as raw TCP on ``host:port`` (port 0: any free port)."""
+
+    def __init__(self, board: Board, host: str, port: int, stop: threading.Event) -> None:
+        self.board = board
+        self.stop = stop
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.server = socket.socket(family, socket.SOCK_STREAM)
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind((host, port))
+        self.server.listen(4)
+        self.server.settimeout(0.2)
+        self.host = host
+        self.port = self.server.getsockname()[1]
+        self._conn: socket.socket | None = None
+        self._conn_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"socket://{host}:{self.port}"
+
+    def serve(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    conn, peer = self.server.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    if self.stop.is_set():
+                        break
+                    raise
+                self._take(conn, peer)
+        finally:
+            self.close()
+
+    def _take(self, conn: socket.socket, peer: object) -> None:
+        with self._conn_lock:
+            old, self._conn = self._conn, conn
+        if old is not None:
+            self.board.log("new client replaces the current one")
+            _close_socket(old)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(None)
+        self.board.log(f"client connected from {peer}")
+        tx = Pacer(self.board.config.baud, self.stop)
+
+        def output(data: bytes) -> None:
+            for chunk in tx.slices(data):
+                conn.sendall(chunk)
+
+        threading.Thread(
+            target=self._reader, args=(conn, output), name="slm-tcp-rx", daemon=True
+        ).start()
+
+    def _reader(self, conn: socket.socket, output: Callable[[bytes], None]) -> None:
+        rx = Pacer(self.board.config.baud, self.stop)
+        fw: Firmware | None = None
+        try:
+            # Whatever the host sends meanwhile waits in the socket buffer for the new modem.
+            if self.stop.wait(SETTLE_S):
+                return
+            with self._conn_lock:
+                if self._conn is not conn:
+                    return  # already replaced by a newer client
+            fw = self.board.power_on(output)
+            while not self.stop.is_set():
+                try:
+                    data = conn.recv(READ_SIZE)
+                except OSError:
+                    break
+                if not data:
+                    break
+                for chunk in rx.slices(data):
+                    fw.feed(chunk)
+        finally:
+            self.board.log("client disconnected")
+            with self._conn_lock:
+                mine = self._conn is conn
+                if mine:
+                    self._conn = None
+            _close_socket(conn)
+            if mine and fw is not None:
+                self.board.power_off(fw)
+
+    def close(self) -> None:
+        try:
+            self.server.close()
+        except OSError:
+            pass
+        with self._conn_lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            _close_socket(conn)
+        self.board.power_off()
+
+
+def _close_socket(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        conn.close()
+    except OSError:
+        pass
+
+
+class PtyTransport:
+    """Serve the UART on a pseudo-terminal; ``path`` is the slave a host opens."""
+
+    def __init__(self, board: Board, stop: threading.Event) -> None:
+        self.board = board
+        self.stop = stop
+        self.master, slave = os.openpty()
+        self.path = os.ttyname(slave)
+        # Raw and without echo, so bytes pass untouched both ways even for hosts that do not
+        # configure the port; the settings stay with the pty after we close our slave fd.
+        tty.setraw(slave)
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG)
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        os.close(slave)
+        flags = fcntl.fcntl(self.master, fcntl.F_GETFL)
+        fcntl.fcntl(self.master, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        self._connected = False
+        self._fw: Firmware | None = None
+        self._wlock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.path
+
+    def _host_present(self) -> bool:
+        p = select.poll()
+        p.register(self.master, select.POLLIN)
+        return not any(ev & select.POLLHUP for _fd, ev in p.poll(0))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        stalled_since: float | None = None
+        while view:
+            if not self._connected or self.stop.is_set():
+                return  # nobody listening: the bytes go nowhere
+            try:
+                n = os.write(self.master, view)
+                view = view[n:]
+                stalled_since = None
+            except BlockingIOError:
+                now = time.monotonic()
+                stalled_since = stalled_since or now
+                if now - stalled_since > WRITE_STALL_S:
+                    self.board.log(f"pty host not reading; {len(view)} bytes dropped")
+                    return
+                select.select([], [self.master], [], 0.05)
+            except OSError as exc:
+                if exc.errno in (errno.EIO, errno.EAGAIN):
+                    return
+                raise
+
+    def serve(self) -> None:
+        rx: Pacer | None = None
+        try:
+            while not self.stop.is_set():
+                if not self._connected:
+                    if not self._host_present():
+                        self.stop.wait(PTY_POLL_S)
+                        continue
+                    if self.stop.wait(SETTLE_S) or not self._host_present():
+                        continue
+                    self._connected = True
+                    self.board.log("pty host attached")
+                    tx = Pacer(self.board.config.baud, self.stop)
+                    rx = Pacer(self.board.config.baud, self.stop)
+
+                    def output(data: bytes, tx: Pacer = tx) -> None:
+                        with self._wlock:
+                            for chunk in tx.slices(data):
+                                self._write(chunk)
+
+                    self._fw = self.board.power_on(output)
+                r, _, _ = select.select([self.master], [], [], 0.1)
+                if not r:
+                    continue
+                try:
+                    data = os.read(self.master, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    if exc.errno != errno.EIO:
+                        raise
+                    data = b""
+                if not data:
+                    # EIO: the last host closed the slave. Keep serving: wait for the next open.
+                    self._connected = False
+                    self.board.log("pty host detached")
+                    self.board.power_off(self._fw)
+                    self._fw = None
+                    continue
+                assert rx is not None and self._fw is not None
+                for chunk in rx.slices(data):
+                    self._fw.feed(chunk)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._connected = False
+        self.board.power_off()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
