@@ -1,0 +1,269 @@
+"""Finding a board's SLM port from the USB serial ports the host sees.
+
+A probe (J-Link OB, CMSIS-DAP bridge) exposes several serial interfaces under one USB serial
+number; the board file says which of them (the VCOM index, in USB interface order) carries the
+SLM UART. ttyACM numbers move when boards are plugged and re-enumerate, so the port is named by
+its `/dev/serial/by-id` link whenever the host has one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_slm.boards import Board, BoardRegistry
+
+BY_ID_DIR = Path("/dev/serial/by-id")
+
+_LOCATION_INTERFACE = re.compile(r":\d+\.(\d+)$")
+_BY_ID_INTERFACE = re.compile(r"-if(\d+)(?:-port\d+)?$")
+
+
+class DiscoveryError(Exception):
+    """No port, or more than one, matches the board asked for."""
+
+
+@dataclass(frozen=True)
+class SerialPort:
+    """One serial port of the host, with what identifies the USB device behind it."""
+
+    device: str
+    serial_number: str | None = None
+    interface: int | None = None
+    by_id: str | None = None
+    vid: int | None = None
+    pid: int | None = None
+    manufacturer: str | None = None
+    product: str | None = None
+    description: str = ""
+
+    @property
+    def path(self) -> str:
+        """The name to open: the by-id link survives renumbering, the device node may not."""
+        return self.by_id or self.device
+
+    def describe(self) -> str:
+        ident = f"SER={self.serial_number}" if self.serial_number else "no USB serial number"
+        where = f" if{self.interface:02d}" if self.interface is not None else ""
+        what = " ".join(p for p in (self.manufacturer, self.product) if p) or self.description
+        return f"{self.path} ({ident}{where}{', ' + what if what else ''})"
+
+
+PortLister = Callable[[], list[SerialPort]]
+
+
+def normalize_id(identifier: str) -> str:
+    """J-Link serial numbers appear zero-padded over USB (`000960012345`) and bare in tools."""
+    ident = identifier.strip()
+    if ident.isdigit():
+        return ident.lstrip("0") or "0"
+    return ident.upper()
+
+
+def _by_id_links(directory: Path) -> dict[str, str]:
+    """Resolved device node -> by-id link."""
+    links: dict[str, str] = {}
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return links
+    for entry in entries:
+        try:
+            links[os.path.realpath(entry)] = str(entry)
+        except OSError:
+            continue
+    return links
+
+
+def _interface_of(location: str | None, by_id: str | None) -> int | None:
+    if location:
+        match = _LOCATION_INTERFACE.search(location)
+        if match:
+            return int(match.group(1))
+    if by_id:
+        match = _BY_ID_INTERFACE.search(by_id)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def system_ports(by_id_dir: Path = BY_ID_DIR) -> list[SerialPort]:
+    """The host's serial ports, from pyserial's listing joined with /dev/serial/by-id."""
+    from serial.tools import list_ports
+
+    links = _by_id_links(by_id_dir)
+    ports = []
+    for info in list_ports.comports():
+        by_id = links.get(os.path.realpath(info.device))
+        ports.append(
+            SerialPort(
+                device=info.device,
+                serial_number=info.serial_number,
+                interface=_interface_of(info.location, by_id),
+                by_id=by_id,
+                vid=info.vid,
+                pid=info.pid,
+                manufacturer=info.manufacturer,
+                product=info.product,
+                description=info.description or "",
+            )
+        )
+    return ports
+
+
+_lister_override: PortLister | None = None
+
+
+def use_port_lister(lister: PortLister | None) -> PortLister | None:
+    """Replace where ports are listed (None: the host's); returns the previous override.
+
+    The seam for tests and for labs whose ports are not local USB devices (e.g. a lister that
+    asks a remote exporter): everything below lists ports through `current_lister()`.
+    """
+    global _lister_override
+    previous, _lister_override = _lister_override, lister
+    return previous
+
+
+def current_lister() -> PortLister:
+    return _lister_override if _lister_override is not None else system_ports
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A device matching a board: all its serial interfaces and the one picked for SLM."""
+
+    usb_serial: str
+    ports: tuple[SerialPort, ...]
+    port: SerialPort | None
+
+    @property
+    def probe_id(self) -> str:
+        return normalize_id(self.usb_serial)
+
+    def describe(self) -> str:
+        if self.port is None:
+            return f"{self.usb_serial}: only {len(self.ports)} serial port(s), VCOM missing"
+        return f"{self.usb_serial}: {self.port.describe()}"
+
+
+def _vcom_order(port: SerialPort) -> tuple:
+    # USB interface order is VCOM order; hosts that report no interface number fall back to the
+    # device name, which is how the kernel numbers a device's ports too.
+    return (port.interface is None, port.interface or 0, port.device)
+
+
+def candidates(board: Board, ports: Iterable[SerialPort]) -> list[Candidate]:
+    """Every USB device whose serial number matches the board, grouped, with its SLM VCOM."""
+    if board.usb is None:
+        return []
+    groups: dict[str, list[SerialPort]] = {}
+    for port in ports:
+        if board.usb.matches(port.serial_number):
+            groups.setdefault(port.serial_number or "", []).append(port)
+    found = []
+    for usb_serial, members in sorted(groups.items()):
+        members.sort(key=_vcom_order)
+        vcom = board.usb.vcom
+        found.append(
+            Candidate(usb_serial, tuple(members), members[vcom] if vcom < len(members) else None)
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Located:
+    board: Board
+    port: str
+    # What the flash tools take as the probe's serial number (None: let the tool pick).
+    probe_id: str | None
+    candidate: Candidate | None = None
+
+
+def locate(
+    board: Board,
+    board_id: str | None = None,
+    lister: PortLister | None = None,
+) -> Located:
+    """The one attached board of this kind (or the one with `board_id`) and its SLM port."""
+    if board.simulated:
+        raise DiscoveryError(f"board {board.name!r} is simulated: there is no port to find")
+    ports = (lister or current_lister())()
+    found = candidates(board, ports)
+    wanted = normalize_id(board_id) if board_id else None
+    assert board.usb is not None
+    if wanted is not None and board.usb.probe_is_usb_serial:
+        matching = [c for c in found if c.probe_id == wanted]
+    else:
+        matching = found
+    if len(matching) == 1 and matching[0].port is not None:
+        chosen = matching[0]
+        probe = board_id if board_id else chosen.probe_id
+        if not board.usb.probe_is_usb_serial:
+            probe = board_id
+        return Located(board, chosen.port.path, probe, chosen)
+    raise DiscoveryError(_explain(board, board_id, matching, found, ports))
+
+
+def _explain(
+    board: Board,
+    board_id: str | None,
+    matching: list[Candidate],
+    found: list[Candidate],
+    ports: list[SerialPort],
+) -> str:
+    assert board.usb is not None
+    named = f"{board.name} with probe {board_id}" if board_id else board.name
+    want = named if board_id else f"a {board.name}"
+    lines: list[str] = []
+    if len(matching) > 1:
+        lines.append(
+            f"{len(matching)} boards could be {want}; name one with --board-id "
+            "(or give the port with --port):"
+        )
+        lines += [f"  {c.describe()}" for c in matching]
+    elif len(matching) == 1:
+        c = matching[0]
+        lines.append(
+            f"found {want} ({c.usb_serial}) but it has {len(c.ports)} serial port(s) and the "
+            f"board file wants VCOM {board.usb.vcom}:"
+        )
+        lines += [f"  {p.describe()}" for p in c.ports]
+    else:
+        lines.append(
+            f"no {named} is attached (looked for USB serial numbers matching "
+            f"{board.usb.serial!r}); is it plugged in and powered? Serial ports seen:"
+        )
+        if found:
+            lines.append("  boards of this kind with other ids:")
+            lines += [f"    {c.describe()}" for c in found]
+        if ports:
+            lines += [f"  {p.describe()}" for p in sorted(ports, key=lambda p: p.device)]
+        else:
+            lines.append("  (none)")
+    return "\n".join(lines)
+
+
+def attached(
+    registry: BoardRegistry, lister: PortLister | None = None
+) -> list[tuple[Board, Candidate]]:
+    """Every attached device any known board file matches (for --list-boards)."""
+    ports = (lister or current_lister())()
+    return [
+        (board, c) for board in registry if not board.simulated for c in candidates(board, ports)
+    ]
+
+
+def find_port_again(located: Located, lister: PortLister | None = None) -> str | None:
+    """The board's port now, after a re-enumeration may have renamed it; None while it is gone."""
+    if located.candidate is None:
+        return located.port if os.path.exists(located.port) else None
+    board = located.board
+    usb_serial = located.candidate.usb_serial
+    for c in candidates(board, (lister or current_lister())()):
+        if c.usb_serial == usb_serial and c.port is not None:
+            return c.port.path
+    return None
