@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from pytest_slm.boards import Board, BoardRegistry
+from pytest_slm.hardware import lock_key_for
 from pytest_slm.link.lock import POLL_INTERVAL, BoardBusy, BoardLock
 
 DEFAULT_BAUD = 115200
@@ -77,9 +78,10 @@ class HardwareMapEntry:
 
     @property
     def lock_key(self) -> str:
-        # Twister reserves every entry sharing an id at once (several platforms or UARTs of one
-        # board), so the lock follows the id; entries without one are told apart by their port.
-        return f"hwmap-{self.id}" if self.id else f"hwmap-port-{self.serial}"
+        # The key a `--board X --board-id N` or `--port URL` session takes for the same board, so
+        # a hardware-map run and a plain run never share it. Like twister, entries with one id
+        # (several platforms or UARTs of one board) are one board.
+        return lock_key_for(self.id or None, self.serial)
 
     @property
     def fixture_names(self) -> frozenset[str]:
