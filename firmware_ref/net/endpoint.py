@@ -1,0 +1,508 @@
+"""One modem socket, backed by a real host socket (plus TLS or DTLS state when secure).
+
+Every host socket is non-blocking; blocking calls are modelled with ``poll`` in short slices so
+that a reset (``stopping``) always wakes them. Errors surface as ``NetError`` carrying the errno
+the modem library would report.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from firmware_ref.net.errors import NetError
+from firmware_ref.net.security import (
+    SecurityConfig,
+    SecurityError,
+    dtls_context,
+    hostname_matches,
+    tls_context,
+)
+
+# Zephyr numbering, as printed by the firmware.
+AF_INET = 1
+AF_INET6 = 2
+AF_PACKET = 3
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+
+# Zephyr's poll bits are the same values as Linux's for these six.
+POLLIN = 0x1
+POLLPRI = 0x2
+POLLOUT = 0x4
+POLLERR = 0x8
+POLLHUP = 0x10
+POLLNVAL = 0x20
+_POLL_MASK = 0x3F
+
+_HOST_FAMILY = {AF_INET: socket.AF_INET, AF_INET6: socket.AF_INET6, AF_PACKET: socket.AF_PACKET}
+_SLICE = 0.1  # longest uninterruptible wait: how fast a reset wakes a blocked command
+_DTLS_MTU = 1400
+_DATAGRAM_MAX = 65535
+
+Credentials = Mapping[tuple[int, int], object]
+
+
+def _timeval(seconds: int) -> bytes:
+    return struct.pack("@ll", seconds, 0)
+
+
+class Endpoint:
+    """A plain TCP, UDP or raw socket."""
+
+    def __init__(self, family: int, kind: int, sock: socket.socket) -> None:
+        self.family = family
+        self.kind = kind
+        self.sock: socket.socket = sock
+        self.sock.setblocking(False)
+        self.closed = False
+        # Modem-only socket options (no host equivalent): name -> stored value.
+        self.modem_options: dict[int, int | str] = {}
+        # SO_RCVTIMEO in seconds, applied by blocking receives (0 = none).
+        self.rcvtimeo = 0
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        try:
+            return self.sock.fileno()
+        except OSError:
+            return -1
+
+    def _call(self, fn: Callable, *args):
+        if self.closed:
+            raise NetError(errno.EBADF)
+        try:
+            return fn(*args)
+        except (BlockingIOError, InterruptedError):
+            raise NetError(errno.EAGAIN) from None
+        except OSError as exc:
+            raise NetError.from_os(exc) from None
+
+    def _pending(self) -> bool:
+        """Decrypted bytes already buffered above the host socket."""
+        return False
+
+    def poll_now(self, events: int) -> int:
+        if self.closed or self.fileno() < 0:
+            return POLLNVAL
+        revents = POLLIN if events & POLLIN and self._pending() else 0
+        poller = select.poll()
+        poller.register(self.fileno(), events)
+        for _fd, ev in poller.poll(0):
+            revents |= ev
+        return revents & _POLL_MASK
+
+    def wait(self, events: int, timeout: float | None, stopping: threading.Event) -> int:
+        """Block until ``events`` (or an error condition); 0 when ``timeout`` seconds pass."""
+        return poll_endpoints([self], events, timeout, stopping)[0]
+
+    # -- socket calls ---------------------------------------------------------------------------
+
+    def sockaddr(self, ip: str, port: int) -> tuple:
+        return (ip, port, 0, 0) if self.family == AF_INET6 else (ip, port)
+
+    def bind(self, ip: str, port: int) -> None:
+        self._call(self.sock.bind, self.sockaddr(ip, port))
+
+    def is_bound(self) -> bool:
+        try:
+            name = self.sock.getsockname()
+        except OSError:
+            return False
+        return isinstance(name, tuple) and len(name) >= 2 and name[1] != 0
+
+    def local_port(self) -> int:
+        try:
+            return int(self.sock.getsockname()[1])
+        except (OSError, IndexError, TypeError, ValueError):
+            return 0
+
+    def connect(
+        self, addr: tuple, stopping: threading.Event, creds: Credentials | None = None
+    ) -> None:
+        if self.kind == SOCK_STREAM:
+            rc = self._call(self.sock.connect_ex, addr)
+            if rc == errno.EINPROGRESS:
+                # The kernel's own SYN retries bound this wait, as the modem's stack does.
+                self.wait(POLLOUT, None, stopping)
+                rc = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if rc:
+                raise NetError(rc)
+        else:
+            self._call(self.sock.connect, addr)
+        self._after_connect(addr, stopping, creds or {})
+
+    def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
+        """Where secure sockets run their handshake."""
+
+    def listen(self, backlog: int) -> None:
+        self._call(self.sock.listen, backlog)
+
+    def accept(self, stopping: threading.Event, creds: Credentials | None = None):
+        """One pending connection (the caller waited for POLLIN): ``(endpoint, peer_ip)``."""
+        conn, addr = self._call(self.sock.accept)
+        child = type(self)(self.family, self.kind, conn)
+        return child, str(addr[0])
+
+    def send(self, data: bytes) -> int:
+        return int(self._call(self.sock.send, data))
+
+    def sendto(self, data: bytes, addr: tuple) -> int:
+        return int(self._call(self.sock.sendto, data, addr))
+
+    def recv(self, size: int) -> bytes:
+        return bytes(self._call(self.sock.recv, size))
+
+    def recvfrom(self, size: int) -> tuple[bytes, str]:
+        if self.kind == SOCK_STREAM:
+            data = self.recv(size)
+            return data, self.peer_ip()
+        data, addr = self._call(self.sock.recvfrom, size)
+        ip = addr[0] if self.family in (AF_INET, AF_INET6) and addr else ""
+        return bytes(data), str(ip)
+
+    def peer_ip(self) -> str:
+        if self.family not in (AF_INET, AF_INET6):
+            return ""
+        try:
+            return str(self.sock.getpeername()[0])
+        except (OSError, IndexError, TypeError):
+            return ""
+
+    # -- options --------------------------------------------------------------------------------
+
+    def set_int_option(self, level: int, name: int, value: int) -> None:
+        self._call(self.sock.setsockopt, level, name, value)
+
+    def get_int_option(self, level: int, name: int) -> int:
+        return int(self._call(self.sock.getsockopt, level, name))
+
+    def set_timeout_option(self, name: int, seconds: int) -> None:
+        try:
+            self._call(self.sock.setsockopt, socket.SOL_SOCKET, name, _timeval(seconds))
+        except struct.error:
+            raise NetError(errno.EDOM) from None
+        if name == socket.SO_RCVTIMEO:
+            self.rcvtimeo = max(0, self.get_timeout_option(name))
+
+    def get_timeout_option(self, name: int) -> int:
+        raw = self._call(self.sock.getsockopt, socket.SOL_SOCKET, name, struct.calcsize("@ll"))
+        sec, usec = struct.unpack("@ll", raw)
+        # The firmware prints tv_sec only; the host may have rounded to a tick.
+        return int(sec + (1 if usec >= 500_000 else 0))
+
+    def pending_error(self) -> int:
+        return self.get_int_option(socket.SOL_SOCKET, socket.SO_ERROR)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _handshake_deadline(cfg: SecurityConfig) -> float:
+    return time.monotonic() + cfg.handshake_limit
+
+
+class TlsEndpoint(Endpoint):
+    """TLS 1.2 over TCP with Python's ``ssl``; the handshake runs inside ``connect``."""
+
+    def __init__(
+        self, family: int, kind: int, sock: socket.socket, security: SecurityConfig | None = None
+    ) -> None:
+        super().__init__(family, kind, sock)
+        self.security = security or SecurityConfig(sec_tag=-1, peer_verify=0)
+        self.tls: ssl.SSLSocket | None = None
+
+    def _pending(self) -> bool:
+        return self.tls is not None and self.tls.pending() > 0
+
+    def _handshake(self, tls: ssl.SSLSocket, stopping: threading.Event) -> None:
+        deadline = _handshake_deadline(self.security)
+        while True:
+            try:
+                tls.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                events = POLLIN
+            except ssl.SSLWantWriteError:
+                events = POLLOUT
+            except (ssl.SSLError, OSError) as exc:
+                raise NetError(errno.ECONNABORTED, f"TLS handshake failed: {exc}") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.wait(events, remaining, stopping):
+                raise NetError(errno.ETIMEDOUT, "TLS handshake timed out")
+
+    def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
+        cfg = self.security
+        try:
+            ctx = tls_context(cfg, creds)
+        except SecurityError as exc:
+            self._abort()
+            raise NetError(errno.ECONNABORTED, str(exc)) from None
+        tls = ctx.wrap_socket(
+            self.sock, server_hostname=cfg.hostname or None, do_handshake_on_connect=False
+        )
+        self.sock = tls
+        try:
+            self._handshake(tls, stopping)
+        except NetError:
+            self._abort()
+            raise
+        self.tls = tls
+
+    def _abort(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def accept(self, stopping: threading.Event, creds: Credentials | None = None):
+        conn, addr = self._call(self.sock.accept)
+        child = TlsEndpoint(self.family, self.kind, conn, self.security)
+        try:
+            ctx = tls_context(self.security, creds or {})
+            tls = ctx.wrap_socket(child.sock, server_side=True, do_handshake_on_connect=False)
+            child.sock = tls
+            child._handshake(tls, stopping)
+        except (SecurityError, NetError, ssl.SSLError, OSError) as exc:
+            child.close()
+            raise NetError(errno.ECONNABORTED, str(exc)) from None
+        child.tls = tls
+        return child, str(addr[0])
+
+    def _tls_call(self, fn: Callable, *args):
+        if self.closed:
+            raise NetError(errno.EBADF)
+        if self.tls is None:
+            raise NetError(errno.ENOTCONN)
+        try:
+            return fn(*args)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            raise NetError(errno.EAGAIN) from None
+        except ssl.SSLZeroReturnError:
+            return b""
+        except ssl.SSLError as exc:
+            raise NetError(errno.ECONNRESET, str(exc)) from None
+        except OSError as exc:
+            raise NetError.from_os(exc) from None
+
+    def send(self, data: bytes) -> int:
+        assert isinstance(self.sock, ssl.SSLSocket) or self.tls is None
+        return int(self._tls_call(lambda: self.tls.send(data)))  # type: ignore[union-attr]
+
+    def sendto(self, data: bytes, addr: tuple) -> int:
+        # A TLS socket has one peer: the address is ignored, as on a connected TCP socket.
+        return self.send(data)
+
+    def recv(self, size: int) -> bytes:
+        return bytes(self._tls_call(lambda: self.tls.recv(size)))  # type: ignore[union-attr]
+
+
+class DtlsEndpoint(Endpoint):
+    """DTLS 1.2 over a connected UDP socket, with pyOpenSSL on memory BIOs."""
+
+    def __init__(
+        self, family: int, kind: int, sock: socket.socket, security: SecurityConfig | None = None
+    ) -> None:
+        super().__init__(family, kind, sock)
+        self.security = security or SecurityConfig(sec_tag=-1, peer_verify=0)
+        self.conn = None  # OpenSSL.SSL.Connection once the handshake is done
+
+    def _pending(self) -> bool:
+        return self.conn is not None and self.conn.pending() > 0
+
+    def _flush(self, conn) -> None:
+        from OpenSSL import SSL
+
+        while True:
+            try:
+                datagram = conn.bio_read(_DATAGRAM_MAX)
+            except SSL.WantReadError:
+                return
+            if not datagram:
+                return
+            self._call(self.sock.send, datagram)
+
+    def _feed(self, conn) -> None:
+        """Move one datagram from the socket into OpenSSL (EAGAIN when there is none)."""
+        conn.bio_write(self._call(self.sock.recv, _DATAGRAM_MAX))
+
+    def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
+        from OpenSSL import SSL
+
+        cfg = self.security
+        try:
+            ctx = dtls_context(cfg, creds)
+        except SecurityError as exc:
+            raise NetError(errno.ECONNABORTED, str(exc)) from None
+        conn = SSL.Connection(ctx, None)
+        conn.set_connect_state()
+        conn.set_ciphertext_mtu(_DTLS_MTU)
+        if cfg.hostname and not _is_ip(cfg.hostname):
+            conn.set_tlsext_host_name(cfg.hostname.encode("ascii", "replace"))
+        deadline = _handshake_deadline(cfg)
+        while True:
+            try:
+                conn.do_handshake()
+                self._flush(conn)
+                break
+            except SSL.WantReadError:
+                self._flush(conn)
+            except SSL.Error as exc:
+                # Send our alert (bad certificate...) before giving up, as a real stack does.
+                try:
+                    self._flush(conn)
+                except NetError:
+                    pass
+                raise NetError(errno.ECONNABORTED, f"DTLS handshake failed: {exc}") from None
+            now = time.monotonic()
+            if now >= deadline:
+                raise NetError(errno.ETIMEDOUT, "DTLS handshake timed out")
+            retransmit = conn.DTLSv1_get_timeout()
+            step = min(deadline - now, retransmit if retransmit is not None else 1.0)
+            if self.wait(POLLIN, step, stopping):
+                try:
+                    self._feed(conn)
+                except NetError as exc:
+                    if exc.errno != errno.EAGAIN:
+                        raise
+            else:
+                conn.DTLSv1_handle_timeout()
+                self._flush(conn)
+        if cfg.check_hostname:
+            cert = conn.get_peer_certificate(as_cryptography=True)
+            if cert is None or not hostname_matches(cert, cfg.hostname or ""):
+                raise NetError(errno.ECONNABORTED, "DTLS peer certificate does not match hostname")
+        self.conn = conn
+
+    def send(self, data: bytes) -> int:
+        from OpenSSL import SSL
+
+        conn = self._require_conn()
+        try:
+            sent = conn.send(data)
+        except SSL.Error as exc:
+            raise NetError(errno.ECONNRESET, str(exc)) from None
+        self._flush(conn)
+        return int(sent)
+
+    def sendto(self, data: bytes, addr: tuple) -> int:
+        return self.send(data)
+
+    def recv(self, size: int) -> bytes:
+        from OpenSSL import SSL
+
+        conn = self._require_conn()
+        while True:
+            try:
+                data = conn.recv(size)
+            except SSL.WantReadError:
+                self._flush(conn)
+                self._feed(conn)  # EAGAIN here ends the attempt; the caller waits again
+                continue
+            except SSL.ZeroReturnError:
+                return b""
+            except SSL.Error as exc:
+                raise NetError(errno.ECONNRESET, str(exc)) from None
+            self._flush(conn)
+            return bytes(data)
+
+    def recvfrom(self, size: int) -> tuple[bytes, str]:
+        return self.recv(size), self.peer_ip()
+
+    def _require_conn(self):
+        if self.closed:
+            raise NetError(errno.EBADF)
+        if self.conn is None:
+            raise NetError(errno.ENOTCONN)
+        return self.conn
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None and not self.closed:
+            try:
+                conn.shutdown()
+                self._flush(conn)
+            except Exception:  # noqa: BLE001 - a polite close_notify is best effort
+                pass
+        super().close()
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def open_endpoint(family: int, kind: int, security: SecurityConfig | None = None) -> Endpoint:
+    """``socket()``: a new host socket of the modem's family and type."""
+    host_family = _HOST_FAMILY.get(family)
+    if host_family is None:
+        raise NetError(errno.EAFNOSUPPORT)
+    try:
+        if kind == SOCK_STREAM:
+            sock = socket.socket(host_family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        elif kind == SOCK_DGRAM:
+            sock = socket.socket(host_family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        elif kind == SOCK_RAW:
+            sock = socket.socket(host_family, socket.SOCK_RAW, 0)
+        else:
+            raise NetError(errno.EPROTOTYPE)
+    except PermissionError:
+        raise NetError(errno.EPERM, "raw sockets need CAP_NET_RAW on this host") from None
+    except OSError as exc:
+        raise NetError.from_os(exc) from None
+    if security is None:
+        return Endpoint(family, kind, sock)
+    if kind == SOCK_STREAM:
+        return TlsEndpoint(family, kind, sock, security)
+    return DtlsEndpoint(family, kind, sock, security)
+
+
+def poll_endpoints(
+    endpoints: Sequence[Endpoint],
+    events: int,
+    timeout: float | None,
+    stopping: threading.Event,
+) -> list[int]:
+    """``poll()`` over several sockets; ``timeout`` in seconds, None for ever.
+
+    Raises NetError(EINTR) when ``stopping`` is set (the board is resetting).
+    """
+    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    while True:
+        revents = [ep.poll_now(events) for ep in endpoints]
+        if any(revents):
+            return revents
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            return revents
+        if stopping.is_set():
+            raise NetError(errno.EINTR, "interrupted by reset")
+        step = _SLICE if deadline is None else min(_SLICE, deadline - now)
+        poller = select.poll()
+        for ep in endpoints:
+            fd = ep.fileno()
+            if fd >= 0:
+                poller.register(fd, events)
+        if endpoints:
+            poller.poll(max(0, int(step * 1000)) or 1)
+        else:
+            stopping.wait(step)

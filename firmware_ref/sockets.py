@@ -1,0 +1,683 @@
+"""The socket AT commands of SLM v2.0.x (``slm_at_socket.c``), against real host sockets.
+
+Responses follow the v2.0.0 code byte for byte, including where it disagrees with its own
+documentation (behaviour file section 3.17). The state model lives in ``sockstate``; the options
+commands in ``sockopts``; host networking in ``net``.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from firmware_ref.commands import CmdType, CommandError, command, on_boot, on_shutdown
+from firmware_ref.net import (
+    AF_INET,
+    AF_INET6,
+    AF_PACKET,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    SOCK_STREAM,
+    Endpoint,
+    NetError,
+    ResolveError,
+    SecurityConfig,
+    getaddrinfo_list,
+    open_endpoint,
+    poll_endpoints,
+    resolve,
+)
+from firmware_ref.net.resolver import bug_render
+from firmware_ref.sockstate import (
+    INVALID_SEC_TAG,
+    INVALID_SOCKET,
+    ROLE_CLIENT,
+    ROLE_SERVER,
+    STATE_KEY,
+    SocketState,
+    SockRecord,
+)
+
+if TYPE_CHECKING:
+    from firmware_ref.host import Firmware
+    from firmware_ref.params import Params
+
+SLM_MAX_URL = 128  # URL and hostname buffers: at most 127 characters
+SLM_MAX_PAYLOAD = 1252  # #XSEND/#XSENDTO string data (buffer 1253)
+# Seconds of POLLOUT wait before each send() (SOCKET_SEND_TMO_SEC); tests may shorten it.
+SEND_POLL_TIMEOUT = 30.0
+
+IPPROTO_IP = 0
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_TLS_1_2 = 258
+IPPROTO_DTLS_1_2 = 273
+
+# Per-call receive caps: 1280-byte MTU minus IP and TCP/UDP headers.
+_RECV_CAP = {
+    (AF_INET, SOCK_STREAM): 1240,
+    (AF_INET, SOCK_DGRAM): 1252,
+    (AF_INET6, SOCK_STREAM): 1220,
+    (AF_INET6, SOCK_DGRAM): 1232,
+}
+_RECV_CAP_OTHER = 1252
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def guarded(fn: F) -> F:
+    """Turn every failure of a handler into ERROR; the simulator must never crash."""
+
+    @functools.wraps(fn)
+    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+        try:
+            fn(fw, cmd_type, params)
+        except CommandError:
+            raise
+        except (NetError, ResolveError) as exc:
+            fw.log(f"{fn.__name__}: {exc}")
+            raise CommandError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - any surprise is an ERROR, never a crash
+            fw.log(f"{fn.__name__} failed:\n{traceback.format_exc()}")
+            raise CommandError(f"internal error: {exc!r}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def state(fw: Firmware) -> SocketState:
+    st = fw.state.get(STATE_KEY)
+    if not isinstance(st, SocketState):
+        st = SocketState()
+        fw.state[STATE_KEY] = st
+    return st
+
+
+@on_boot
+def _boot(fw: Firmware) -> None:
+    fw.state[STATE_KEY] = SocketState()
+
+
+@on_shutdown
+def _shutdown(fw: Firmware) -> None:
+    st = fw.state.get(STATE_KEY)
+    if isinstance(st, SocketState):
+        st.close_all()
+
+
+def endpoint(st: SocketState, fd: int) -> Endpoint:
+    return st.fds.get(fd)  # NetError(EBADF) when not open
+
+
+def credentials(fw: Firmware) -> dict:
+    return dict(getattr(fw.modem, "credentials", {}) or {})
+
+
+def interruptible(fw: Firmware, fn: Callable[[], object]) -> object:
+    """Run a call that cannot be interrupted (the host resolver) so a reset still wakes us."""
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+        done.set()
+
+    threading.Thread(target=run, name="slm-resolver", daemon=True).start()
+    while not done.wait(0.1):
+        if fw.stopping.is_set():
+            raise NetError(errno.EINTR, "interrupted by reset")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("value")
+
+
+def resolve_for(fw: Firmware, url: str, port: int, family: int) -> tuple:
+    """``util_resolve_host`` for the socket's family (the modem's DNS needs the network)."""
+    if not fw.modem.online:
+        raise ResolveError("EAI_AGAIN")
+    return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- poll, send, recv
+
+
+def socket_poll(fw: Firmware, st: SocketState, fd: int, events: int, timeout: float) -> int:
+    """Zephyr ``poll()`` on one fd: a negative fd is skipped (no events until the timeout), a
+    closed one answers POLLNVAL. Returns revents, 0 on timeout."""
+    if fd < 0:
+        if fw.stopping.wait(max(0.0, timeout)):
+            raise NetError(errno.EINTR, "interrupted by reset")
+        return 0
+    try:
+        ep = endpoint(st, fd)
+    except NetError:
+        return POLLNVAL
+    return ep.wait(events, timeout, fw.stopping)
+
+
+def send_loop(
+    fw: Firmware, st: SocketState, fd: int, data: bytes, addr: tuple | None = None
+) -> tuple[int, NetError | None]:
+    """The firmware's send loop: 30 s POLLOUT wait, then one send(); until all is sent."""
+    sent = 0
+    while sent < len(data):
+        revents = socket_poll(fw, st, fd, POLLOUT, SEND_POLL_TIMEOUT)
+        if revents == 0:
+            return sent, NetError(errno.EAGAIN, "send poll timed out")
+        if revents & POLLOUT != POLLOUT:
+            return sent, NetError(errno.EIO, f"send poll revents 0x{revents:x}")
+        try:
+            ep = endpoint(st, fd)
+            chunk = data[sent:]
+            n = ep.send(chunk) if addr is None else ep.sendto(chunk, addr)
+        except NetError as exc:
+            if exc.errno == errno.EAGAIN:
+                continue
+            return sent, exc
+        sent += n
+    return sent, None
+
+
+def send_target(st: SocketState) -> int:
+    """TCP (and TLS) servers talk through their accepted peer; everything else through fd."""
+    sock = st.sock
+    if sock.type == SOCK_STREAM and sock.role == ROLE_SERVER:
+        if sock.fd_peer == INVALID_SOCKET:
+            raise CommandError("No connection")
+        return sock.fd_peer
+    return sock.fd
+
+
+def recv_cap(sock: SockRecord) -> int:
+    return _RECV_CAP.get((sock.family, sock.type), _RECV_CAP_OTHER)
+
+
+def receive(
+    fw: Firmware, st: SocketState, fd: int, size: int, timeout: int, with_addr: bool
+) -> tuple[bytes, str]:
+    """One recv()/recvfrom() with the firmware's timeout rules (seconds).
+
+    timeout >= 1: poll first; expiry, or revents without POLLIN, is an error.
+    timeout <= 0: no poll; the call blocks, bounded only by SO_RCVTIMEO.
+    """
+
+    def once(ep: Endpoint) -> tuple[bytes, str]:
+        if with_addr:
+            return ep.recvfrom(size)
+        return ep.recv(size), ""
+
+    if timeout > 0:
+        deadline = time.monotonic() + timeout
+        revents = socket_poll(fw, st, fd, POLLIN, float(timeout))
+        while True:
+            if revents == 0:
+                raise NetError(errno.EAGAIN, "receive timed out")
+            if not revents & POLLIN:
+                raise NetError(errno.EIO, f"receive poll revents 0x{revents:x}")
+            try:
+                return once(endpoint(st, fd))
+            except NetError as exc:
+                # A (D)TLS record that carried no application data: keep waiting.
+                if exc.errno != errno.EAGAIN:
+                    raise
+            revents = socket_poll(fw, st, fd, POLLIN, max(0.0, deadline - time.monotonic()))
+
+    ep = endpoint(st, fd)
+    deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
+    while True:
+        try:
+            return once(ep)
+        except NetError as exc:
+            if exc.errno != errno.EAGAIN:
+                raise
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
+        ep.wait(POLLIN, remaining, fw.stopping)
+
+
+# ---------------------------------------------------------------------------- open and close
+
+
+def _check_slot(st: SocketState, fw: Firmware) -> None:
+    if st.free_slot() is None:
+        fw.log("Max socket count reached")
+        raise CommandError("Max socket count reached")
+
+
+def _register(fw: Firmware, st: SocketState, ep: Endpoint) -> int:
+    try:
+        fd = st.fds.reserve(ep)
+    except NetError:
+        ep.close()
+        raise
+    st.sock.fd = fd
+    st.add_active()
+    return fd
+
+
+def do_socket_open(fw: Firmware, st: SocketState) -> None:
+    sock = st.sock
+    if sock.type == SOCK_STREAM:
+        proto = IPPROTO_TCP
+    elif sock.type == SOCK_DGRAM:
+        proto = IPPROTO_UDP
+    elif sock.type == SOCK_RAW:
+        sock.family = AF_PACKET
+        sock.role = ROLE_CLIENT
+        proto = IPPROTO_IP
+    else:
+        raise CommandError(f"socket type {sock.type} not supported")
+    if not st.fds.has_free():
+        raise NetError(errno.ENFILE)
+    if not fw.modem.online:
+        raise NetError(errno.ENETDOWN, "socket(): the modem is offline")
+    fd = _register(fw, st, open_endpoint(sock.family, sock.type))
+    fw.respond(f"#XSOCKET: {fd},{sock.type},{proto}")
+
+
+def do_secure_socket_open(fw: Firmware, st: SocketState, peer_verify: int) -> None:
+    sock = st.sock
+    if sock.type == SOCK_STREAM:
+        proto = IPPROTO_TLS_1_2
+    elif sock.type == SOCK_DGRAM:
+        proto = IPPROTO_DTLS_1_2
+    else:
+        raise CommandError(f"socket type {sock.type} not supported")
+    if not st.fds.has_free():
+        raise NetError(errno.ENFILE)
+    if not fw.modem.online:
+        raise NetError(errno.ENETDOWN, "socket(): the modem is offline")
+    if peer_verify not in (0, 1, 2):
+        # The SLM passes it on unchecked; the modem's TLS_PEER_VERIFY takes 0, 1 or 2 only.
+        raise NetError(errno.EINVAL, f"TLS_PEER_VERIFY {peer_verify}")
+    security = SecurityConfig(
+        sec_tag=sock.sec_tag, peer_verify=peer_verify, server=sock.role == ROLE_SERVER
+    )
+    fd = _register(fw, st, open_endpoint(sock.family, sock.type, security))
+    fw.respond(f"#XSSOCKET: {fd},{sock.type},{proto}")
+
+
+def _close_fd(st: SocketState, fd: int) -> int:
+    ep = st.fds.release(fd)
+    if ep is None:
+        return -errno.EBADF
+    ep.close()
+    return 0
+
+
+def do_socket_close(fw: Firmware, st: SocketState) -> None:
+    sock = st.sock
+    if sock.fd == INVALID_SOCKET:
+        return
+    if sock.fd_peer != INVALID_SOCKET:
+        _close_fd(st, sock.fd_peer)
+        sock.fd_peer = INVALID_SOCKET
+    ret = _close_fd(st, sock.fd)
+    closed = sock.fd
+    for rec in st.socks:
+        if rec.fd == closed:
+            rec.reset()
+    # Always printed as #XSOCKET, even when the command was #XSSOCKET.
+    fw.respond(f'#XSOCKET: {ret},"closed"')
+    best = st.highest_ranked()
+    st.sock = best.copy() if best is not None else SockRecord()
+    if ret:
+        raise CommandError(f"close() error {ret}")
+
+
+def _to_int32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+@command("AT#XSOCKET", order=10)
+@guarded
+def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    st = state(fw)
+    if cmd_type is CmdType.SET:
+        op = params.get_ushort(1)
+        if op in (1, 2):
+            _check_slot(st, fw)
+            # The active socket is reset before <type> and <role> are parsed: any failure
+            # from here on leaves no active socket.
+            st.sock = SockRecord()
+            st.sock.type = params.get_ushort(2)
+            st.sock.role = params.get_ushort(3)
+            st.sock.family = AF_INET if op == 1 else AF_INET6
+            do_socket_open(fw, st)
+        elif op == 0:
+            do_socket_close(fw, st)
+        else:
+            raise CommandError(f"op {op}")
+    elif cmd_type is CmdType.READ:
+        sock = st.sock
+        if sock.fd != INVALID_SOCKET:
+            fw.respond(f"#XSOCKET: {sock.fd},{sock.family},{sock.role}")
+    else:
+        # v2.0 leaves the trailing CRLF off this line.
+        fw.write(b"\r\n#XSOCKET: (0,1,2),(1,2,3),(0,1)")
+
+
+@command("AT#XSSOCKET", order=11)
+@guarded
+def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    st = state(fw)
+    if cmd_type is CmdType.SET:
+        op = params.get_ushort(1)
+        if op in (1, 2):
+            _check_slot(st, fw)
+            st.sock = SockRecord()
+            st.sock.type = params.get_ushort(2)
+            role = params.get_ushort(3)
+            if role not in (ROLE_CLIENT, ROLE_SERVER):
+                raise CommandError(f"role {role}")
+            st.sock.role = role
+            # sec_tag_t is an int: 4294967295 is stored (and printed) as -1.
+            st.sock.sec_tag = _to_int32(params.get_uint(4))
+            default_verify = 2 if role == ROLE_CLIENT else 0
+            peer_verify = params.get_ushort(5) if params.valid_count() > 5 else default_verify
+            st.sock.family = AF_INET if op == 1 else AF_INET6
+            do_secure_socket_open(fw, st, peer_verify)
+        elif op == 0:
+            do_socket_close(fw, st)
+        else:
+            raise CommandError(f"op {op}")
+    elif cmd_type is CmdType.READ:
+        sock = st.sock
+        if sock.fd != INVALID_SOCKET:
+            fw.respond(f"#XSSOCKET: {sock.fd},{sock.family},{sock.role}")
+    else:
+        fw.respond("#XSSOCKET: (0,1,2),(1,2),(0,1)<sec-tag>,<peer_verify>")
+
+
+@command("AT#XSOCKETSELECT", order=12)
+@guarded
+def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    st = state(fw)
+    if cmd_type is CmdType.SET:
+        fd = params.get_int(1)
+        if fd < 0:
+            raise CommandError("negative handle")
+        rec = st.record(fd)
+        if rec is None:
+            raise CommandError(f"handle {fd} is not an opened socket")
+        # A copy: whatever the old active copy held (an accepted peer) is lost.
+        st.sock = rec.copy()
+        fw.respond(f"#XSOCKETSELECT: {rec.fd},{rec.family},{rec.role}")
+    elif cmd_type is CmdType.READ:
+        for rec in st.opened():
+            fw.respond(
+                f"#XSOCKETSELECT: {rec.fd},{rec.family},{rec.role},{rec.type},"
+                f"{rec.sec_tag},{rec.ranking}"
+            )
+        if st.sock.fd != INVALID_SOCKET:
+            fw.respond(f"#XSOCKETSELECT: {st.sock.fd}")
+    # TEST falls through with no error in v2.0: plain OK.
+
+
+@command("AT#XBIND", order=15)
+@guarded
+def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    port = params.get_ushort(1)
+    sock = st.sock
+    if sock.family == AF_INET:
+        address = fw.modem.address
+    elif sock.family == AF_INET6:
+        address = fw.modem.address6
+    else:
+        raise CommandError("bind needs an IPv4 or IPv6 socket")
+    if not address:
+        raise NetError(errno.ENETDOWN, "no local address")
+    endpoint(st, sock.fd).bind(address, port)
+
+
+@command("AT#XCONNECT", order=16)
+@guarded
+def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    st = state(fw)
+    sock = st.sock
+    # The role check comes before the command type: even the read form fails for a server.
+    if sock.role != ROLE_CLIENT:
+        raise CommandError("Invalid role")
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    url = params.get_string(1, SLM_MAX_URL)
+    port = params.get_ushort(2)
+    addr = resolve_for(fw, url, port, sock.family)
+    endpoint(st, sock.fd).connect(addr, fw.stopping, credentials(fw))
+    fw.respond("#XCONNECT: 1")
+
+
+@command("AT#XLISTEN", order=17)
+@guarded
+def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    sock = st.sock
+    if sock.role != ROLE_SERVER:
+        raise CommandError("Invalid role")
+    ep = endpoint(st, sock.fd)
+    if ep.kind != SOCK_STREAM:
+        raise NetError(errno.EOPNOTSUPP, "listen() needs a stream socket")
+    if not ep.is_bound():
+        # A host kernel would bind an unbound listener to every interface; the modem only has
+        # its PDP address, so that is where an unbound listener goes (ephemeral port).
+        ep.bind(fw.modem.address6 if sock.family == AF_INET6 else fw.modem.address, 0)
+    ep.listen(1)
+
+
+@command("AT#XACCEPT", order=18)
+@guarded
+def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    st = state(fw)
+    sock = st.sock
+    if sock.role != ROLE_SERVER:
+        raise CommandError("Invalid role")
+    if cmd_type is CmdType.READ:
+        # The v2.0 code prints this prefix, not the documented #XACCEPT.
+        peer = sock.fd_peer if sock.fd_peer != INVALID_SOCKET else 0
+        fw.respond(f"#XTCPACCEPT: {peer}")
+        return
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    timeout = params.get_int(1)
+    ep = endpoint(st, sock.fd)
+    if timeout > 0:
+        revents = ep.wait(POLLIN, float(timeout), fw.stopping)
+        if revents == 0:
+            raise NetError(errno.EAGAIN, "accept timed out")
+        if not revents & POLLIN:
+            raise NetError(errno.EIO, f"accept poll revents 0x{revents:x}")
+    try:
+        if not st.fds.has_free():
+            raise NetError(errno.ENFILE)
+        while True:
+            try:
+                child, peer_ip = ep.accept(fw.stopping, credentials(fw))
+                break
+            except NetError as exc:
+                if exc.errno != errno.EAGAIN:
+                    raise
+            ep.wait(POLLIN, None, fw.stopping)
+        try:
+            fd = st.fds.reserve(child)
+        except NetError:
+            child.close()
+            raise
+    except NetError:
+        # Whatever peer the copy held is forgotten (its fd leaks), as in the firmware.
+        sock.fd_peer = INVALID_SOCKET
+        raise
+    # A second accept overwrites fd_peer without closing the first peer.
+    sock.fd_peer = fd
+    fw.respond(f'#XACCEPT: {fd},"{peer_ip}"')
+
+
+def _datamode_sender(fw: Firmware, st: SocketState) -> Callable[[bytes], bool]:
+    def on_chunk(chunk: bytes) -> bool:
+        try:
+            if st.udp_url:
+                # Stale #XSENDTO target (v2.0 quirk): every chunk is resolved and sent there.
+                addr = resolve_for(fw, st.udp_url, st.udp_port, st.sock.family)
+                sent, err = send_loop(fw, st, st.sock.fd, chunk, addr)
+            else:
+                sent, err = send_loop(fw, st, send_target(st), chunk)
+        except (CommandError, NetError, ResolveError) as exc:
+            fw.log(f"data mode send failed: {exc}")
+            return False
+        except Exception:  # noqa: BLE001 - a broken send ends data mode, never the board
+            fw.log("data mode send failed:\n" + traceback.format_exc())
+            return False
+        if err is not None:
+            fw.log(f"data mode send failed after {sent} bytes: {err}")
+            return False
+        return True
+
+    return on_chunk
+
+
+def _datamode_exit(st: SocketState) -> Callable[[], None]:
+    def on_exit() -> None:
+        st.udp_url = ""
+
+    return on_exit
+
+
+@command("AT#XSEND", order=19)
+@guarded
+def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    if params.valid_count() > 1:
+        data = params.get_bytes(1, SLM_MAX_PAYLOAD + 1)
+        fd = send_target(st)
+        sent, err = send_loop(fw, st, fd, data)
+        fw.respond(f"#XSEND: {sent}")
+        if err is not None:
+            raise err
+        return
+    fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
+
+
+@command("AT#XRECV", order=20)
+@guarded
+def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    timeout = params.get_int(1)
+    fd = send_target(st)
+    data, _ip = receive(fw, st, fd, recv_cap(st.sock), timeout, with_addr=False)
+    if not data:
+        return  # orderly shutdown or an empty datagram: plain OK
+    fw.respond(f"#XRECV: {len(data)}")
+    fw.write(data)
+
+
+@command("AT#XSENDTO", order=21)
+@guarded
+def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    # Parsed straight into the globals: a bad port still leaves the new URL behind.
+    st.udp_url = params.get_string(1, SLM_MAX_URL)
+    st.udp_port = params.get_ushort(2)
+    if params.valid_count() > 3:
+        data = params.get_bytes(3, SLM_MAX_PAYLOAD + 1)
+        addr = resolve_for(fw, st.udp_url, st.udp_port, st.sock.family)
+        sent, err = send_loop(fw, st, st.sock.fd, data, addr)
+        fw.respond(f"#XSENDTO: {sent}")
+        if err is not None:
+            raise err
+        # udp_url is deliberately left set: a later #XSEND data mode goes there (v2.0 quirk).
+        return
+    fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
+
+
+@command("AT#XRECVFROM", order=22)
+@guarded
+def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    timeout = params.get_int(1)
+    sock = st.sock
+    size = 1252 if sock.family == AF_INET else 1232
+    data, ip = receive(fw, st, sock.fd, size, timeout, with_addr=True)
+    if not data:
+        return
+    if sock.family not in (AF_INET, AF_INET6):
+        ip = ""
+    fw.respond(f'#XRECVFROM: {len(data)},"{ip}"')
+    fw.write(data)
+
+
+MAX_POLL_HANDLES = 8
+
+
+@command("AT#XPOLL", order=23)
+@guarded
+def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    st = state(fw)
+    timeout_ms = params.get_int(1)
+    count = params.valid_count()
+    if count > 2:
+        handles = []
+        for i in range(2, min(count, 2 + MAX_POLL_HANDLES)):
+            fd = params.get_int(i)
+            if st.record(fd) is None:
+                raise CommandError(f"handle {fd} is not an opened socket")
+            handles.append(fd)
+    else:
+        handles = [rec.fd for rec in st.opened()]
+    endpoints = [endpoint(st, fd) for fd in handles]
+    # Zephyr: a negative timeout waits for ever.
+    timeout = None if timeout_ms < 0 else timeout_ms / 1000.0
+    revents = poll_endpoints(endpoints, POLLIN, timeout, fw.stopping)
+    for fd, rev in zip(handles, revents, strict=True):
+        if rev:
+            fw.respond(f'#XPOLL: {fd},"0x{rev:08x}"')
+
+
+@command("AT#XGETADDRINFO", order=24)
+@guarded
+def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+    if cmd_type is not CmdType.SET:
+        raise CommandError("not supported")
+    host = params.get_string(1, SLM_MAX_URL)
+    try:
+        if not fw.modem.online:
+            raise ResolveError("EAI_AGAIN")
+        addresses = interruptible(fw, lambda: getaddrinfo_list(host))
+    except ResolveError as exc:
+        fw.respond(f'#XGETADDRINFO: "{exc.name}"')
+        raise CommandError(exc.name) from None
+    rendered = bug_render(addresses)  # type: ignore[arg-type]
+    fw.respond('#XGETADDRINFO: "' + " ".join(rendered) + '"')
+
+
+# Registers #XSOCKETOPT and #XSSOCKETOPT.
+from firmware_ref import sockopts as _sockopts  # noqa: E402, F401
+
+__all__ = ["INVALID_SEC_TAG", "SEND_POLL_TIMEOUT", "state"]
