@@ -140,6 +140,10 @@ class AtClient:
         try:
             self.port.timeout = 0.05
             self.port.write_timeout = max(self.timeout, 30.0)
+        except NotImplementedError:
+            # pyserial's rfc2217:// has no write timeout; the rejected value would stay set and
+            # fail every later reconfiguration (baud change), so clear it again.
+            self.port.write_timeout = None
         except (ValueError, serial.SerialException):
             pass
 
