@@ -114,6 +114,18 @@ def on_shutdown(fn: BootHook) -> BootHook:
     return fn
 
 
+def unregister(name: str) -> None:
+    """Drop a command from the table (tests that add temporary commands clean up with it)."""
+    _slm_table.pop(name.upper(), None)
+    _modem_table.pop(name.upper(), None)
+
+
+def remove_hook(fn: BootHook) -> None:
+    for hooks in (_boot_hooks, _shutdown_hooks):
+        while fn in hooks:
+            hooks.remove(fn)
+
+
 def slm_table() -> list[CommandEntry]:
     """The SLM table in firmware order (the order prefix matching walks it)."""
     return sorted(_slm_table.values(), key=lambda e: (e.order, e.name))
@@ -140,6 +152,8 @@ __all__: list[Any] = [
     "modem_command",
     "on_boot",
     "on_shutdown",
+    "unregister",
+    "remove_hook",
     "slm_table",
     "modem_commands",
     "boot_hooks",

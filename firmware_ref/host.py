@@ -24,19 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+# Command modules register their handlers on import: importing modem and sockets here makes
+# the table complete for every user of Firmware.
+import firmware_ref.sockets  # noqa: F401
 from firmware_ref import commands as cmdtable
 from firmware_ref import modem as modem_mod
 from firmware_ref.commands import CmdType, CmeError, CommandError, command
 from firmware_ref.modem import ModemState, redact_line
 from firmware_ref.params import ParamError, Params
-
-# Command modules register their handlers on import; importing them here makes the table
-# complete for every user of Firmware.
-try:
-    import firmware_ref.sockets  # noqa: F401
-except ModuleNotFoundError as exc:  # pragma: no cover - only while sockets.py is being written
-    if exc.name != "firmware_ref.sockets":
-        raise
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -245,6 +240,11 @@ class Firmware:
     def in_data_mode(self) -> bool:
         return self._dm is not None
 
+    @property
+    def in_quotes(self) -> bool:
+        """The line editor is inside a quoted string (CR/LF do not end the line)."""
+        return self._in_quotes
+
     def _boot(self) -> None:
         self._generation += 1
         self.stopping = threading.Event()
@@ -391,13 +391,14 @@ class Firmware:
                 pending = item
             t, data = pending
             pending = None
+            generation = self._generation
             try:
                 rest = self._consume(t, data)
             except Exception:  # never let one bad byte sequence kill the board
                 self.log("internal error:\n" + traceback.format_exc())
                 rest = b""
-            if rest:
-                pending = (t, rest)
+            if rest and generation == self._generation:
+                pending = (t, rest)  # a reboot in between would have lost them
 
     def _guard(self, fn: Callable[[], None]) -> None:
         try:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from firmware_ref import commands
+from firmware_ref.commands import Handler
 from firmware_ref.host import READY, Firmware, FirmwareConfig
 from firmware_ref.modem import ModemState
 
@@ -166,4 +170,14 @@ class FirmwareHarness:
                 self._cond.wait(left)
 
 
-__all__ = ["FirmwareHarness", "HarnessTimeout"]
+@contextmanager
+def temporary_command(name: str, order: int, handler: Handler) -> Iterator[None]:
+    """Register an extra ``AT#X`` handler for the duration of a test."""
+    commands.command(name, order)(handler)
+    try:
+        yield
+    finally:
+        commands.unregister(name)
+
+
+__all__ = ["FirmwareHarness", "HarnessTimeout", "temporary_command"]
