@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from pytest_slm.at import AtClient, AtError, AtTimeout, SlmError, split_params
+from pytest_slm.at.result import is_final
 from pytest_slm.at.transcript import REDACTED
 
 # A sec_tag owned by the suite, far from those Nordic's samples and nRF Cloud use (16842753,
@@ -123,6 +124,23 @@ def wait_until_answering(
 ) -> None:
     _say(progress, f"waiting up to {timeout:g} s for SLM to answer (Ready or AT -> OK)")
     client.wait_ready(timeout=timeout)
+    _resync(client)
+
+
+def _resync(client: AtClient) -> None:
+    """Make sure the next answer is to the next command.
+
+    A probe sent while the board boots may be lost in the reset or answered after the `Ready`
+    banner; in the second case its late OK would be taken as the answer to the following
+    command, and every answer after it would be one behind. A command whose answer has its own
+    prefix tells the two apart: if only a bare final result comes back, the real answer is
+    still on its way and is consumed here.
+    """
+    result = client.at("AT+CGSN=1", check=False)
+    if result.with_prefix("+CGSN") or not result.ok:
+        return
+    client.wait_urc("", timeout=10.0, match=is_final)
+    client.drain_urcs()
 
 
 def provision(

@@ -61,3 +61,14 @@ def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 @pytest.fixture
 def build_dir(tmp_path: Path) -> Path:
     return make_build_dir(tmp_path / "build")
+
+
+@pytest.fixture
+def sim_pty(tmp_path: Path) -> Iterator[str]:
+    """A simulated board, freshly booted and offline, on a pty: what a DK's VCOM looks like."""
+    from pytest_slm.simboard import SimulatorProcess
+
+    simulator = SimulatorProcess(["--pty", "-v"], log_dir=tmp_path / "sim-logs")
+    url = simulator.start()
+    yield url
+    simulator.stop()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import threading
+import tty
 from pathlib import Path
 
 from pytest_slm.link import SerialPort
@@ -39,3 +44,59 @@ def dk_ports(usb_serial: str, first_acm: int = 0, by_id_dir: Path | None = None,
             description="J-Link - CDC",
         ))
     return ports
+
+
+class NoCoverage:
+    """A pty between the client and slm-sim that plays a radio with no cell in reach: the
+    modem keeps searching. Registration reports from the simulator (`+CEREG: 1...` and the
+    read form `+CEREG: <n>,1...`) reach the client as stat 2, searching, without location.
+
+    Only whole lines pass (the simulator sends nothing else during bring-up), so a report is
+    never split across the rewrite.
+    """
+
+    _URC = re.compile(rb"^\+CEREG: [15](,.*)?$")
+    _READ = re.compile(rb"^\+CEREG: (\d),[15](,.*)?$")
+
+    def __init__(self, sim_path: str) -> None:
+        self.sim = os.open(sim_path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.sim)
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self._slave = slave
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rewrite(self, line: bytes) -> bytes:
+        body = line.rstrip(b"\r")
+        if self._URC.match(body):
+            return b"+CEREG: 2" + line[len(body):]
+        match = self._READ.match(body)
+        if match:
+            return b"+CEREG: " + match.group(1) + b",2" + line[len(body):]
+        return line
+
+    def _run(self) -> None:
+        pending = b""
+        while True:
+            ready, _, _ = select.select([self.sim, self.master, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            try:
+                if self.master in ready:
+                    os.write(self.sim, os.read(self.master, 4096))
+                if self.sim in ready:
+                    pending += os.read(self.sim, 4096)
+                    *lines, pending = pending.split(b"\n")
+                    if lines:
+                        os.write(self.master, b"".join(self._rewrite(x) + b"\n" for x in lines))
+            except OSError:
+                return
+
+    def close(self) -> None:
+        os.write(self._stop_w, b"x")
+        self._thread.join(timeout=10)
+        for fd in (self.sim, self.master, self._slave, self._stop_r, self._stop_w):
+            os.close(fd)

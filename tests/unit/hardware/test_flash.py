@@ -1,0 +1,273 @@
+"""Flashing through the fake west/pyocd/nrfutil: exact command lines, the skip-if-unchanged
+cache, failures that show the tool's output."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+from hwsupport import HEX_IMAGE, make_build_dir
+
+from pytest_slm.boards import BoardRegistry
+from pytest_slm.flash import (
+    FirmwareError,
+    FlashCache,
+    FlashError,
+    board_key,
+    default_cache_dir,
+    flash_board,
+    resolve_firmware,
+    run_command,
+)
+
+REGISTRY = BoardRegistry.load()
+DK = REGISTRY.get("nrf9160dk")
+OTHER_IMAGE = HEX_IMAGE.replace("0D010000", "0D020000").replace("AE\n", "AD\n")
+
+
+def flash(firmware, runner=None, mode="auto", probe="960012345", board=DK, **kw):
+    lines: list[str] = []
+    outcome = flash_board(board, str(firmware) if firmware else None, probe_id=probe, mode=mode,
+                          runner=runner, progress=lines.append, **kw)
+    return outcome, lines
+
+
+# ------------------------------------------------------------------------------ firmware paths
+
+def test_build_dir_means_its_zephyr_merged_hex(build_dir):
+    image = resolve_firmware(build_dir)
+    assert image.hex_path == build_dir / "zephyr" / "merged.hex"
+    assert image.build_dir == build_dir
+    assert len(image.sha256) == 64
+
+
+def test_sysbuild_dir_uses_top_level_merged_hex(tmp_path):
+    build = tmp_path / "build"
+    make_build_dir(build / "slm")
+    (build / "slm" / "zephyr" / "merged.hex").unlink()
+    (build / "merged.hex").write_text(HEX_IMAGE)
+    image = resolve_firmware(build)
+    assert image.hex_path == build / "merged.hex"
+
+
+def test_hex_inside_a_build_dir_remembers_the_build_dir(build_dir):
+    image = resolve_firmware(build_dir / "zephyr" / "merged.hex")
+    assert image.build_dir == build_dir
+
+
+def test_bare_hex_has_no_build_dir(tmp_path):
+    (tmp_path / "slm.hex").write_text(HEX_IMAGE)
+    assert resolve_firmware(tmp_path / "slm.hex").build_dir is None
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda p: p.mkdir(), "holds no image to flash.*zephyr/merged.hex"),
+    (lambda p: p.write_text("x"), "expected an Intel HEX image"),
+    (lambda p: None, "no such file or directory"),
+])
+def test_bad_firmware_paths_are_explained(tmp_path, setup, message):
+    target = tmp_path / "fw.bin"
+    setup(target)
+    with pytest.raises(FirmwareError, match=message):
+        resolve_firmware(target)
+
+
+# ---------------------------------------------------------------------------- command lines
+
+def test_west_command_line(fake_tools, build_dir):
+    outcome, lines = flash(build_dir, runner="west")
+    assert outcome.flashed
+    assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir),
+                                   "--runner", "nrfjprog", "--dev-id", "960012345"]]
+    assert any("Board with serial number 960012345 flashed successfully" in x for x in lines)
+
+
+def test_west_runner_comes_from_the_board_file(fake_tools, build_dir):
+    board = REGISTRY.get("nrf9161dk")
+    flash(build_dir, board=board, probe="1050123456")
+    assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir),
+                                   "--runner", "nrfutil", "--dev-id", "1050123456"]]
+
+
+def test_pyocd_command_line(fake_tools, build_dir):
+    outcome, lines = flash(build_dir, runner="pyocd")
+    assert outcome.flashed
+    hex_path = str(build_dir / "zephyr" / "merged.hex")
+    assert fake_tools.argvs() == [["pyocd", "flash", "-t", "nrf91", "--uid", "960012345",
+                                   hex_path]]
+    # pyocd redraws its bar with bare CRs; each state still shows as its own progress line.
+    assert "pyocd: [==================================================] 100%" in lines
+
+
+def test_nrfutil_programs_then_resets(fake_tools, build_dir):
+    outcome, lines = flash(build_dir, runner="nrfutil")
+    assert outcome.flashed
+    hex_path = str(build_dir / "zephyr" / "merged.hex")
+    assert fake_tools.argvs() == [
+        ["nrfutil", "device", "program", "--firmware", hex_path, "--serial-number", "960012345",
+         "--options", "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE"],
+        ["nrfutil", "device", "reset", "--serial-number", "960012345"],
+    ]
+    assert any("Programmed" in x for x in lines) and any("Reset successfully" in x for x in lines)
+
+
+def test_board_default_runner_is_used(fake_tools, build_dir):
+    outcome, _ = flash(build_dir, board=REGISTRY.get("thingy91x"), probe="THINGY91X_F40679066AD")
+    assert outcome.runner == "pyocd"
+    assert fake_tools.argvs()[0][:6] == ["pyocd", "flash", "-t", "nrf91", "--uid",
+                                         "THINGY91X_F40679066AD"]
+
+
+def test_west_refuses_a_bare_hex_and_says_what_to_do(fake_tools, tmp_path):
+    (tmp_path / "slm.hex").write_text(HEX_IMAGE)
+    with pytest.raises(FlashError) as info:
+        flash(tmp_path / "slm.hex", runner="west")
+    text = str(info.value)
+    assert "build directory" in text and "--slm-runner nrfutil" in text
+    assert fake_tools.calls() == []
+
+
+def test_a_bare_hex_flashes_with_nrfutil_and_pyocd(fake_tools, tmp_path):
+    image = tmp_path / "slm.hex"
+    image.write_text(HEX_IMAGE)
+    flash(image, runner="nrfutil")
+    flash(image, runner="pyocd", mode="always")
+    assert [a[:3] for a in fake_tools.argvs()] == [["nrfutil", "device", "program"],
+                                                   ["nrfutil", "device", "reset"],
+                                                   ["pyocd", "flash", "-t"]]
+
+
+def test_without_a_probe_id_the_tool_picks(fake_tools, build_dir):
+    flash(build_dir, runner="nrfutil", probe=None)
+    assert fake_tools.argvs()[1] == ["nrfutil", "device", "reset"]
+
+
+# --------------------------------------------------------------------------- skip if unchanged
+
+def test_second_session_skips_and_a_new_image_flashes_again(fake_tools, tmp_path, build_dir):
+    first, _ = flash(build_dir)
+    # A new FlashCache reads the record from disk, as the next pytest session would.
+    second, _ = flash(build_dir, cache=FlashCache())
+    assert first.flashed and not second.flashed
+    assert "already holds image" in second.reason
+    assert len(fake_tools.calls()) == 1
+    (build_dir / "zephyr" / "merged.hex").write_text(OTHER_IMAGE)
+    third, _ = flash(build_dir)
+    assert third.flashed and third.image.sha256 != first.image.sha256
+    assert len(fake_tools.calls()) == 2
+
+
+def test_the_cache_is_per_board(fake_tools, build_dir):
+    flash(build_dir, probe="960012345")
+    outcome, _ = flash(build_dir, probe="960099999")
+    assert outcome.flashed
+    assert [a[-1] for a in fake_tools.argvs()] == ["960012345", "960099999"]
+
+
+def test_always_and_never(fake_tools, build_dir):
+    flash(build_dir)
+    again, _ = flash(build_dir, mode="always")
+    never, _ = flash(build_dir, mode="never")
+    assert again.flashed and not never.flashed
+    assert len(fake_tools.calls()) == 2
+
+
+def test_no_firmware_means_no_flash_unless_always(fake_tools):
+    outcome, _ = flash(None)
+    assert not outcome.flashed and "no --firmware" in outcome.reason
+    with pytest.raises(FlashError, match="--flash always needs --firmware"):
+        flash(None, mode="always")
+
+
+def test_cache_location(monkeypatch, tmp_path):
+    monkeypatch.delenv("PYTEST_SLM_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "pytest-slm"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "pytest-slm"
+
+
+def test_board_key_names_board_and_probe():
+    assert board_key(DK, "960012345") == "nrf9160dk-960012345"
+    assert board_key(DK, None) == "nrf9160dk"
+
+
+# ---------------------------------------------------------------------------------- failures
+
+@pytest.mark.parametrize(("runner", "fail", "said"), [
+    ("west", "west", "There is no debugger connected with the serial number 960012345"),
+    ("pyocd", "pyocd", "Error programming flash: memory transfer fault"),
+    ("nrfutil", "nrfutil:program", "Failed to write to memory at address 0x00008000"),
+    ("nrfutil", "nrfutil:reset", "Failed to reset device"),
+])
+def test_a_failing_flash_shows_the_command_and_the_tools_output(
+        fake_tools, build_dir, runner, fail, said):
+    fake_tools.fail(fail)
+    with pytest.raises(FlashError) as info:
+        flash(build_dir, runner=runner)
+    text = str(info.value)
+    assert "failed (exit status 1)" in text
+    assert f"$ {runner}" in text and said in text
+    assert info.value.returncode == 1
+
+
+def test_a_failed_flash_is_redone_next_time(fake_tools, build_dir):
+    flash(build_dir)
+    (build_dir / "zephyr" / "merged.hex").write_text(OTHER_IMAGE)
+    fake_tools.fail("west")
+    with pytest.raises(FlashError):
+        flash(build_dir)
+    # The board's content is unknown now: even the first image is flashed again.
+    (build_dir / "zephyr" / "merged.hex").write_text(HEX_IMAGE)
+    fake_tools.fail()
+    outcome, _ = flash(build_dir)
+    assert outcome.flashed
+
+
+def test_probe_not_attached_is_the_tools_own_message(fake_tools, build_dir):
+    fake_tools.attach("960099999")
+    with pytest.raises(FlashError, match="No debug probe with serial number 960012345 found"):
+        flash(build_dir, runner="nrfutil")
+    with pytest.raises(FlashError, match="No connected debug probes match unique ID"):
+        flash(build_dir, runner="pyocd")
+
+
+def test_west_runner_the_build_does_not_offer(fake_tools, tmp_path):
+    build = make_build_dir(tmp_path / "b", runners=("nrfutil",))
+    with pytest.raises(FlashError, match="does not support runner nrfjprog"):
+        flash(build, runner="west")
+
+
+def test_a_missing_tool_is_named(fake_tools, build_dir, monkeypatch):
+    monkeypatch.setenv("PATH", str(build_dir))
+    with pytest.raises(FlashError, match="west is not installed or not on PATH"):
+        flash(build_dir)
+
+
+def test_a_hanging_tool_is_killed_at_the_timeout(tmp_path):
+    sleeper = tmp_path / "hang"
+    sleeper.write_text("#!/bin/sh\necho erasing\nexec sleep 600\n")
+    sleeper.chmod(0o755)
+    lines: list[str] = []
+    with pytest.raises(FlashError, match="did not finish within 0.5 s") as info:
+        run_command([str(sleeper)], timeout=0.5, progress=lines.append)
+    assert "erasing" in str(info.value)
+
+
+def test_unknown_runner_or_board_without_runner(fake_tools, build_dir):
+    with pytest.raises(FlashError, match="unknown flash runner 'jlink'"):
+        flash(build_dir, runner="jlink")
+    bare = dataclasses.replace(DK, runner=None)
+    with pytest.raises(FlashError, match="--slm-runner"):
+        flash(build_dir, board=bare)
+
+
+def test_fake_tools_are_python_scripts_with_a_portable_shebang():
+    from hwsupport import FAKES_BIN
+
+    for name in ("west", "pyocd", "nrfutil"):
+        path = FAKES_BIN / name
+        assert path.read_text().startswith("#!/usr/bin/env python3\n")
+        assert shutil.which(name, path=str(FAKES_BIN)) == str(path)
