@@ -1,0 +1,94 @@
+"""Command-line options of the peers, and their resolution into a PeerConfig."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import any_address, family_name, ip_literal_family, loopback
+
+
+def add_options(group: Any) -> None:
+    """Declare the peers' options on a pytest option group (plugin.py calls this)."""
+    group.addoption(
+        "--peer-host",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help=(
+            "address the board must use to reach the peers in this process (a real board on "
+            "LTE cannot reach loopback). Peers then bind to all interfaces. Give it once per "
+            "family for IPv4 and IPv6 (an IPv4 and an IPv6 literal); a host name serves both. "
+            "It is also added to the TLS/DTLS server certificate. Default: loopback."
+        ),
+    )
+    group.addoption(
+        "--peer-bind",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help=(
+            "local address the peers bind to (once per family). Default: loopback, or all "
+            "interfaces (0.0.0.0 / ::) when --peer-host is given."
+        ),
+    )
+    group.addoption(
+        "--peer-url",
+        default=None,
+        metavar="URL",
+        help=(
+            "use an slm-peer already running on a lab host instead of starting peers here: "
+            "tcp://HOST:PORT (its --control-port, which returns its manifest) or the path of "
+            "the manifest it wrote with --manifest. Only echo peers are used remotely; tests "
+            "needing a sink, source or connect-back are skipped."
+        ),
+    )
+
+
+@dataclass
+class PeerConfig:
+    """The peers' options, resolved. Defaults describe a local loopback run."""
+
+    peer_hosts: list[str] = field(default_factory=list)
+    bind_hosts: list[str] = field(default_factory=list)
+    peer_url: str | None = None
+
+    @classmethod
+    def from_pytest(cls, config: Any) -> PeerConfig:
+        # getoption(default=...) keeps the fixtures usable when the options were not declared.
+        return cls(
+            peer_hosts=list(config.getoption("peer_host", default=None) or []),
+            bind_hosts=list(config.getoption("peer_bind", default=None) or []),
+            peer_url=config.getoption("peer_url", default=None),
+        )
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.peer_url)
+
+    def board_host(self, family: socket.AddressFamily) -> str | None:
+        """What the board uses for a peer of this family: the --peer-host of that family (or a
+        host name), None when --peer-host was given but not for this family, else loopback."""
+        if not self.peer_hosts:
+            return loopback(family)
+        for host in self.peer_hosts:
+            lit = ip_literal_family(host)
+            if lit is None or lit == family:
+                return host.strip("[]")
+        return None
+
+    def bind_host(self, family: socket.AddressFamily) -> str:
+        for host in self.bind_hosts:
+            if ip_literal_family(host) == family:
+                return host.strip("[]")
+        return any_address(family) if self.peer_hosts else loopback(family)
+
+    def missing_board_host_reason(self, family: socket.AddressFamily) -> str:
+        return (
+            f"no {family_name(family)} --peer-host given (have {self.peer_hosts}): add "
+            f"--peer-host with an {family_name(family)} address the board can reach"
+        )
+
+    def cert_names(self) -> list[str]:
+        return list(self.peer_hosts)
