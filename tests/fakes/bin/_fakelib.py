@@ -8,6 +8,7 @@ Environment (all optional):
                           that fail the way the real tool does when the probe stops answering
   SLM_FAKE_PORT_LINK      a symlink standing for the board's port: removed when the board resets,
   SLM_FAKE_REENUMERATE    and recreated this many seconds later by a detached process
+                          (`never`: the board does not come back, as after a bad image)
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def reenumerate() -> None:
         return
     target = os.readlink(link)
     os.unlink(link)
-    delay = float(os.environ.get("SLM_FAKE_REENUMERATE", "0.5"))
+    delay_text = os.environ.get("SLM_FAKE_REENUMERATE", "0.5")
+    if delay_text == "never":
+        return
+    delay = float(delay_text)
     code = (
         "import os, sys, time; time.sleep(float(sys.argv[3])); "
         "os.symlink(sys.argv[1], sys.argv[2])"
