@@ -1,16 +1,23 @@
 """How the simulated board's UART reaches a host: a pseudo-terminal or a raw TCP port.
 
-Both transports give every new host connection a freshly booted modem (``Ready``, no sockets,
-registration state reset); credentials survive because they live in the modem's flash.
+A booted modem starts with ``Ready``, no sockets and registration state reset; credentials
+survive because they live in the modem's flash.
 
-* TCP: one client at a time. A new connection *replaces* the current one (the old socket is
-  closed and its modem powered off), so a test run that lost its connection can always get back
-  in, and a stale client can never block the board.
-* pty: "connected" means some process has the slave open (the master stops reporting POLLHUP).
-  We never keep the slave open ourselves, so a host closing it is seen at once and its next open
-  boots a fresh modem. The banner is sent a short moment after the open is seen, because
-  pyserial flushes the input queue right after opening the port. Bytes the modem writes while no
-  host is attached are dropped, like a UART transmitting into a disconnected cable.
+* TCP: every new connection meets a freshly booted modem. One client at a time: a new
+  connection *replaces* the current one (the old socket is closed and its modem powered off),
+  so a test run that lost its connection can always get back in, and a stale client can never
+  block the board.
+* pty: the board powers on when a host first opens the slave (the master stops reporting
+  POLLHUP), so that host sees the banner; it is sent a short moment after the open is seen,
+  because pyserial flushes the input queue right after opening a port. Like a real board's USB
+  serial port, closing and reopening the pty does not reset the board: a close and a quick
+  reopen cannot be told apart from no close at all by watching the master, so resetting on
+  reopen could not be reliable. We never keep the slave open ourselves; while no host has it
+  open (EIO on the master) the modem's output is dropped, like a UART transmitting into a
+  disconnected cable, and the board keeps running for the next open.
+
+So only TCP connections power-cycle the board; the first line of stdout is printed before
+either transport has booted anything.
 
 ``--baud`` pacing: every byte costs 10 bit times in each direction, independently (full duplex),
 enforced with a running schedule so long transfers take their true time without drift.
@@ -234,6 +241,8 @@ class PtyTransport:
         self._connected = False
         self._fw: Firmware | None = None
         self._wlock = threading.Lock()
+        self._tx = Pacer(board.config.baud, stop)
+        self._rx = Pacer(board.config.baud, stop)
 
     @property
     def url(self) -> str:
@@ -266,27 +275,27 @@ class PtyTransport:
                     return
                 raise
 
+    def _output(self, data: bytes) -> None:
+        with self._wlock:
+            for chunk in self._tx.slices(data):
+                self._write(chunk)
+
     def serve(self) -> None:
-        rx: Pacer | None = None
         try:
             while not self.stop.is_set():
                 if not self._connected:
                     if not self._host_present():
                         self.stop.wait(PTY_POLL_S)
                         continue
-                    if self.stop.wait(SETTLE_S) or not self._host_present():
-                        continue
-                    self._connected = True
-                    self.board.log("pty host attached")
-                    tx = Pacer(self.board.config.baud, self.stop)
-                    rx = Pacer(self.board.config.baud, self.stop)
-
-                    def output(data: bytes, tx: Pacer = tx) -> None:
-                        with self._wlock:
-                            for chunk in tx.slices(data):
-                                self._write(chunk)
-
-                    self._fw = self.board.power_on(output)
+                    if self._fw is None:
+                        if self.stop.wait(SETTLE_S) or not self._host_present():
+                            continue
+                        self._connected = True
+                        self.board.log("pty host attached: power on")
+                        self._fw = self.board.power_on(self._output)
+                    else:
+                        self._connected = True
+                        self.board.log("pty host attached")
                 r, _, _ = select.select([self.master], [], [], 0.1)
                 if not r:
                     continue
@@ -302,11 +311,9 @@ class PtyTransport:
                     # EIO: the last host closed the slave. Keep serving: wait for the next open.
                     self._connected = False
                     self.board.log("pty host detached")
-                    self.board.power_off(self._fw)
-                    self._fw = None
                     continue
-                assert rx is not None and self._fw is not None
-                for chunk in rx.slices(data):
+                assert self._fw is not None
+                for chunk in self._rx.slices(data):
                     self._fw.feed(chunk)
         finally:
             self.close()

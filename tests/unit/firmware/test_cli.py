@@ -1,0 +1,235 @@
+"""``slm-sim`` as a user runs it: a child process on a real pty or a loopback TCP port."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import serial
+
+READY = b"Ready\r\n"
+OK = b"\r\nOK\r\n"
+
+
+def _command(*args: str) -> list[str]:
+    exe = shutil.which("slm-sim")
+    if exe:
+        return [exe, *args]
+    return [sys.executable, "-m", "firmware_ref.cli", *args]
+
+
+class Sim:
+    def __init__(self, *args: str) -> None:
+        # stderr to a file: a verbose simulator must never block on a full pipe
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(_command(*args), stdout=subprocess.PIPE, stderr=self.log)
+        self.url = self._first_line(30.0)
+
+    def stderr(self) -> bytes:
+        self.log.seek(0)
+        return self.log.read()
+
+    def _first_line(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        line = b""
+        deadline = time.monotonic() + timeout
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            assert left > 0 and sel.select(left), f"no URL line; got {line!r}"
+            chunk = os.read(self.proc.stdout.fileno(), 1)
+            assert chunk, f"slm-sim exited: {self.proc.wait()} {self.stderr()!r}"
+            line += chunk
+        sel.close()
+        return line.decode().strip()
+
+    def open(self, timeout: float = 10.0) -> serial.SerialBase:
+        return serial.serial_for_url(self.url, timeout=timeout)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+
+@pytest.fixture
+def sim_factory():
+    sims: list[Sim] = []
+
+    def make(*args: str) -> Sim:
+        sim = Sim(*args)
+        sims.append(sim)
+        return sim
+
+    yield make
+    for sim in sims:
+        sim.stop()
+
+
+def read_exact(port: serial.SerialBase, expected: bytes) -> None:
+    got = port.read(len(expected))
+    assert got == expected
+
+
+def test_pty_ready_then_at(sim_factory):
+    sim = sim_factory("--pty")
+    assert sim.url.startswith("/dev/")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT\r\n")
+        read_exact(port, OK)
+
+
+def test_pty_survives_the_host_closing_and_reopening(sim_factory):
+    sim = sim_factory("--pty")
+    with sim.open() as port:
+        read_exact(port, READY)  # the board powers on at the first open
+        port.write(b"AT+CFUN=1\r\n")
+        read_exact(port, OK)
+    for _ in range(3):
+        with sim.open() as port:
+            # Reopening the port does not reset the board, like a real one's USB serial port.
+            port.write(b"AT+CFUN?\r\n")
+            read_exact(port, b"\r\n+CFUN: 1\r\n" + OK)
+    assert sim.proc.poll() is None
+
+
+def test_tcp_ready_then_at(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0")
+    assert sim.url.startswith("socket://127.0.0.1:")
+    assert not sim.url.endswith(":0")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT\r\n")
+        read_exact(port, OK)
+
+
+def test_each_tcp_connection_meets_a_fresh_modem(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT+CFUN=1\r\n")
+        read_exact(port, OK)
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT+CFUN?\r\n")
+        read_exact(port, b"\r\n+CFUN: 0\r\n" + OK)
+
+
+def test_a_new_tcp_client_replaces_the_current_one(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0")
+    first = sim.open()
+    read_exact(first, READY)
+    with sim.open() as second:
+        read_exact(second, READY)
+        second.write(b"AT\r\n")
+        read_exact(second, OK)
+        # The first connection was closed by the board.
+        _, port = sim.url.rsplit(":", 1)
+        with pytest.raises(serial.SerialException, match="disconnected"):
+            first.read(1)
+    first.close()
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as raw:
+        raw.settimeout(10)
+        assert raw.recv(7) == READY
+
+
+def test_online_option(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0", "--online", "--address", "10.0.0.5")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT+CFUN?\r\n")
+        read_exact(port, b"\r\n+CFUN: 1\r\n" + OK)
+        port.write(b"AT+CGPADDR\r\n")
+        read_exact(port, b'\r\n+CGPADDR: 0,"10.0.0.5","0:0:0:0:0:0:0:1"\r\n' + OK)
+
+
+def test_baud_pacing_slows_a_transfer(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0", "--baud", "9600")
+    line = b'AT#XSLMVER="' + b"p" * (958 - 13) + b'"\r\n'
+    assert len(line) == 960  # 1.0 s of line time at 9600 baud, 10 bits a byte
+    with sim.open() as port:
+        read_exact(port, READY)
+        start = time.monotonic()
+        port.write(line)
+        read_exact(port, b'\r\n#XSLMVER: "2.0.0"\r\n' + OK)
+        assert time.monotonic() - start >= 0.8
+
+
+def test_baud_sets_the_data_mode_time_limit(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0", "--baud", "9600")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT#XDATACTRL?\r\n")
+        read_exact(port, b"\r\n#XDATACTRL: 0,276\r\n" + OK)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_exit_cleanly(sim_factory, sig):
+    sim = sim_factory("--pty")
+    assert sim.stop(sig) == 0
+
+
+def test_signal_while_a_client_is_connected(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0", "-v")
+    port = sim.open()
+    read_exact(port, READY)
+    port.write(b"AT\r\n")
+    read_exact(port, OK)
+    assert sim.stop() == 0
+    port.close()
+
+
+def test_verbose_logs_to_stderr(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0", "--verbose")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT\r\n")
+        read_exact(port, OK)
+    assert sim.stop() == 0
+    err = sim.stderr()
+    assert b"RX b'AT'" in err
+    assert b"boot" in err
+
+
+def test_quiet_by_default(sim_factory):
+    sim = sim_factory("--listen", "127.0.0.1:0")
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT\r\n")
+        read_exact(port, OK)
+    assert sim.stop() == 0
+    assert sim.stderr() == b""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--pty", "--listen", "127.0.0.1:0"],
+        ["--listen", "nonsense"],
+        ["--pty", "--baud", "0"],
+        ["--pty", "--address", "::1"],
+        ["--pty", "--address6", "1.2.3.4"],
+    ],
+)
+def test_bad_arguments_exit_2(args):
+    proc = subprocess.run(_command(*args), capture_output=True, timeout=30)
+    assert proc.returncode == 2
+    assert proc.stdout == b""

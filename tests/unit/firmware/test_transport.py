@@ -1,0 +1,152 @@
+"""Transports in-process: baud pacing both ways, TCP client replacement, pty attach."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+
+import pytest
+
+from firmware_ref.host import FirmwareConfig
+from firmware_ref.transport import Board, Pacer, PtyTransport, TcpTransport
+
+READY = b"Ready\r\n"
+OK = b"\r\nOK\r\n"
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
+def recv_until(sock: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    while not data.endswith(marker):
+        chunk = sock.recv(1)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def tcp_board():
+    stop = threading.Event()
+    started: list[TcpTransport] = []
+
+    def start(**config) -> TcpTransport:
+        board = Board(FirmwareConfig(**config))
+        transport = TcpTransport(board, "127.0.0.1", 0, stop)
+        threading.Thread(target=transport.serve, daemon=True).start()
+        started.append(transport)
+        return transport
+
+    yield start
+    stop.set()
+    for t in started:
+        t.close()
+
+
+def connect(transport: TcpTransport) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", transport.port), timeout=10)
+    assert recv_exact(sock, len(READY)) == READY
+    return sock
+
+
+def test_unpaced_passes_data_through_whole():
+    stop = threading.Event()
+    assert list(Pacer(None, stop).slices(b"x" * 10000)) == [b"x" * 10000]
+
+
+def test_pacer_takes_the_line_time():
+    stop = threading.Event()
+    pacer = Pacer(9600, stop)
+    start = time.monotonic()
+    out = b"".join(pacer.slices(b"y" * 480))
+    assert out == b"y" * 480
+    assert time.monotonic() - start >= 0.45  # 480 bytes * 10 bits / 9600 baud = 0.5 s
+
+
+def test_pacer_stops_early_when_asked():
+    stop = threading.Event()
+    stop.set()
+    assert b"".join(Pacer(300, stop).slices(b"z" * 100)) == b""
+
+
+def test_output_is_paced_too(tcp_board):
+    transport = tcp_board(baud=9600)
+    sock = connect(transport)
+    for tag in range(12):
+        sock.sendall(b'AT%%CMNG=0,%d,0,"c"\r\n' % tag)
+        assert recv_exact(sock, len(OK)) == OK
+    start = time.monotonic()
+    sock.sendall(b"AT%CMNG=1\r\n")
+    listing = recv_until(sock, OK)
+    elapsed = time.monotonic() - start
+    assert listing.count(b"%CMNG:") == 12
+    assert elapsed >= 0.8 * len(listing) * 10 / 9600
+    sock.close()
+
+
+def test_second_client_replaces_the_first(tcp_board):
+    transport = tcp_board()
+    first = connect(transport)
+    second = connect(transport)
+    first.settimeout(10)
+    assert first.recv(100) == b""  # closed by the board
+    second.sendall(b"AT\r\n")
+    assert recv_exact(second, len(OK)) == OK
+    first.close()
+    second.close()
+
+
+def test_disconnect_powers_the_modem_off(tcp_board):
+    transport = tcp_board()
+    sock = connect(transport)
+    sock.sendall(b"AT\r\n")
+    assert recv_exact(sock, len(OK)) == OK
+    fw = transport.board.firmware
+    assert fw is not None
+    sock.close()
+    assert fw.stopping.wait(10)
+
+
+def test_pty_powers_on_at_first_open_and_keeps_serving():
+    stop = threading.Event()
+    board = Board(FirmwareConfig())
+    transport = PtyTransport(board, stop)
+    thread = threading.Thread(target=transport.serve, daemon=True)
+    thread.start()
+    try:
+        assert board.firmware is None  # nothing boots before a host opens the port
+        for i in range(3):
+            fd = os.open(transport.path, os.O_RDWR | os.O_NOCTTY)
+            try:
+                if i == 0:
+                    assert _read_exact(fd, len(READY)) == READY
+                os.write(fd, b"AT\r\n")
+                assert _read_exact(fd, len(OK)) == OK
+            finally:
+                os.close(fd)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def _read_exact(fd: int, n: int, timeout: float = 10.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timeout after {data!r}"
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            data += os.read(fd, n - len(data))
+    return data
