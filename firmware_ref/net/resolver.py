@@ -78,15 +78,16 @@ def getaddrinfo_list(host: str) -> list[Address]:
 def resolve(host: str, port: int, family: int) -> tuple:
     """``util_resolve_host``: the first address of ``family`` as a host sockaddr tuple.
 
-    Raises ResolveError, also for a family the host cannot resolve for (AF_PACKET).
+    Family 0 (AF_UNSPEC, what a reset socket record holds) takes any address; AF_PACKET has
+    no addresses at all (EAI_FAMILY).
     """
-    if family not in (1, 2):
+    if family not in (0, 1, 2):
         raise ResolveError("EAI_FAMILY")
     results = _lookup(host, family)
     if not results:
         raise ResolveError("EAI_NODATA")
-    ip = results[0][1]
-    if family == 2:
+    found, ip = results[0]
+    if found == 2:
         return (ip, port, 0, 0)
     return (ip, port)
 
