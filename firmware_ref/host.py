@@ -207,6 +207,8 @@ class Firmware:
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
         self.datamode_time_limit = 0  # ms; 0 until the first entry computes it
         self._reset_requested = False
+        self._idle = threading.Event()
+        self._idle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,6 +241,16 @@ class Firmware:
     @property
     def in_data_mode(self) -> bool:
         return self._dm is not None
+
+    @property
+    def line_pending(self) -> bool:
+        """Part of a command line has been received, without its terminator."""
+        return bool(self._line)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every byte fed so far is processed and the worker waits for input
+        (in data mode: with its buffer flushed). For tests; False on timeout."""
+        return self._idle.wait(timeout)
 
     @property
     def in_quotes(self) -> bool:
@@ -358,7 +370,9 @@ class Firmware:
     def feed(self, data: bytes) -> None:
         """Bytes from the host, as the UART received them (any size, any time)."""
         if data and not self._closed:
-            self._inbox.put((time.monotonic(), bytes(data)))
+            with self._idle_lock:
+                self._idle.clear()
+                self._inbox.put((time.monotonic(), bytes(data)))
 
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
         keep = []
@@ -381,6 +395,10 @@ class Firmware:
                 if dm is not None and dm.buf:
                     deadline = dm.last_rx + self.datamode_time_limit / 1000.0
                     timeout = max(0.0, deadline - time.monotonic())
+                else:
+                    with self._idle_lock:
+                        if self._inbox.empty():
+                            self._idle.set()
                 try:
                     item = self._inbox.get(timeout=timeout)
                 except queue.Empty:
