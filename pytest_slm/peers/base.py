@@ -207,8 +207,15 @@ class Peer:
             except OSError:
                 pass
         deadline = time.monotonic() + timeout
-        for t in list(self._threads):
-            t.join(max(0.0, deadline - time.monotonic()))
+        # Re-read the list until it settles: the accept thread may spawn a connection thread
+        # while it is being joined (that thread sees the wake-up socket and returns at once).
+        while True:
+            with self._cond:
+                pending = [t for t in self._threads if t.is_alive()]
+            if not pending or time.monotonic() >= deadline:
+                break
+            for t in pending:
+                t.join(max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
         for s in socks + [self._sock, self._wake_r, self._wake_w]:
             if s is not None:
@@ -274,6 +281,13 @@ class Peer:
         except Exception as exc:  # noqa: BLE001 - recorded, see docstring
             if not self._stopping.is_set():
                 self._record_error(f"{fn.__name__}: {type(exc).__name__}: {exc}")
+
+    def _handshake_failed(self, peer: tuple[str, int], reason: str, message: str) -> None:
+        log.info("%s %s:%s: handshake with %s failed: %s", self.kind, self.host, self.port,
+                 peer, reason)
+        with self._cond:
+            self.handshake_errors.append(HandshakeFailure(peer, reason, message))
+            self._cond.notify_all()
 
     def _record_error(self, text: str) -> None:
         log.debug("%r: %s", self, text)

@@ -20,7 +20,7 @@ from typing import Any
 
 from OpenSSL import SSL, crypto
 
-from .base import DEFAULT_TIMEOUT, HandshakeFailure, Peer, PeerTimeout, family_of, norm_addr
+from .base import DEFAULT_TIMEOUT, Peer, PeerTimeout, family_of, log, norm_addr
 from .certs import PeerCerts
 
 DTLS1_2_VERSION = 0xFEFD
@@ -262,6 +262,7 @@ class DtlsEcho(Peer):
         session = _Session(listener, norm_addr(addr), addr)
         self._sessions[addr] = session
         self._count(connections=1)
+        log.info("%s %s:%s: session from %s", self.kind, self.host, self.port, session.peer)
         self._handshake(sock, session)
 
     def _handshake(self, sock: socket.socket, session: _Session) -> None:
@@ -303,11 +304,6 @@ class DtlsEcho(Peer):
             self._count(bytes_received=len(data), bytes_sent=len(data))
             session.conn.send(data)
             self._flush(sock, session.conn, session.addr)
-
-    def _handshake_failed(self, peer: tuple[str, int], reason: str, message: str) -> None:
-        with self._cond:
-            self.handshake_errors.append(HandshakeFailure(peer, reason, message))
-            self._cond.notify_all()
 
     # ----------------------------------------------------------------- state
 

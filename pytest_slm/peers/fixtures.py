@@ -23,7 +23,7 @@ import pytest
 
 from .base import DEFAULT_TIMEOUT, Peer, family_name, family_of, ipv6_available
 from .certs import PeerCerts
-from .manifest import RemoteCerts, RemotePeer, fetch_manifest, remote_peers
+from .manifest import RemoteCerts, RemotePeer, remote_peers
 from .options import PeerConfig
 from .tcp import ConnectBack, TcpEcho, TcpSink, TcpSource
 from .tls import TlsEcho
@@ -68,8 +68,7 @@ class PeerPool:
         self._peers: dict[tuple[str, socket.AddressFamily], Peer] = {}
         self._remote: dict[tuple[str, socket.AddressFamily], RemotePeer] | None = None
         if config.remote:
-            assert config.peer_url is not None
-            manifest, url_host = fetch_manifest(config.peer_url)
+            manifest, url_host = config.remote_manifest()
             self._remote = remote_peers(manifest, url_host, config.peer_hosts)
 
     @property
@@ -155,8 +154,7 @@ def peer_certs(peer_config: PeerConfig) -> PeerCerts | RemoteCerts:
     """The session's CA (`.ca_pem`, to provision with AT%CMNG), the server certificate the
     TLS/DTLS peers present (`.names`), and an unrelated CA (`.other_ca_pem`)."""
     if peer_config.remote:
-        assert peer_config.peer_url is not None
-        manifest, _ = fetch_manifest(peer_config.peer_url)
+        manifest, _ = peer_config.remote_manifest()
         return RemoteCerts(manifest["ca_pem"], manifest.get("names", []))
     return PeerCerts(names=peer_config.cert_names())
 

@@ -63,9 +63,22 @@ class PeerConfig:
             peer_url=config.getoption("peer_url", default=None),
         )
 
+    _manifest: tuple[dict[str, Any], str | None] | None = field(
+        default=None, init=False, repr=False
+    )
+
     @property
     def remote(self) -> bool:
         return bool(self.peer_url)
+
+    def remote_manifest(self) -> tuple[dict[str, Any], str | None]:
+        """The --peer-url manifest and the host its URL names, fetched once per session."""
+        if self._manifest is None:
+            from .manifest import fetch_manifest
+
+            assert self.peer_url, "no --peer-url"
+            self._manifest = fetch_manifest(self.peer_url)
+        return self._manifest
 
     def board_host(self, family: socket.AddressFamily) -> str | None:
         """What the board uses for a peer of this family: the --peer-host of that family (or a

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import DEFAULT_TIMEOUT, Peer, PeerTimeout, family_of, ip_literal_family
+from .base import DEFAULT_TIMEOUT, Peer, PeerTimeout, family_of, ip_literal_family, log
 
 _RECV_SIZE = 65536
 
@@ -59,6 +59,7 @@ class StreamServer(Peer):
                     return
                 raise
             record = ConnectionRecord(next(self._ids), (addr[0], addr[1]))
+            log.info("%s %s:%s: connection from %s", self.kind, self.host, self.port, record.peer)
             self._track(conn)
             with self._cond:
                 self.records.append(record)

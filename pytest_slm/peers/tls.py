@@ -6,7 +6,6 @@ import socket
 import ssl
 from typing import Any
 
-from .base import HandshakeFailure
 from .certs import PeerCerts
 from .tcp import ConnectionRecord, TcpEcho
 
@@ -38,8 +37,13 @@ class TlsEcho(TcpEcho):
     def _wrap(self, conn: socket.socket, record: ConnectionRecord) -> Any:
         tls = self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         # wrap_socket() took over conn's descriptor: stop() must now shut the TLS socket down.
+        # Under the lock, and after a last look at _stopping: a stop() that snapshotted the
+        # sockets before this swap would otherwise never wake this thread's handshake.
         with self._cond:
             self._sockets.discard(conn)
+            if self._stopping.is_set():
+                tls.close()
+                return None
             self._sockets.add(tls)
         try:
             tls.settimeout(self.handshake_timeout)
@@ -48,7 +52,8 @@ class TlsEcho(TcpEcho):
         except (ssl.SSLError, OSError) as exc:
             if self._stopping.is_set():
                 return None
-            self._handshake_failed(record, exc)
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            self._handshake_failed(record.peer, str(reason), str(exc))
             self._drop(tls)
             return None
         self._count(handshakes=1)
@@ -61,13 +66,6 @@ class TlsEcho(TcpEcho):
             tls.close()
         except OSError:
             pass
-
-    def _handshake_failed(self, record: ConnectionRecord, exc: BaseException) -> None:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        failure = HandshakeFailure(record.peer, str(reason), str(exc))
-        with self._cond:
-            self.handshake_errors.append(failure)
-            self._cond.notify_all()
 
     def _reset_records(self) -> None:
         super()._reset_records()
