@@ -201,17 +201,34 @@ class Claim:
     lock: BoardLock
     worker: str = "master"
     info: dict[str, str] = field(default_factory=dict)
+    _pty_path: str = field(default="", init=False, repr=False)
+    _pty_process: Any = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
-        return self.entry.serial
+        """Where to open the board: the entry's port, or the pty of its serial_pty script."""
+        if self.entry.serial or not self.entry.serial_pty:
+            return self.entry.serial
+        if self._pty_process is None:
+            # Imported here: twister.py maps platforms with this module's board_for_platform.
+            from pytest_slm.twister import SerialPtyProcess
+
+            process = SerialPtyProcess(self.entry.serial_pty)
+            self._pty_path = process.start()
+            self._pty_process = process
+        return self._pty_path
 
     @property
     def baudrate(self) -> int:
         return self.entry.baud
 
     def release(self) -> None:
-        self.lock.release()
+        try:
+            if self._pty_process is not None:
+                self._pty_process.stop()
+                self._pty_process = None
+        finally:
+            self.lock.release()
 
 
 class BoardPool:

@@ -241,3 +241,29 @@ def test_more_workers_than_boards_is_refused_up_front(
 
 def test_no_hardware_map_means_no_claim(registry: BoardRegistry) -> None:
     assert claim_from_config(_Config(None), registry) is None
+
+
+def test_a_serial_pty_entry_runs_its_script_on_a_pty(
+    registry: BoardRegistry, tmp_path: Path
+) -> None:
+    """Twister maps may give a script instead of a port; it is run with its stdio on a pty."""
+    import sys
+
+    import serial
+
+    script = tmp_path / "board.py"
+    script.write_text(
+        "import sys\nsys.stdout.write('Ready\\r\\n')\nsys.stdout.flush()\nsys.stdin.readline()\n"
+    )
+    (entry,) = parse_hardware_map(
+        [{"id": "pty-board", "platform": "sim", "serial_pty": f"{sys.executable} {script}"}]
+    )
+    claim = BoardPool([entry], registry).claim(timeout=0, lock_dir=tmp_path)
+    try:
+        path = claim.url
+        assert path.startswith("/dev/") and claim.url == path
+        with serial.serial_for_url(path, timeout=10) as port:
+            assert port.read_until(b"Ready\r\n").endswith(b"Ready\r\n")
+    finally:
+        claim.release()
+    assert claim._pty_process is None
