@@ -108,6 +108,30 @@ class Ser2Net:
                     ) from None
                 time.sleep(0.05)
 
+    def boot_board(self, banner: bytes = b"Ready\r\n", timeout: float = 30.0) -> None:
+        """Connect once and wait for the boot banner, like a lab board that has long been up.
+
+        The simulator powers on when its pty is first opened, i.e. when ser2net first connects
+        to it, and prints its banner a moment later; a client that sends a command within that
+        moment meets the banner mid-command. A board in a rack booted long before anyone
+        connects, and this makes the simulator that board.
+        """
+        deadline = time.monotonic() + timeout
+        seen = b""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
+            while banner not in seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(
+                        f"no boot banner through ser2net within {timeout:g} s: "
+                        f"got {seen!r}; {self.log_text()}"
+                    )
+                conn.settimeout(left)
+                chunk = conn.recv(4096)
+                if not chunk:
+                    raise RuntimeError(f"ser2net closed the connection: {self.log_text()}")
+                seen += chunk
+
     def log_text(self) -> str:
         try:
             return self.log.read_text(errors="replace")
