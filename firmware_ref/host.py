@@ -467,7 +467,12 @@ class Firmware:
 
     def _on_line(self, line: bytes) -> None:
         if self.config.verbose:
-            self.log("RX " + repr(redact_line(line)))
+            # Only well-formed commands are shown: the tail of an overflowed or garbled line can
+            # be the middle of a key that was being provisioned.
+            if grammar_ok(line):
+                self.log("RX " + repr(redact_line(line)))
+            else:
+                self.log(f"RX <{len(line)} bytes, not a command>")
         try:
             self._dispatch(line)
         finally:

@@ -322,7 +322,7 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 
 def redact_line(line: bytes) -> bytes:
     """The form of an input line that may be logged: credential contents blanked out."""
-    if line[:7].upper() == b"AT%CMNG":
+    if b"%CMNG" in line.upper():
         head, sep, _ = line.partition(b'"')
         return head + (b'"<redacted>"' if sep else b"")
     return line

@@ -223,6 +223,23 @@ def test_credentials_never_reach_the_log():
     assert "PRIVATE KEY" not in text
 
 
+def test_credentials_stay_out_of_the_log_even_when_the_line_is_malformed():
+    log = io.StringIO()
+    big = b"TOPSECRET" * 500  # longer than a command line: overflows
+    with FirmwareHarness(FirmwareConfig(verbose=True, log_stream=log)) as h:
+        h.feed(b'AT%CMNG=0,42,2,"' + big + b'"\r\n')
+        h.wait_output(b"\r\nERROR\r\n")
+        h.feed(b'"\r\n')
+        h.read_final()
+        h.feed(b' at%cmng=0,42,2,"' + KEY + b'"\r\n')
+        h.read_final()
+        h.feed(b'AT%CMNG=0,42,2,"' + KEY + b'",x\r\n')
+        h.read_final()
+    text = log.getvalue()
+    assert "TOPSECRET" not in text
+    assert "PRIVATE KEY" not in text
+
+
 def test_credentials_survive_reset_but_state_does_not():
     modem = ModemState()
     with FirmwareHarness(modem=modem) as h:
