@@ -28,3 +28,29 @@ def no_thread_leak():
     yield
     leaked = [t.name for t in threading.enumerate() if t not in before]
     assert not leaked, f"threads still running after the test: {leaked}"
+
+
+INNER_CONFTEST = """
+from pytest_slm.peers import add_options
+from pytest_slm.peers.fixtures import *  # noqa: F401,F403
+
+
+def pytest_addoption(parser):
+    add_options(parser.getgroup("slm"))
+"""
+
+# no:slm - the inner run loads the peers' fixtures and options through INNER_CONFTEST, so these
+# tests do not depend on how plugin.py wires them; no:benchmark - its xdist warning is noise.
+INNER_ARGS = ("-p", "no:slm", "-p", "no:benchmark", "-p", "no:cacheprovider", "-rs")
+
+
+@pytest.fixture
+def inner(pytester):
+    """A pytester whose inner runs have the peers' fixtures and options."""
+    pytester.makeconftest(INNER_CONFTEST)
+    return pytester
+
+
+@pytest.fixture
+def inner_args():
+    return INNER_ARGS

@@ -1,19 +1,5 @@
-"""The fixtures as a suite uses them, in an inner pytest run (pytester).
+"""The fixtures as a suite uses them, in an inner pytest run (pytester; see conftest.inner)."""
 
-The inner run loads the peers' fixtures and options through its own conftest and disables the
-installed plugin (-p no:slm), so these tests do not depend on how plugin.py wires them.
-"""
-
-import pytest
-
-INNER_CONFTEST = """
-from pytest_slm.peers import add_options
-from pytest_slm.peers.fixtures import *  # noqa: F401,F403
-
-
-def pytest_addoption(parser):
-    add_options(parser.getgroup("slm"))
-"""
 
 INNER_TESTS = r'''
 import socket
@@ -122,33 +108,23 @@ def test_no_ipv6_peer_host(tcp_echo6):
 '''
 
 
-# no:slm - see the module docstring; no:benchmark - its xdist warning is noise here.
-INNER_ARGS = ("-p", "no:slm", "-p", "no:benchmark", "-p", "no:cacheprovider", "-rs")
-
-
-@pytest.fixture
-def inner(pytester):
-    pytester.makeconftest(INNER_CONFTEST)
-    return pytester
-
-
-def test_fixtures_serve_a_suite(inner):
+def test_fixtures_serve_a_suite(inner, inner_args):
     inner.makepyfile(test_inner=INNER_TESTS)
-    result = inner.runpytest(*INNER_ARGS)
+    result = inner.runpytest(*inner_args)
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     assert outcomes["passed"] >= 10
 
 
-def test_peer_host_changes_board_host(inner):
+def test_peer_host_changes_board_host(inner, inner_args):
     inner.makepyfile(test_override=OVERRIDE_TESTS)
-    result = inner.runpytest(*INNER_ARGS, "--peer-host", "10.9.8.7")
+    result = inner.runpytest(*inner_args, "--peer-host", "10.9.8.7")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*no ipv6 --peer-host given*--peer-host with an ipv6 address*"])
 
 
-def test_options_have_help(inner):
-    result = inner.runpytest(*INNER_ARGS, "--help")
+def test_options_have_help(inner, inner_args):
+    result = inner.runpytest(*inner_args, "--help")
     result.stdout.fnmatch_lines(
         ["*--peer-host=ADDRESS*", "*--peer-bind=ADDRESS*", "*--peer-url=URL*"]
     )
