@@ -31,7 +31,8 @@ CME_NO_ACCESS = 514
 CME_MEMORY_FULL = 515
 CME_NOT_ALLOWED_ACTIVE = 518
 
-CEREG_DELAY_S = 0.1  # attach time before the registration notification
+SEARCH_DELAY_S = 0.01  # CFUN change to the first +CEREG (searching / not registered)
+CEREG_DELAY_S = 0.1  # CFUN=1 to registered
 CRED_TYPES = {
     0: "CA certificate",
     1: "client certificate",
@@ -62,6 +63,8 @@ class ModemState:
     imei: str = DEFAULT_IMEI
     credentials: dict[tuple[int, int], Credential] = field(default_factory=dict)
     cfun: int = 0
+    reg_stat: int = 0  # +CEREG <stat>: 0 not registered, 2 searching, 1 registered home
+    attach_seq: int = 0  # invalidates pending registration events after a CFUN change
     cereg_n: int = 0
     cmee: int = 1
     cgerep: int = 0
@@ -72,6 +75,8 @@ class ModemState:
 
     def power_on_reset(self, online: bool) -> None:
         self.cfun = 1 if online else 0
+        self.reg_stat = 1 if online else 0
+        self.attach_seq += 1
         self.cereg_n = 0
         self.cgerep = 0
         self.cmee = 1
@@ -86,31 +91,67 @@ _ACT = 7  # LTE-M
 def cereg_fields(modem: ModemState, n: int, *, urc: bool) -> str:
     """The ``+CEREG`` payload for notification level ``n`` (27.007 §10.1.22 as the nRF91 prints).
 
-    The read form starts with ``<n>``, the notification does not. Status 1 (home) when online,
-    0 (not searching) otherwise; location fields only when registered.
+    The read form starts with ``<n>``, the notification does not. Location fields from n=2 when
+    the cell is known (registered) or still unknown (searching); PSM timers from n=4.
     """
-    stat = 1 if modem.online else 0
+    stat = modem.reg_stat
     parts: list[str] = [] if urc else [str(n)]
     parts.append(str(stat))
     if n >= 2 and stat in (1, 5):
         parts += [f'"{_TAC}"', f'"{_CELL_ID}"', str(_ACT)]
-        if n >= 5:
-            # <cause_type>,<reject_cause> are empty while registered; then PSM timers
+        if n >= 4:
+            # <cause_type>,<reject_cause> (n=3/5 only, empty while registered), then the
+            # granted PSM Active-Time and Periodic-TAU
             parts += ["", "", '"11100000"', '"11100000"']
-    elif n >= 2 and not urc:
-        pass
+    elif n >= 2 and stat == 2:
+        parts += ['"FFFE"', '"FFFFFFFF"', str(_ACT)]
     return ",".join(parts)
 
 
-def _schedule_cereg(fw: Firmware) -> None:
+def _notify_cereg(fw: Firmware) -> None:
+    n = fw.modem.cereg_n
+    if n >= 1:
+        fw.urc(f"+CEREG: {cereg_fields(fw.modem, n, urc=True)}")
+
+
+def _attach(fw: Firmware) -> None:
+    """CFUN=1: search at once, register a little later, like a cell that is always there."""
     modem = fw.modem
+    modem.attach_seq += 1
+    seq = modem.attach_seq
+    modem.reg_stat = 2
 
-    def notify() -> None:
-        n = modem.cereg_n
-        if n >= 1:
-            fw.urc(f"+CEREG: {cereg_fields(modem, n, urc=True)}")
+    def searching() -> None:
+        if modem.attach_seq == seq:
+            _notify_cereg(fw)
 
-    fw.call_later(CEREG_DELAY_S, notify)
+    def registered() -> None:
+        if modem.attach_seq != seq:
+            return
+        modem.reg_stat = 1
+        _notify_cereg(fw)
+        if modem.cgerep:
+            fw.urc("+CGEV: ME PDN ACT 0")
+
+    fw.call_later(SEARCH_DELAY_S, searching)
+    fw.call_later(CEREG_DELAY_S, registered)
+
+
+def _detach(fw: Firmware) -> None:
+    modem = fw.modem
+    modem.attach_seq += 1
+    seq = modem.attach_seq
+    was_registered = modem.reg_stat in (1, 5)
+    modem.reg_stat = 0
+
+    def detached() -> None:
+        if modem.attach_seq != seq:
+            return
+        _notify_cereg(fw)
+        if modem.cgerep and was_registered:
+            fw.urc("+CGEV: ME DETACH")
+
+    fw.call_later(SEARCH_DELAY_S, detached)
 
 
 @modem_command("AT")
@@ -136,8 +177,10 @@ def handle_cfun(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     was = modem.online
     modem.cfun = new
     fw.log(f"modem: CFUN={mode} -> {'online' if modem.online else 'offline'}")
-    if modem.online != was:
-        _schedule_cereg(fw)
+    if modem.online and not was:
+        _attach(fw)
+    elif was and not modem.online:
+        _detach(fw)
 
 
 @modem_command("AT+CEREG")

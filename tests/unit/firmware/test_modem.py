@@ -55,19 +55,43 @@ def test_online_boot():
 
 
 @pytest.mark.parametrize(
-    ("n", "urc"),
+    ("n", "searching", "registered"),
     [
-        (1, b"+CEREG: 1"),
-        (2, b"+CEREG: " + CEREG_FULL),
-        (5, b"+CEREG: " + CEREG_FULL + b',,,"11100000","11100000"'),
+        (1, b"+CEREG: 2", b"+CEREG: 1"),
+        (2, b'+CEREG: 2,"FFFE","FFFFFFFF",7', b"+CEREG: " + CEREG_FULL),
+        (3, b'+CEREG: 2,"FFFE","FFFFFFFF",7', b"+CEREG: " + CEREG_FULL),
+        (
+            5,
+            b'+CEREG: 2,"FFFE","FFFFFFFF",7',
+            b"+CEREG: " + CEREG_FULL + b',,,"11100000","11100000"',
+        ),
     ],
 )
-def test_cereg_notification_follows_attach(h, n, urc):
+def test_cereg_notifications_follow_attach(h, n, searching, registered):
     h.feed(b"AT+CEREG=%d\r\n" % n)
     h.wait_output(OK)
     h.feed(b"AT+CFUN=1\r\n")
-    h.wait_output(OK)  # the answer comes at once, the notification later
-    h.wait_output(b"\r\n" + urc + b"\r\n", timeout=10)
+    h.wait_output(OK)  # the answer comes at once, the notifications later
+    h.wait_output(b"\r\n" + searching + b"\r\n", timeout=10)
+    h.wait_output(b"\r\n" + registered + b"\r\n", timeout=10)
+
+
+def test_cgev_when_enabled(h):
+    h.feed(b"AT+CGEREP=1\r\nAT+CFUN=1\r\n")
+    h.wait_output(OK + OK)
+    h.wait_output(b"\r\n+CGEV: ME PDN ACT 0\r\n", timeout=10)
+    h.feed(b"AT+CFUN=4\r\n")
+    h.wait_output(OK)
+    h.wait_output(b"\r\n+CGEV: ME DETACH\r\n", timeout=10)
+
+
+def test_quick_detach_cancels_the_pending_registration(h):
+    h.feed(b"AT+CEREG=1\r\nAT+CFUN=1\r\nAT+CFUN=4\r\n")
+    h.wait_output(OK + OK + OK)
+    h.wait_output(b"\r\n+CEREG: 0\r\n", timeout=10)
+    h.assert_silent(0.3)
+    h.feed(b"AT+CEREG?\r\n")
+    h.wait_output(b"\r\n+CEREG: 1,0\r\n" + OK)
 
 
 def test_no_cereg_notification_when_disabled(h):
@@ -79,6 +103,7 @@ def test_no_cereg_notification_when_disabled(h):
 def test_detach_notifies_not_registered(h):
     h.feed(b"AT+CEREG=1\r\nAT+CFUN=1\r\n")
     h.wait_output(OK + OK)
+    h.wait_output(b"\r\n+CEREG: 2\r\n")
     h.wait_output(b"\r\n+CEREG: 1\r\n")
     h.feed(b"AT+CFUN=4\r\n")
     h.wait_output(OK)
@@ -90,7 +115,7 @@ def test_cereg_read(h):
     h.wait_output(b"\r\n+CEREG: 0,0\r\n" + OK)
     h.feed(b"AT+CEREG=2\r\nAT+CFUN=1\r\n")
     h.wait_output(OK + OK)
-    h.wait_output(b"\r\n+CEREG: " + CEREG_FULL + b"\r\n")
+    h.read_until(b"\r\n+CEREG: " + CEREG_FULL + b"\r\n")
     h.feed(b"AT+CEREG?\r\n")
     h.wait_output(b"\r\n+CEREG: 2," + CEREG_FULL + b"\r\n" + OK)
     h.feed(b"AT+CEREG=9\r\n")
@@ -245,7 +270,7 @@ def test_credentials_survive_reset_but_state_does_not():
     with FirmwareHarness(modem=modem) as h:
         h.feed(b'AT%CMNG=0,1,3,"00"\r\nAT+CEREG=1\r\nAT+CFUN=1\r\n')
         h.wait_output(OK + OK + OK)
-        h.wait_output(b"\r\n+CEREG: 1\r\n")
+        h.read_until(b"\r\n+CEREG: 1\r\n")
         h.feed(b"AT#XRESET\r\n")
         h.wait_output(OK + b"Ready\r\n")
         h.feed(b"AT+CFUN?\r\nAT+CEREG?\r\nAT%CMNG=1\r\n")
