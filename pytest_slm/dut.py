@@ -1,21 +1,179 @@
-"""SlmDut: an SLM board reached through any pyserial URL, with one method per socket command."""
+"""SlmDut: an SLM board reached through any pyserial URL, with one method per socket command.
+
+Every method sends one command (or one data-mode exchange), checks that the answer has exactly
+the shape SLM v2.0.x documents, and returns a dataclass. A refusal raises `AtError` (with the
+lines that came back), an answer of the wrong shape `ProtocolError`: a test never parses lines.
+"""
 
 from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import serial
 
 from pytest_slm.at.client import AtClient
-from pytest_slm.at.errors import AtError, AtTimeout, SlmError
+from pytest_slm.at.errors import AtError, AtTimeout, ProtocolError, SlmError
+from pytest_slm.at.result import AtResult
 from pytest_slm.at.transcript import Transcript
+from pytest_slm.slm_types import (
+    DATAMODE_BUFFER,
+    DATAMODE_TERMINATOR,
+    STRING_FORBIDDEN,
+    Accepted,
+    DataCtrl,
+    Family,
+    ListedSocket,
+    OpenedSocket,
+    OptOp,
+    PeerVerify,
+    PollEntry,
+    Received,
+    ReceivedFrom,
+    Role,
+    SendMode,
+    SocketInfo,
+    SocketList,
+    SocketType,
+    string_form_fits,
+)
 
 # Every board on a DK runs 115200 8N1; the board file may ask for more (flow control, DTR).
 DEFAULT_BAUD = 115200
 # More closes than there can be sockets plus accepted peers means the board is not closing them.
 _MAX_CLOSES = 32
 
+# Blocking network commands (connect with a TLS handshake over LTE, a 30 s send poll) need more
+# than the client's default.
+NETWORK_TIMEOUT = 60.0
+# What a command that polls for `timeout` seconds may take beyond it on a loaded host.
+_TIMEOUT_MARGIN = 15.0
+# A data-mode write bigger than this could fill the firmware's buffer (4096 bytes, flushed once
+# less than 256 are free) and, without flow control, lose what arrives during the flush.
+DATAMODE_CHUNK = 2048
+# Slack added to the firmware's inactivity time limit before the next chunk or the terminator.
+_IDLE_MARGIN = 0.05
+
+_INT = r"(-?\d+)"
+_STR = r'"([^"]*)"'
+
+
+class ResolveError(AtError):
+    """#XGETADDRINFO could not resolve: `reason` is what the firmware printed (`EAI_NONAME`)."""
+
+    kind = "name resolution failed"
+
+    def __init__(self, reason: str, **kwargs) -> None:
+        self.gai_reason = reason
+        super().__init__(f"the board could not resolve the name: {reason}", **kwargs)
+
+
+class SendError(AtError):
+    """#XSEND/#XSENDTO printed how much it sent, then ERROR: `sent` is that count."""
+
+    def __init__(self, reason: str, *, sent: int, **kwargs) -> None:
+        self.sent = sent
+        super().__init__(reason, **kwargs)
+
+
+def _quote(text: str) -> str:
+    if '"' in text:
+        raise ValueError(f"{text!r}: an AT string parameter cannot contain '\"'")
+    return f'"{text}"'
+
+
+def _check_string_payload(data: bytes) -> None:
+    bad = sorted(set(data) & STRING_FORBIDDEN)
+    if bad:
+        raise ValueError(
+            "the string form cannot carry byte(s) "
+            + ", ".join(f"0x{b:02x}" for b in bad)
+            + " (the line editor eats them or they end the string): use data mode"
+        )
+
+
+class DataMode:
+    """The open data-mode session `SlmDut.data_mode()` yields."""
+
+    def __init__(self, dut: SlmDut, time_limit_ms: int) -> None:
+        self._dut = dut
+        self.time_limit_ms = time_limit_ms
+        self.written = 0
+        # Bytes written since the line was last left idle for the time limit.
+        self._unflushed = 0
+        # Set once write_raw() ended with the terminator: the board leaves by our hand.
+        self.terminated = False
+        # Where the next byte lands in the firmware's 4096-byte ring (reset on entry): a flush
+        # is split at the wrap point, and a split piece ending in `+++` would end data mode.
+        self._ring_pos = 0
+
+    @property
+    def idle(self) -> float:
+        """Silence after which the firmware has flushed what it buffered."""
+        return self.time_limit_ms / 1000.0 + _IDLE_MARGIN
+
+    @property
+    def active(self) -> bool:
+        return self._dut.in_data_mode
+
+    def quiet(self) -> None:
+        """Stay silent until the firmware has flushed what was written so far."""
+        # The protocol's own synchronisation: a chunk is handed to the socket only after the
+        # line has been idle for the time limit. Bytes may still be on the wire (remote serial,
+        # paced UART), so their transmission time counts too.
+        if not self._unflushed:
+            return
+        baud = getattr(self._dut.port, "baudrate", None) or DEFAULT_BAUD
+        time.sleep(self.idle + self._unflushed * 10.0 / baud)
+        self._unflushed = 0
+
+    def write(self, data: bytes, *, chunk: int = DATAMODE_CHUNK) -> None:
+        """Send `data` as socket payload, whatever it holds (`+++` included).
+
+        It goes in chunks the firmware flushes one by one; no chunk ends in `+++` nor crosses the
+        ring buffer's wrap point, so the terminator is never seen inside the data.
+        """
+        data = bytes(data)
+        start = 0
+        while start < len(data):
+            end = min(len(data), start + chunk, start + DATAMODE_BUFFER - self._ring_pos)
+            while end - start >= len(DATAMODE_TERMINATOR) and data[
+                end - len(DATAMODE_TERMINATOR) : end
+            ] == DATAMODE_TERMINATOR:
+                end -= 1
+            piece = data[start:end]
+            self._sent(piece)
+            start = end
+            self.quiet()
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes exactly as given, in one write, with no pacing (terminator tests)."""
+        self._sent(bytes(data))
+        if data.endswith(DATAMODE_TERMINATOR):
+            self.terminated = True
+
+    def _sent(self, data: bytes) -> None:
+        self._dut.write_data(data)
+        self._ring_pos = (self._ring_pos + len(data)) % DATAMODE_BUFFER
+        self.written += len(data)
+        self._unflushed += len(data)
+
+    def wait_left(self, timeout: float = 10.0) -> None:
+        """Wait for the board to leave data mode by itself (after a terminator we wrote)."""
+        if not self._dut.wait_data_mode_left(timeout):
+            raise AtTimeout(
+                f"the board did not leave data mode within {timeout:g} s",
+                command="<data mode>",
+                transcript_tail=self._dut.transcript.tail(),
+            )
+
 
 class SlmDut(AtClient):
     """The AT client plus the socket-command vocabulary of SLM v2.0.x."""
+
+    _synced_boot: int | None = None
 
     @classmethod
     def open(
@@ -50,8 +208,32 @@ class SlmDut(AtClient):
             self.at("AT", timeout=min(timeout, 3.0))
         except (AtTimeout, AtError):
             self._recover_command_mode(timeout)
+        if self._synced_boot != self.boot_count:
+            self.resync(timeout=timeout)
         self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
+
+    def resync(self, *, timeout: float = 10.0) -> None:
+        """Make sure each answer belongs to the command just sent.
+
+        A command written while the board boots can be answered after its `Ready` (input the
+        UART buffered), once the client has already moved on: every later command would then
+        get the previous one's answer. `AT+CFUN?` names itself in its answer, so a bare final
+        result shows the shift, and waiting for the real answer among the unsolicited lines
+        absorbs it.
+        """
+        for _ in range(4):
+            result = self.at("AT+CFUN?", timeout=timeout, check=False)
+            if result.with_prefix("+CFUN"):
+                self._synced_boot = self.boot_count
+                return
+            self.wait_urc("+CFUN:", timeout=timeout)
+            self.wait_urc("OK", timeout=timeout, match=lambda line: line == "OK")
+        raise ProtocolError(
+            "answers stay out of step with commands",
+            command="AT+CFUN?",
+            transcript_tail=self.transcript.tail(),
+        )
 
     def _recover_command_mode(self, timeout: float) -> None:
         # Stuck in data mode we did not enter (an aborted test) or in a half-typed line: the
@@ -90,3 +272,390 @@ class SlmDut(AtClient):
             command="AT#XSOCKET=0",
             transcript_tail=self.transcript.tail(),
         )
+
+    # ------------------------------------------------------------------------ answer checks
+
+    def _bad(self, result: AtResult, why: str) -> ProtocolError:
+        return ProtocolError(
+            why,
+            command=result.command,
+            received=result.lines + [result.final],
+            transcript_tail=self.transcript.tail(),
+        )
+
+    def _rows(
+        self, result: AtResult, prefix: str, pattern: str, *, count: int | None = 1
+    ) -> list[tuple[str, ...]]:
+        """The groups of every info line, which must all be `<prefix>: <pattern>`."""
+        regex = re.compile(re.escape(prefix) + ": " + pattern + "$")
+        rows = []
+        for line in result.lines:
+            match = regex.match(line)
+            if match is None:
+                raise self._bad(result, f"unexpected line {line!r} (expected {prefix}: ...)")
+            rows.append(match.groups())
+        if count is not None and len(rows) != count:
+            raise self._bad(result, f"expected {count} {prefix} line(s), got {len(rows)}")
+        return rows
+
+    def _none(self, result: AtResult) -> None:
+        if result.lines:
+            raise self._bad(result, "expected no information line")
+
+    # ------------------------------------------------------------------------ #XSOCKET
+
+    def _open(self, name: str, params: str) -> OpenedSocket:
+        result = self.at(f"AT{name}={params}", timeout=NETWORK_TIMEOUT)
+        handle, type_, proto = self._rows(result, name, f"{_INT},{_INT},{_INT}")[0]
+        return OpenedSocket(int(handle), int(type_), int(proto))
+
+    def socket_open(
+        self, family: Family | int, type_: SocketType | int, role: Role | int = Role.CLIENT
+    ) -> OpenedSocket:
+        """`AT#XSOCKET=<family>,<type>,<role>`; the new socket becomes the active one."""
+        return self._open("#XSOCKET", f"{int(family)},{int(type_)},{int(role)}")
+
+    def ssocket_open(
+        self,
+        family: Family | int,
+        type_: SocketType | int,
+        role: Role | int,
+        sec_tag: int,
+        peer_verify: PeerVerify | int | None = None,
+    ) -> OpenedSocket:
+        """`AT#XSSOCKET=<family>,<type>,<role>,<sec_tag>[,<peer_verify>]`."""
+        params = f"{int(family)},{int(type_)},{int(role)},{int(sec_tag)}"
+        if peer_verify is not None:
+            params += f",{int(peer_verify)}"
+        return self._open("#XSSOCKET", params)
+
+    def _close(self, name: str) -> int | None:
+        result = self.at(f"AT{name}=0", timeout=NETWORK_TIMEOUT)
+        if not result.lines:
+            return None
+        # Closing through #XSSOCKET prints #XSOCKET too, as the doc's examples show.
+        return int(self._rows(result, "#XSOCKET", f'{_INT},"closed"')[0][0])
+
+    def socket_close(self) -> int | None:
+        """`AT#XSOCKET=0`: close the active socket. Its `<result>`, None when none was active."""
+        return self._close("#XSOCKET")
+
+    def ssocket_close(self) -> int | None:
+        """`AT#XSSOCKET=0`."""
+        return self._close("#XSSOCKET")
+
+    def _read_info(self, name: str) -> SocketInfo | None:
+        result = self.at(f"AT{name}?")
+        if not result.lines:
+            return None
+        handle, family, role = self._rows(result, name, rf"{_INT}(?:,{_INT},{_INT})?")[0]
+        return SocketInfo(
+            int(handle),
+            None if family is None else int(family),
+            None if role is None else int(role),
+        )
+
+    def socket_read(self) -> SocketInfo | None:
+        """`AT#XSOCKET?`: the active socket, None when the answer holds no line."""
+        return self._read_info("#XSOCKET")
+
+    def ssocket_read(self) -> SocketInfo | None:
+        """`AT#XSSOCKET?`."""
+        return self._read_info("#XSSOCKET")
+
+    def _test_text(self, name: str) -> str:
+        """The parameter text of a test form's single `<name>: ...` line."""
+        result = self.at(f"AT{name}=?")
+        return self._rows(result, name, "(.*)")[0][0]
+
+    def socket_test(self) -> str:
+        """`AT#XSOCKET=?`: the text after `#XSOCKET: `."""
+        return self._test_text("#XSOCKET")
+
+    def ssocket_test(self) -> str:
+        return self._test_text("#XSSOCKET")
+
+    # ------------------------------------------------------------------------ #XSOCKETSELECT
+
+    def socket_select(self, handle: int) -> SocketInfo:
+        """`AT#XSOCKETSELECT=<handle>`: `#XSOCKETSELECT: <handle>,<family>,<role>`."""
+        result = self.at(f"AT#XSOCKETSELECT={int(handle)}")
+        fd, family, role = self._rows(result, "#XSOCKETSELECT", f"{_INT},{_INT},{_INT}")[0]
+        return SocketInfo(int(fd), int(family), int(role))
+
+    def sockets(self) -> SocketList:
+        """`AT#XSOCKETSELECT?`: every open socket, then the active handle."""
+        result = self.at("AT#XSOCKETSELECT?")
+        rows = self._rows(
+            result, "#XSOCKETSELECT", rf"{_INT}(?:,{_INT},{_INT},{_INT},{_INT},{_INT})?",
+            count=None,
+        )
+        listed: list[ListedSocket] = []
+        active: int | None = None
+        for index, row in enumerate(rows):
+            if row[1] is None:
+                if index != len(rows) - 1:
+                    raise self._bad(result, "the active-handle line is not the last one")
+                active = int(row[0])
+            else:
+                listed.append(ListedSocket(*(int(v) for v in row)))
+        return SocketList(listed, active)
+
+    socketselect_read = sockets
+
+    def socketselect_test(self) -> list[str]:
+        """`AT#XSOCKETSELECT=?` (documented as not supported): the info lines of its answer."""
+        return self.at("AT#XSOCKETSELECT=?").lines
+
+    # ------------------------------------------------------------------------ options
+
+    def _getopt(self, name: str, opt: int) -> int | str | None:
+        result = self.at(f"AT{name}={int(OptOp.GET)},{int(opt)}")
+        if not result.lines:
+            return None
+        number, text = self._rows(result, name, rf"(?:{_INT}|{_STR})")[0]
+        return int(number) if number is not None else text
+
+    def _setopt(self, name: str, opt: int, value: int | str | None) -> None:
+        params = f"{int(OptOp.SET)},{int(opt)}"
+        if isinstance(value, str):
+            params += "," + _quote(value)
+        elif value is not None:
+            params += f",{int(value)}"
+        self._none(self.at(f"AT{name}={params}"))
+
+    def getopt(self, opt: int) -> int | str | None:
+        """`AT#XSOCKETOPT=0,<name>`: an int, a quoted string unquoted, or None (no line)."""
+        return self._getopt("#XSOCKETOPT", opt)
+
+    def setopt(self, opt: int, value: int | str | None = None) -> None:
+        """`AT#XSOCKETOPT=1,<name>[,<value>]` (a str value goes quoted)."""
+        self._setopt("#XSOCKETOPT", opt, value)
+
+    def sgetopt(self, opt: int) -> int | str | None:
+        """`AT#XSSOCKETOPT=0,<name>`."""
+        return self._getopt("#XSSOCKETOPT", opt)
+
+    def ssetopt(self, opt: int, value: int | str | None = None) -> None:
+        """`AT#XSSOCKETOPT=1,<name>[,<value>]`."""
+        self._setopt("#XSSOCKETOPT", opt, value)
+
+    def socketopt_test(self) -> str:
+        return self._test_text("#XSOCKETOPT")
+
+    def ssocketopt_test(self) -> str:
+        return self._test_text("#XSSOCKETOPT")
+
+    # ------------------------------------------------------------------------ connections
+
+    def bind(self, port: int) -> None:
+        """`AT#XBIND=<port>` (the board binds its own PDP address)."""
+        self._none(self.at(f"AT#XBIND={int(port)}"))
+
+    def connect(self, host: str, port: int, *, timeout: float = NETWORK_TIMEOUT) -> None:
+        """`AT#XCONNECT="<host>",<port>`: must answer `#XCONNECT: 1`."""
+        result = self.at(f"AT#XCONNECT={_quote(host)},{int(port)}", timeout=timeout)
+        (status,) = self._rows(result, "#XCONNECT", _INT)[0]
+        if status != "1":
+            raise self._bad(result, f"#XCONNECT status {status}, expected 1 (connected)")
+
+    def listen(self) -> None:
+        """`AT#XLISTEN`."""
+        self._none(self.at("AT#XLISTEN"))
+
+    def accept(self, timeout: int, *, at_timeout: float | None = None) -> Accepted:
+        """`AT#XACCEPT=<timeout>` (seconds; 0 blocks until a client connects)."""
+        result = self.at(f"AT#XACCEPT={int(timeout)}", timeout=self._wait_for(timeout, at_timeout))
+        handle, ip = self._rows(result, "#XACCEPT", f"{_INT},{_STR}")[0]
+        return Accepted(int(handle), ip)
+
+    def accept_read(self) -> int:
+        """`AT#XACCEPT?`: `#XACCEPT: <handle>` of the accepted peer, 0 when there is none."""
+        result = self.at("AT#XACCEPT?")
+        return int(self._rows(result, "#XACCEPT", _INT)[0][0])
+
+    @staticmethod
+    def _wait_for(timeout: int, at_timeout: float | None) -> float:
+        if at_timeout is not None:
+            return at_timeout
+        return (timeout if timeout > 0 else NETWORK_TIMEOUT) + _TIMEOUT_MARGIN
+
+    # ------------------------------------------------------------------------ send, receive
+
+    def _string_send(self, command: str, name: str, data: bytes) -> int:
+        _check_string_payload(data)
+        result = self.at(
+            command + '"' + data.decode("latin-1") + '"', timeout=NETWORK_TIMEOUT, check=False
+        )
+        rows = self._rows(result, name, _INT, count=1 if result.ok else None)
+        if not result.ok:
+            sent = int(rows[0][0]) if rows else None
+            error = AtError if sent is None else SendError
+            kwargs = {} if sent is None else {"sent": sent}
+            raise error(
+                f"the board answered {result.final}"
+                + ("" if sent is None else f" after sending {sent} bytes"),
+                final=result.final,
+                command=result.command,
+                received=result.lines + [result.final],
+                transcript_tail=self.transcript.tail(),
+                **kwargs,
+            )
+        return int(rows[0][0])
+
+    def _choose(self, data: bytes, mode: SendMode) -> SendMode:
+        if mode is SendMode.AUTO:
+            return SendMode.STRING if string_form_fits(data) else SendMode.DATAMODE
+        return mode
+
+    def send(self, data: bytes, mode: SendMode = SendMode.AUTO) -> int:
+        """Send on the active socket (its accepted peer for a TCP server); returns bytes sent.
+
+        AUTO takes `AT#XSEND="<data>"` when the payload fits a string (at most 1252 printable
+        bytes, no quote) and data mode otherwise. In data mode the firmware reports no count;
+        the method returns what it wrote and raises if the board left data mode by itself.
+        """
+        data = bytes(data)
+        if self._choose(data, mode) is SendMode.STRING:
+            return self._string_send("AT#XSEND=", "#XSEND", data)
+        with self.data_mode() as dm:
+            dm.write(data)
+        return len(data)
+
+    def sendto(self, host: str, port: int, data: bytes, mode: SendMode = SendMode.AUTO) -> int:
+        """`AT#XSENDTO="<host>",<port>,"<data>"`, or its data mode for other payloads."""
+        data = bytes(data)
+        if self._choose(data, mode) is SendMode.STRING:
+            return self._string_send(
+                f"AT#XSENDTO={_quote(host)},{int(port)},", "#XSENDTO", data
+            )
+        with self.data_mode(sendto=(host, port)) as dm:
+            dm.write(data)
+        return len(data)
+
+    def recv(self, timeout: int, *, at_timeout: float | None = None) -> Received:
+        """`AT#XRECV=<timeout>` (seconds; 0 blocks). A timeout raises AtError (ERROR)."""
+        result = self.at(f"AT#XRECV={int(timeout)}", timeout=self._wait_for(timeout, at_timeout))
+        if not result.lines and not result.payloads:
+            return Received(b"", None)
+        (size,) = self._rows(result, "#XRECV", _INT)[0]
+        return Received(self._only_payload(result), int(size))
+
+    def recvfrom(self, timeout: int, *, at_timeout: float | None = None) -> ReceivedFrom:
+        """`AT#XRECVFROM=<timeout>`: the payload and the sender's address."""
+        result = self.at(
+            f"AT#XRECVFROM={int(timeout)}", timeout=self._wait_for(timeout, at_timeout)
+        )
+        if not result.lines and not result.payloads:
+            return ReceivedFrom(b"", None, None)
+        size, ip = self._rows(result, "#XRECVFROM", f"{_INT},{_STR}")[0]
+        return ReceivedFrom(self._only_payload(result), int(size), ip)
+
+    def _only_payload(self, result: AtResult) -> bytes:
+        if len(result.payloads) != 1:
+            raise self._bad(result, f"expected one payload, got {len(result.payloads)}")
+        return result.payloads[0]
+
+    def poll(
+        self, timeout_ms: int, handles: Sequence[int] | None = None, *,
+        at_timeout: float | None = None,
+    ) -> list[PollEntry]:
+        """`AT#XPOLL=<timeout_ms>[,<handle>...]`: the sockets with events, in the board's order.
+
+        An empty list is the plain OK of a poll that timed out.
+        """
+        params = str(int(timeout_ms)) + "".join(f",{int(h)}" for h in handles or ())
+        if at_timeout is None:
+            at_timeout = (timeout_ms / 1000.0 if timeout_ms > 0 else NETWORK_TIMEOUT) + (
+                _TIMEOUT_MARGIN
+            )
+        result = self.at(f"AT#XPOLL={params}", timeout=at_timeout)
+        rows = self._rows(result, "#XPOLL", rf'{_INT},"(0x[0-9a-f]{{8}})"', count=None)
+        return [PollEntry(int(h), int(text, 16), text) for h, text in rows]
+
+    def getaddrinfo(self, host: str, *, timeout: float = NETWORK_TIMEOUT) -> list[str]:
+        """`AT#XGETADDRINFO="<host>"`: the addresses, in the firmware's order.
+
+        A failed lookup raises ResolveError with the reason the firmware printed.
+        """
+        result = self.at(f"AT#XGETADDRINFO={_quote(host)}", timeout=timeout, check=False)
+        rows = self._rows(result, "#XGETADDRINFO", _STR, count=1 if result.ok else None)
+        if not result.ok:
+            raise ResolveError(
+                rows[0][0] if rows else "(no reason printed)",
+                final=result.final,
+                command=result.command,
+                received=result.lines + [result.final],
+                transcript_tail=self.transcript.tail(),
+            )
+        return rows[0][0].split(" ")
+
+    # ------------------------------------------------------------------------ data mode
+
+    def datactrl(self, time_limit_ms: int) -> None:
+        """`AT#XDATACTRL=<time_limit>` (ms; 0 recomputes the minimum at the next entry)."""
+        self._none(self.at(f"AT#XDATACTRL={int(time_limit_ms)}"))
+
+    def datactrl_read(self) -> DataCtrl:
+        result = self.at("AT#XDATACTRL?")
+        current, minimum = self._rows(result, "#XDATACTRL", f"{_INT},{_INT}")[0]
+        return DataCtrl(int(current), int(minimum))
+
+    def datactrl_test(self) -> str:
+        """`AT#XDATACTRL=?`: its single line exactly (v2.0 prints `#XDATACTRL=<time_limit>`)."""
+        result = self.at("AT#XDATACTRL=?")
+        if len(result.lines) != 1:
+            raise self._bad(result, "expected one line")
+        return result.lines[0]
+
+    @contextmanager
+    def data_mode(
+        self,
+        command: str | None = None,
+        *,
+        sendto: tuple[str, int] | None = None,
+        allow_board_exit: bool = False,
+        exit_timeout: float = NETWORK_TIMEOUT,
+    ) -> Iterator[DataMode]:
+        """Enter data mode (`AT#XSEND`, `AT#XSENDTO="<host>",<port>` or `command`), yield a
+        DataMode to write through, and leave it with the terminator on the way out.
+
+        Data mode is left even when the body raises. If the board left it by itself (a failed
+        send, which v2.0 reports with a bare OK), leaving raises AtError unless
+        `allow_board_exit`.
+        """
+        if command is None:
+            command = "AT#XSEND" if sendto is None else (
+                f"AT#XSENDTO={_quote(sendto[0])},{int(sendto[1])}"
+            )
+        limits = self.datactrl_read()
+        # The limit in force after entry: the current one, or the minimum the entry computes.
+        session = DataMode(self, limits.current or limits.minimum)
+        self.enter_data_mode(command)
+        try:
+            yield session
+        except BaseException:
+            self._leave_data_mode(session, exit_timeout, raising=False)
+            raise
+        left = self._leave_data_mode(session, exit_timeout, raising=True)
+        if not left and not allow_board_exit:
+            raise AtError(
+                "the board left data mode by itself before the terminator (a send failed)",
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
+
+    def _leave_data_mode(self, session: DataMode, timeout: float, *, raising: bool) -> bool:
+        """True when our terminator ended data mode, False when the board had already left."""
+        if not self.in_data_mode:
+            return session.terminated or not self._left_by_board
+        try:
+            # The terminator counts only as the end of a flushed chunk: the data before it must
+            # have been flushed on its own.
+            session.quiet()
+            return self.exit_data_mode(timeout=timeout)
+        except SlmError:
+            if raising:
+                raise
+            self.reset_state()
+            return False
