@@ -150,11 +150,11 @@ def dtls_context(cfg: SecurityConfig, creds: Credentials):
                 store.add_cert(crypto.X509.from_cryptography(c))
         if cert and key:
             chain = x509.load_pem_x509_certificates(cert.encode())
-            ctx.use_certificate(crypto.X509.from_cryptography(chain[0]))
+            ctx.use_certificate(chain[0])
             for extra in chain[1:]:
-                ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+                ctx.add_extra_chain_cert(extra)
             pkey = load_pem_private_key(key.encode(), password=_key_password(creds, cfg.sec_tag))
-            ctx.use_privatekey(crypto.PKey.from_cryptography_key(pkey))  # type: ignore[arg-type]
+            ctx.use_privatekey(pkey)  # type: ignore[arg-type]
     except (ValueError, TypeError, SSL.Error, crypto.Error) as exc:
         what = type(exc).__name__
         raise SecurityError(f"sec_tag {cfg.sec_tag}: unusable credential ({what})") from None

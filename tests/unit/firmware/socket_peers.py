@@ -171,6 +171,8 @@ class DtlsEcho(Peer):
             if conn is None:
                 conn = SSL.Connection(self.ctx, None)
                 conn.set_accept_state()
+                # Memory BIOs cannot report a path MTU; without one OpenSSL refuses to start.
+                conn.set_ciphertext_mtu(1400)
                 self._conns[addr] = conn
             conn.bio_write(datagram)
             try:
@@ -210,16 +212,13 @@ class Pki:
     def server_dtls(self) -> SSL.Context:
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
-        from OpenSSL import crypto
 
         ctx = SSL.Context(SSL.DTLS_METHOD)
         ctx.set_options(SSL.OP_NO_QUERY_MTU)
         chain = self.server.cert_chain_pems
-        ctx.use_certificate(
-            crypto.X509.from_cryptography(x509.load_pem_x509_certificate(chain[0].bytes()))
-        )
+        ctx.use_certificate(x509.load_pem_x509_certificate(chain[0].bytes()))
         key = load_pem_private_key(self.server.private_key_pem.bytes(), password=None)
-        ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))  # type: ignore[arg-type]
+        ctx.use_privatekey(key)  # type: ignore[arg-type]
         return ctx
 
     def provision(self, fw) -> None:
