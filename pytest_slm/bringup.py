@@ -195,10 +195,13 @@ def go_online(
     deadline = started + attach_timeout
     last: str | None = None
     # The modem may have registered before URCs were routed to us; its read form says so.
-    current = client.at("AT+CEREG?").values("+CEREG")
-    if current and len(current[0]) > 1 and current[0][1] in REGISTERED:
-        last = "+CEREG: " + ",".join("" if v is None else str(v) for v in current[0][1:])
-        return last, time.monotonic() - started
+    read = client.at("AT+CEREG?").with_prefix("+CEREG")
+    if read and "," in read[0]:
+        # The read form is the notification with <n> in front.
+        report = "+CEREG: " + read[0].split(",", 1)[1]
+        if cereg_stat(report) in REGISTERED:
+            return report, time.monotonic() - started
+        last = report
     while True:
         left = deadline - time.monotonic()
         if left <= 0:

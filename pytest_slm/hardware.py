@@ -179,6 +179,37 @@ class HardwareSettings:
         )
 
 
+def hardware_board(config: pytest.Config) -> Board | None:
+    """The --board's entry when it is real hardware, None for a simulated board."""
+    try:
+        board = registry_from_config(config).get(config.getoption("--board"))
+    except BoardConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return None if board.simulated else board
+
+
+def suite_credentials(config: pytest.Config, ca_pem: str | None) -> list[Credential]:
+    """The suite's CA certificate in the --sec-tag slot (nothing when there is no CA)."""
+    if not ca_pem:
+        return []
+    return [Credential(config.getoption("--sec-tag"), bringup.CredentialType.ROOT_CA, ca_pem)]
+
+
+def open_from_config(
+    config: pytest.Config,
+    credentials: Iterable[Credential] = (),
+    *,
+    transcript: Transcript | None = None,
+) -> HardwareBoard:
+    """`open_hardware_board` with everything taken from the command line."""
+    settings = HardwareSettings.from_config(config)
+    ready = config.getoption("--ready-timeout", default=None)
+    # The board file knows how long its boot takes after a flash; a longer --ready-timeout wins.
+    settings.ready_timeout = max(ready or 0.0, settings.board.boot_timeout)
+    return open_hardware_board(settings, credentials, progress=terminal_progress(config),
+                               transcript=transcript)
+
+
 def lock_key_for(probe_id: str | None, port: str | None) -> str:
     """One lock per physical board, whichever way it was reached (--board, --port, a hardware
     map): by probe serial number when known, else by the port's real path."""
