@@ -243,6 +243,11 @@ class Firmware:
         return self._dm is not None
 
     @property
+    def is_running(self) -> bool:
+        """The worker is alive (the board has not crashed or been closed)."""
+        return self._worker is not None and self._worker.is_alive() and not self._closed
+
+    @property
     def line_pending(self) -> bool:
         """Part of a command line has been received, without its terminator."""
         return bool(self._line)

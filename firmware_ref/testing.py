@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from firmware_ref import commands
 from firmware_ref.commands import Handler
 from firmware_ref.host import READY, Firmware, FirmwareConfig
 from firmware_ref.modem import ModemState
+
+T = TypeVar("T")
 
 _FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: \d+|\+CMS ERROR: \d+)\r\n")
 
@@ -80,7 +83,9 @@ class FirmwareHarness:
         with self._cond:
             return bytes(self._out[self._pos :])
 
-    def _wait(self, ready, timeout: float | None, what: str):
+    def _wait(
+        self, ready: Callable[[bytearray, int], T | None], timeout: float | None, what: str
+    ) -> T:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._cond:
             while True:
@@ -104,7 +109,7 @@ class FirmwareHarness:
         """Wait until ``len(expected)`` bytes are unread, assert they are exactly ``expected``,
         and consume them."""
 
-        def ready(out: bytearray, pos: int):
+        def ready(out: bytearray, pos: int) -> bytes | None:
             if len(out) - pos >= len(expected):
                 return bytes(out[pos : pos + len(expected)])
             if bytes(out[pos:]) != expected[: len(out) - pos]:
@@ -121,7 +126,7 @@ class FirmwareHarness:
     def read_until(self, marker: bytes, timeout: float | None = None) -> bytes:
         """Consume and return unread output up to and including ``marker``."""
 
-        def ready(out: bytearray, pos: int):
+        def ready(out: bytearray, pos: int) -> int | None:
             i = out.find(marker, pos)
             return None if i < 0 else i + len(marker)
 
@@ -134,7 +139,7 @@ class FirmwareHarness:
     def read_final(self, timeout: float | None = None) -> bytes:
         """Consume and return unread output through the next final result code."""
 
-        def ready(out: bytearray, pos: int):
+        def ready(out: bytearray, pos: int) -> int | None:
             m = _FINAL.search(bytes(out), pos)
             return None if m is None else m.end()
 

@@ -156,7 +156,8 @@ class TcpTransport:
             self.board.log("new client replaces the current one")
             _close_socket(old)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(None)
+        # Bounded sends: a client that stops reading costs it the bytes, never the board.
+        conn.settimeout(WRITE_STALL_S)
         self.board.log(f"client connected from {peer}")
         tx = Pacer(self.board.config.baud, self.stop)
 
@@ -182,6 +183,8 @@ class TcpTransport:
             while not self.stop.is_set():
                 try:
                     data = conn.recv(READ_SIZE)
+                except TimeoutError:
+                    continue  # the send timeout also applies here; silence is fine
                 except OSError:
                     break
                 if not data:

@@ -118,7 +118,7 @@ def test_board_survives_any_input(pieces):
         h.read_available()
         h.feed(PROBE)
         h.read_until(PROBE_ANSWER, timeout=30)
-        assert h.fw._worker is not None and h.fw._worker.is_alive()
+        assert h.fw.is_running
 
 
 @settings(max_examples=400, deadline=None)
