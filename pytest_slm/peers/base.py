@@ -80,6 +80,22 @@ def norm_addr(addr: tuple) -> tuple[str, int]:
     return (addr[0], addr[1])
 
 
+def _wait_readable(objs: list[Any], timeout: float | None) -> list[Any]:
+    """The readable subset of objs (anything with fileno()). poll() where the system has it:
+    select() fails on descriptors above FD_SETSIZE, which a long session can reach."""
+    if not hasattr(select, "poll"):
+        return select.select(objs, [], [], timeout)[0]
+    poller = select.poll()
+    by_fd = {}
+    for obj in objs:
+        fd = obj.fileno()
+        by_fd[fd] = obj
+        poller.register(fd, select.POLLIN)
+    events = poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+    # POLLHUP/POLLERR count as readable: the next recv() reports what happened.
+    return [by_fd[fd] for fd, _ in events if fd in by_fd]
+
+
 @dataclass(frozen=True)
 class HandshakeFailure:
     """A TLS/DTLS handshake the peer saw fail: who, and why (OpenSSL's reason, e.g.
@@ -180,7 +196,12 @@ class Peer:
         if self._started:
             raise RuntimeError(f"{self!r} already started")
         self._wake_r, self._wake_w = socket.socketpair()
-        sock = self._open()
+        try:
+            sock = self._open()
+        except BaseException:
+            self._wake_r.close()
+            self._wake_w.close()
+            raise
         self._sock = sock
         self.port = sock.getsockname()[1]
         self._started = True
@@ -311,10 +332,10 @@ class Peer:
         """Block until sock is readable (True) or the peer is stopping / timeout (False)."""
         if self._stopping.is_set():
             return False
-        r, _, _ = select.select([sock, self._wake_r], [], [], timeout)
+        ready = _wait_readable([sock, self._wake_r], timeout)
         if self._stopping.is_set():
             return False
-        return sock in r
+        return sock in ready
 
     def _count(self, **deltas: int) -> None:
         with self._cond:

@@ -127,7 +127,6 @@ class DtlsEcho(Peer):
         self.closed = 0
         self._secret = os.urandom(32)
         self._sessions: dict[Any, _Session] = {}
-        self._listener: SSL.Connection | None = None
         self.context = self._make_context()
 
     # ----------------------------------------------------------------- setup
@@ -180,7 +179,10 @@ class DtlsEcho(Peer):
                 except Exception as exc:  # noqa: BLE001 - one bad client never stops the server
                     self._record_error(f"datagram from {norm_addr(addr)}: {exc!r}")
                     self._sessions.pop(addr, None)
-            self._timers(sock)
+            try:
+                self._timers(sock)
+            except Exception as exc:  # noqa: BLE001 - as above
+                self._record_error(f"timers: {exc!r}")
 
     def _next_timeout(self) -> float | None:
         now = time.monotonic()
@@ -216,12 +218,13 @@ class DtlsEcho(Peer):
                     continue
                 self._flush(sock, s.conn, addr)
 
-    def _flush(self, sock: socket.socket, conn: SSL.Connection, addr: Any) -> None:
+    def _flush(self, sock: socket.socket, conn: SSL.Connection, addr: Any) -> int:
         try:
-            _flush(conn, lambda d: sock.sendto(d, addr), self.mtu)
+            return _flush(conn, lambda d: sock.sendto(d, addr), self.mtu)
         except OSError as exc:
             if not self._stopping.is_set():
                 self._record_error(f"sendto {norm_addr(addr)}: {exc!r}")
+            return 0
 
     def _datagram(self, sock: socket.socket, data: bytes, addr: Any) -> None:
         session = self._sessions.get(addr)
@@ -240,25 +243,21 @@ class DtlsEcho(Peer):
             self._echo(sock, session)
 
     def _listen(self, sock: socket.socket, data: bytes, addr: Any) -> None:
-        if self._listener is None:
-            self._listener = self._new_conn(addr)
-        listener = self._listener
-        listener.set_app_data(norm_addr(addr))
+        # A fresh Connection per datagram from an unknown sender: nothing one sender leaves in
+        # a memory BIO can reach the next one, and a failed exchange leaves no state behind.
+        listener = self._new_conn(addr)
         listener.bio_write(data)
         try:
             listener.DTLSv1_listen()
         except SSL.WantReadError:
-            # A HelloVerifyRequest went out (or the datagram was ignored): keep no state.
-            self._flush(sock, listener, addr)
-            self._count(cookie_exchanges=1)
+            # A HelloVerifyRequest went out, or the datagram was not a ClientHello.
+            if self._flush(sock, listener, addr):
+                self._count(cookie_exchanges=1)
             return
         except SSL.Error as exc:
-            self._listener = None
             self._record_error(f"DTLSv1_listen from {norm_addr(addr)}: {_reason(exc)}")
             return
-        # The cookie checked out: this listener becomes the session; the next sender gets a
-        # new listener.
-        self._listener = None
+        # The cookie checked out: this Connection carries on as the sender's session.
         session = _Session(listener, norm_addr(addr), addr)
         self._sessions[addr] = session
         self._count(connections=1)
