@@ -247,13 +247,17 @@ def bring_up(
     credentials: Iterable[Credential] = (),
     *,
     attach_timeout: float = DEFAULT_ATTACH_TIMEOUT,
-    ready_timeout: float = 60.0,
+    ready_timeout: float | None = 60.0,
     progress: Progress | None = None,
 ) -> ModemInfo:
-    """The whole session bring-up on an opened client; returns what the report records."""
+    """The whole session bring-up on an opened client; returns what the report records.
+
+    `ready_timeout=None` when the caller has already seen SLM answer (`wait_until_answering`).
+    """
     credentials = list(credentials)
     redact_credentials(client, credentials)
-    wait_until_answering(client, ready_timeout, progress)
+    if ready_timeout is not None:
+        wait_until_answering(client, ready_timeout, progress)
     _say(progress, "modem offline for provisioning (AT+CFUN=4)")
     client.at("AT+CFUN=4", timeout=30.0)
     provision(client, credentials, progress)

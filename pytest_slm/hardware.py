@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from pytest_slm import bringup
+from pytest_slm.at import LinkError
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.boards import RUNNERS, Board, BoardConfigError, BoardRegistry
 from pytest_slm.bringup import DEFAULT_ATTACH_TIMEOUT, DEFAULT_SEC_TAG, Credential, ModemInfo
@@ -282,18 +284,37 @@ def open_hardware_board(
         if not outcome.flashed:
             say(f"not flashing: {outcome.reason}")
         ready_timeout = settings.ready_timeout or board.boot_timeout
+        transcript = transcript or Transcript(label=f"{board.name} {url}")
 
         def find() -> str | None:
             return find_port_again(located, lister=lister) if located else url
 
-        url, port = open_when_present(find, board.uart, ready_timeout, progress=say)
-        dut = SlmDut(port, transcript=transcript or Transcript(label=f"{board.name} {url}"))
-        say(f"opened {url} ({board.uart.baudrate} baud, "
-            f"{'RTS/CTS' if board.uart.rtscts else 'no flow control'}, DTR "
-            f"{'on' if board.uart.dtr else 'off'})")
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            url, port = open_when_present(
+                find, board.uart, max(deadline - time.monotonic(), 0.1), progress=say
+            )
+            dut = SlmDut(port, transcript=transcript)
+            say(f"opened {url} ({board.uart.baudrate} baud, "
+                f"{'RTS/CTS' if board.uart.rtscts else 'no flow control'}, DTR "
+                f"{'on' if board.uart.dtr else 'off'})")
+            try:
+                bringup.wait_until_answering(
+                    dut, max(deadline - time.monotonic(), 0.1), progress=say
+                )
+                break
+            except LinkError:
+                # The probe re-enumerated after we opened the port (a reset lands a moment
+                # after the flash tool exits): the node we hold is dead, a new one is coming.
+                dut.close()
+                dut = None
+                if time.monotonic() >= deadline:
+                    raise
+                say("the port went away while waiting for SLM (USB re-enumeration); "
+                    "opening it again")
         modem = bringup.bring_up(
-            dut, credentials, attach_timeout=settings.attach_timeout,
-            ready_timeout=ready_timeout, progress=say,
+            dut, credentials, attach_timeout=settings.attach_timeout, ready_timeout=None,
+            progress=say,
         )
     except BaseException:
         if dut is not None:

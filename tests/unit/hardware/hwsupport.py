@@ -46,17 +46,13 @@ def dk_ports(usb_serial: str, first_acm: int = 0, by_id_dir: Path | None = None,
     return ports
 
 
-class NoCoverage:
-    """A pty between the client and slm-sim that plays a radio with no cell in reach: the
-    modem keeps searching. Registration reports from the simulator (`+CEREG: 1...` and the
-    read form `+CEREG: <n>,1...`) reach the client as stat 2, searching, without location.
+class PtyRelay:
+    """A pty standing between the client and slm-sim's pty, copying bytes both ways: what a
+    USB serial port is to the UART behind it. Subclasses rewrite the board's lines.
 
-    Only whole lines pass (the simulator sends nothing else during bring-up), so a report is
-    never split across the rewrite.
+    Only whole lines reach the client (the simulator sends nothing else during bring-up), so a
+    rewrite never sees half a line.
     """
-
-    _URC = re.compile(rb"^\+CEREG: [15](,.*)?$")
-    _READ = re.compile(rb"^\+CEREG: (\d),[15](,.*)?$")
 
     def __init__(self, sim_path: str) -> None:
         self.sim = os.open(sim_path, os.O_RDWR | os.O_NOCTTY)
@@ -69,13 +65,7 @@ class NoCoverage:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _rewrite(self, line: bytes) -> bytes:
-        body = line.rstrip(b"\r")
-        if self._URC.match(body):
-            return b"+CEREG: 2" + line[len(body):]
-        match = self._READ.match(body)
-        if match:
-            return b"+CEREG: " + match.group(1) + b",2" + line[len(body):]
+    def rewrite(self, line: bytes) -> bytes:
         return line
 
     def _run(self) -> None:
@@ -91,12 +81,55 @@ class NoCoverage:
                     pending += os.read(self.sim, 4096)
                     *lines, pending = pending.split(b"\n")
                     if lines:
-                        os.write(self.master, b"".join(self._rewrite(x) + b"\n" for x in lines))
+                        os.write(self.master, b"".join(self.rewrite(x) + b"\n" for x in lines))
             except OSError:
                 return
 
     def close(self) -> None:
         os.write(self._stop_w, b"x")
         self._thread.join(timeout=10)
-        for fd in (self.sim, self.master, self._slave, self._stop_r, self._stop_w):
+        # Closing the master is a cable pulled out: the client's reads of the slave now fail.
+        for fd in (self.master, self._slave, self.sim, self._stop_r, self._stop_w):
             os.close(fd)
+
+
+class NoCoverage(PtyRelay):
+    """A radio with no cell in reach: the modem keeps searching. Registration reports from the
+    simulator (`+CEREG: 1...`, and the read form `+CEREG: <n>,1...`) reach the client as stat
+    2, searching, without location."""
+
+    _URC = re.compile(rb"^\+CEREG: [15](,.*)?$")
+    _READ = re.compile(rb"^\+CEREG: (\d),[15](,.*)?$")
+
+    def rewrite(self, line: bytes) -> bytes:
+        body = line.rstrip(b"\r")
+        if self._URC.match(body):
+            return b"+CEREG: 2" + line[len(body):]
+        match = self._READ.match(body)
+        if match:
+            return b"+CEREG: " + match.group(1) + b",2" + line[len(body):]
+        return line
+
+
+class UsbCable:
+    """The board's USB port under a by-id link; `reenumerate()` kills the port the host holds
+    and brings up a new node under the same link, as a probe does when it resets."""
+
+    def __init__(self, sim_path: str, link: Path) -> None:
+        self.sim_path = sim_path
+        self.link = link
+        self.relay = PtyRelay(sim_path)
+        self._point_link()
+
+    def _point_link(self) -> None:
+        tmp = self.link.with_name(self.link.name + ".new")
+        tmp.symlink_to(self.relay.path)
+        os.replace(tmp, self.link)
+
+    def reenumerate(self) -> None:
+        self.relay.close()
+        self.relay = PtyRelay(self.sim_path)
+        self._point_link()
+
+    def close(self) -> None:
+        self.relay.close()

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hwsupport import HEX_IMAGE, dk_ports
+from hwsupport import HEX_IMAGE, UsbCable, dk_ports
 
 from pytest_slm.boards import BoardRegistry
 from pytest_slm.bringup import Credential, CredentialType
@@ -180,3 +180,28 @@ def test_a_board_held_by_another_process_waits_then_fails(desk, fake_tools, buil
     finally:
         other.kill()
         other.wait(timeout=30)
+
+
+def test_port_dying_after_it_was_opened_is_opened_again(tmp_path, sim_pty, fake_tools):
+    """The probe resets a moment after the flash tool exits: the port we opened dies (reads
+    fail) and a new node appears under the same by-id link."""
+    desk = Desk(tmp_path, sim_pty)
+    cable = UsbCable(sim_pty, desk.link)
+    said: list[str] = []
+
+    def progress(message: str) -> None:
+        said.append(message)
+        if message.startswith("opened") and len([m for m in said if m.startswith("opened")]) == 1:
+            cable.reenumerate()
+
+    try:
+        hw = open_hardware_board(desk.settings(), progress=progress, lister=desk.ports)
+        try:
+            assert hw.dut.at("AT+CFUN?").value("+CFUN") == [1]
+        finally:
+            hw.close()
+    finally:
+        cable.close()
+    text = "\n".join(said)
+    assert "the port went away while waiting for SLM (USB re-enumeration)" in text
+    assert text.count("opened") == 2 and "online after" in text
