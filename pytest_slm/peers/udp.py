@@ -93,21 +93,20 @@ class DatagramServer(Peer):
         predicate: Callable[[DatagramServer], Any] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Wait until at least `nbytes` payload bytes have arrived (returns self.data), or until
-        predicate(self) is truthy (returns its value)."""
+        """Wait until at least `nbytes` payload bytes have arrived, or until predicate(self) is
+        truthy. Returns what was recorded (self.data) for a recording peer, True for an echo,
+        or the predicate's value."""
         if (nbytes is None) == (predicate is None):
             raise TypeError("wait_for() takes exactly one of nbytes or predicate")
         if predicate is not None:
             return self.wait_until(lambda: predicate(self), timeout, what="predicate")
-        if not self.record_data:
-            return self.wait_until(
-                lambda: self.bytes_received >= nbytes, timeout, what=f"{nbytes} bytes"
-            )
-        return self.wait_until(
-            lambda: (lambda d: d if len(d) >= nbytes else None)(self.data),
-            timeout,
-            what=f"{nbytes} bytes (have {self.bytes_received})",
-        )
+
+        def enough() -> Any:
+            if self.bytes_received < nbytes:
+                return None
+            return self.data if self.record_data else True
+
+        return self.wait_until(enough, timeout, what=f"{nbytes} bytes")
 
     def wait_datagrams(self, n: int = 1, timeout: float = DEFAULT_TIMEOUT) -> list[Datagram]:
         """Wait until n datagrams have been recorded; return the first n."""
