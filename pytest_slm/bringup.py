@@ -27,6 +27,8 @@ from pytest_slm.at.transcript import REDACTED
 # provisioning never overwrites a lab board's own credentials.
 DEFAULT_SEC_TAG = 71434
 DEFAULT_ATTACH_TIMEOUT = 180.0
+# How often a silent wait for registration says it is still waiting.
+HEARTBEAT = 15.0
 REGISTERED = {1: "registered, home network", 5: "registered, roaming"}
 CEREG_STAT = {
     0: "not registered, not searching",
@@ -108,7 +110,7 @@ def cereg_stat(line: str) -> int | None:
 
 def describe_cereg(line: str | None) -> str:
     if not line:
-        return "none"
+        return "+CEREG: none"
     stat = cereg_stat(line)
     meaning = CEREG_STAT.get(stat) if stat is not None else None
     return f"{line} ({meaning})" if meaning else line
@@ -207,17 +209,20 @@ def go_online(
         if left <= 0:
             break
         try:
-            line = client.wait_urc("+CEREG", timeout=left)
+            line = client.wait_urc("+CEREG", timeout=min(left, HEARTBEAT))
         except AtTimeout:
-            break
+            if deadline - time.monotonic() > 0:
+                # A modem searching for a cell can be silent for minutes; say it is still on.
+                _say(progress, f"still waiting for LTE registration "
+                     f"({time.monotonic() - started:.0f} s, last {describe_cereg(last)})")
+            continue
         last = line
         stat = cereg_stat(line)
         _say(progress, f"{line} ({CEREG_STAT.get(stat, 'unknown stat')})")
         if stat in REGISTERED:
             return line, time.monotonic() - started
     raise RegistrationTimeout(
-        f"no LTE registration after {attach_timeout:g} s, last +CEREG: "
-        f"{describe_cereg(last).removeprefix('+CEREG: ')} "
+        f"no LTE registration after {attach_timeout:g} s, last {describe_cereg(last)} "
         "(check the SIM, the antenna and coverage; raise --attach-timeout for slow networks)"
     )
 

@@ -90,12 +90,14 @@ def test_a_credential_already_there_is_deleted_first(board):
     assert_no_secrets(again)
 
 
-def test_no_registration_fails_with_the_last_report(sim_pty):
+def test_no_registration_fails_with_the_last_report(sim_pty, monkeypatch):
+    monkeypatch.setattr(bringup, "HEARTBEAT", 0.5)
     radio = NoCoverage(sim_pty)
     dut = SlmDut.open(radio.path)
+    said: list[str] = []
     try:
         with pytest.raises(RegistrationTimeout) as info:
-            bring_up(dut, creds(), attach_timeout=1.5)
+            bring_up(dut, creds(), attach_timeout=1.5, progress=said.append)
     finally:
         dut.close()
         radio.close()
@@ -103,6 +105,8 @@ def test_no_registration_fails_with_the_last_report(sim_pty):
     assert text.startswith("no LTE registration after 1.5 s, last +CEREG: 2 "
                            "(not registered, searching)")
     assert "--attach-timeout" in text
+    assert any(x.startswith("still waiting for LTE registration (") and
+               "last +CEREG: 2 (not registered, searching)" in x for x in said)
 
 
 def test_a_refused_credential_is_reported_without_its_content(board):
@@ -147,7 +151,7 @@ def test_cereg_stat(line, stat):
 
 
 def test_describe_cereg():
-    assert describe_cereg(None) == "none"
+    assert describe_cereg(None) == "+CEREG: none"
     assert describe_cereg("+CEREG: 3") == "+CEREG: 3 (registration denied)"
 
 
