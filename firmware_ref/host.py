@@ -195,6 +195,8 @@ class Firmware:
         self._inbox: queue.Queue = queue.Queue()
         self._out_lock = threading.RLock()
         self._timers: list[threading.Timer] = []
+        self._deferred_timers: list[threading.Timer] = []
+        self._in_handler = False
         self._timer_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -284,6 +286,7 @@ class Firmware:
         self.stopping.set()
         with self._timer_lock:
             timers, self._timers = self._timers, []
+            self._deferred_timers = []
         for t in timers:
             t.cancel()
         if self._dm is not None:
@@ -350,7 +353,18 @@ class Firmware:
         with self._timer_lock:
             self._timers = [x for x in self._timers if x.is_alive()]
             self._timers.append(t)
+            if self._in_handler and threading.current_thread() is self._worker:
+                # Started once the command's final result is out, so a notification the
+                # command causes can never overtake its OK, however late the worker runs.
+                self._deferred_timers.append(t)
+                return
         t.start()
+
+    def _start_deferred_timers(self) -> None:
+        with self._timer_lock:
+            timers, self._deferred_timers = self._deferred_timers, []
+        for t in timers:
+            t.start()
 
     def log(self, msg: str) -> None:
         """Verbose log to stderr (``-v``); never give it credential contents."""
@@ -518,6 +532,16 @@ class Firmware:
         self._run_handler(entry, cmd_type, params)
 
     def _run_handler(self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params) -> None:
+        self._in_handler = True
+        try:
+            self._call_handler(entry, cmd_type, params)
+        finally:
+            self._in_handler = False
+            self._start_deferred_timers()
+
+    def _call_handler(
+        self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params
+    ) -> None:
         was_in_dm = self._dm is not None
         self.log(f"{entry.name} {cmd_type.name}")
         try:

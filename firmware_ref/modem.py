@@ -124,6 +124,8 @@ def _attach(fw: Firmware) -> None:
     def searching() -> None:
         if modem.attach_seq == seq:
             _notify_cereg(fw)
+            # Chained, not a second timer: the two reports can never swap places.
+            fw.call_later(CEREG_DELAY_S - SEARCH_DELAY_S, registered)
 
     def registered() -> None:
         if modem.attach_seq != seq:
@@ -134,7 +136,6 @@ def _attach(fw: Firmware) -> None:
             fw.urc("+CGEV: ME PDN ACT 0")
 
     fw.call_later(SEARCH_DELAY_S, searching)
-    fw.call_later(CEREG_DELAY_S, registered)
 
 
 def _detach(fw: Firmware) -> None:

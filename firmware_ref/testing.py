@@ -162,8 +162,18 @@ class FirmwareHarness:
             self._pos = len(self._out)
         return data
 
-    def assert_silent(self, duration: float) -> None:
-        """Nothing new may arrive for ``duration`` s (a protocol silence, not a sync sleep)."""
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until the firmware has processed everything fed so far and waits for input."""
+        if not self.fw.wait_idle(self.timeout if timeout is None else timeout):
+            raise HarnessTimeout(f"firmware still busy; unread: {self.unread!r}")
+
+    def assert_silent(self, duration: float, *, settle: bool = False) -> None:
+        """Nothing new may arrive for ``duration`` s (a protocol silence, not a sync sleep).
+
+        With ``settle=True`` the silence starts once the firmware has processed all input fed
+        so far (never while a handler blocks: that would wait for the handler)."""
+        if settle:
+            self.settle()
         deadline = time.monotonic() + duration
         with self._cond:
             while True:

@@ -54,7 +54,7 @@ def dm():
 
 def enter(h, sink):
     h.feed(b"AT#XQDATA\r\n")
-    h.assert_silent(0.1)  # v2.0 enters data mode without a word
+    h.assert_silent(0.1, settle=True)  # v2.0 enters data mode without a word
     assert h.fw.in_data_mode
 
 
@@ -83,7 +83,7 @@ def test_terminator_followed_by_more_bytes_is_data(dm):
     enter(h, sink)
     h.feed(b"+++\r\n")
     assert sink.next() == b"+++\r\n"
-    h.assert_silent(0.1)
+    h.assert_silent(0.1, settle=True)
     assert h.fw.in_data_mode
     h.feed(b"+++")
     h.wait_output(OK)
@@ -105,7 +105,7 @@ def test_command_lines_are_data_in_data_mode(dm):
     enter(h, sink)
     h.feed(b"AT\r\n")
     assert sink.next() == b"AT\r\n"
-    h.assert_silent(0.1)
+    h.assert_silent(0.1, settle=True)
     h.feed(b"+++")
     h.wait_output(OK)
 
@@ -150,7 +150,7 @@ def test_bytes_arriving_before_the_exit_reset_are_lost(dm):
     h.feed(b"AT\r\n")  # arrives while the last chunk is being sent: lost in the reset
     sink.hold.set()
     h.wait_output(OK)
-    h.assert_silent(0.2)
+    h.assert_silent(0.2, settle=True)
     h.feed(b"AT\r\n")
     h.wait_output(OK)
 

@@ -67,7 +67,7 @@ def test_grammar_errors(h, line):
 
 def test_no_echo_and_lone_cr_never_ends_a_line(h):
     h.feed(b"AT\r")
-    h.assert_silent(0.2)
+    h.assert_silent(0.2, settle=True)
     h.feed(b"\n")
     h.wait_output(OK)
 
@@ -125,7 +125,7 @@ def test_crlf_inside_quotes_is_stored(h):
 
 def test_unbalanced_quote_swallows_lines_until_closed(h):
     h.feed(b'AT#XSLMVER="abc\r\nAT\r\n')
-    h.assert_silent(0.2)
+    h.assert_silent(0.2, settle=True)
     h.feed(b'"\r\n')
     h.wait_output(VERSION)
 
