@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hwsupport import FAKES_BIN, make_build_dir
 
-pytest_plugins = ["pytester"]
+# pytester comes from the repository's root conftest (only a top-level conftest may load plugins).
 
 
 class FakeTools:
