@@ -141,11 +141,19 @@ class TcpTransport:
                     conn, peer = self.server.accept()
                 except TimeoutError:
                     continue
-                except OSError:
+                except OSError as exc:
                     if self.stop.is_set():
                         break
-                    raise
-                self._take(conn, peer)
+                    # e.g. EMFILE while the socket commands hold many host sockets: keep the
+                    # board up and try again shortly
+                    self.board.log(f"accept failed: {exc}")
+                    self.stop.wait(0.1)
+                    continue
+                try:
+                    self._take(conn, peer)
+                except OSError as exc:
+                    self.board.log(f"client setup failed: {exc}")
+                    _close_socket(conn)
         finally:
             self.close()
 
@@ -308,7 +316,9 @@ class PtyTransport:
                     continue
                 except OSError as exc:
                     if exc.errno != errno.EIO:
-                        raise
+                        self.board.log(f"pty read failed: {exc}")
+                        self.stop.wait(0.1)
+                        continue
                     data = b""
                 if not data:
                     # EIO: the last host closed the slave. Keep serving: wait for the next open.
