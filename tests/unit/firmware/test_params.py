@@ -6,6 +6,7 @@ import pytest
 
 from firmware_ref.commands import CommandError
 from firmware_ref.params import INT64_MAX, INT64_MIN, ParamError, Params
+from firmware_ref.testing import FirmwareHarness
 
 
 def p(line: str | bytes) -> Params:
@@ -201,3 +202,40 @@ def test_getters_reject_bad_indexes():
     for i in (-1, 2, 99):
         with pytest.raises(ParamError):
             params.get_int(i)
+
+
+# End to end through the host, with AT#XDATACTRL (an unsigned short, minimum 32 at 115200).
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "answer"),
+    [
+        ("100", OK),
+        (" 100", OK),  # one space is skipped
+        ("  100", ERROR),  # two are not
+        ("100,", OK),  # trailing comma
+        ("100,5", OK),  # extra parameter ignored
+        ('100,"x",(1,2),', OK),
+        ("", ERROR),  # missing
+        (",100", ERROR),  # empty
+        ("+100", ERROR),
+        ("0x10", ERROR),
+        ("100a", ERROR),
+        ('"100"', ERROR),  # quoted number
+        ("(100)", ERROR),  # array
+        ("abc", ERROR),  # unquoted string
+        ("65535", OK),
+        ("65536", ERROR),  # out of range
+        ("99999999999999999999999", ERROR),  # overflow
+        ("-1", ERROR),
+        ("100 ", OK),  # a space is skipped even at the end
+        ("100 x", ERROR),
+        ("1=100", ERROR),  # "=" separates: parameter 1 is 1, below the minimum
+    ],
+)
+def test_parameter_classes_through_the_host(value, answer):
+    with FirmwareHarness() as h:
+        h.feed(b"AT#XDATACTRL=" + value.encode() + b"\r\n")
+        h.wait_output(answer)
