@@ -174,6 +174,17 @@ class SlmDut(AtClient):
     """The AT client plus the socket-command vocabulary of SLM v2.0.x."""
 
     _synced_boot: int | None = None
+    # v2.0 keeps the address of any #XSENDTO in a global that only leaving data mode clears, and
+    # a later #XSEND data mode sends there instead of to the connected peer. Unknown at first.
+    # A reboot clears it: it counts only while the board runs the boot it was set in.
+    _sendto_target_stale = True
+    _stale_boot = 0
+
+    def at(self, command: str, *, timeout: float | None = None, check: bool = True) -> AtResult:
+        if command[:10].upper() == "AT#XSENDTO":
+            self._sendto_target_stale = True
+            self._stale_boot = self.boot_count
+        return super().at(command, timeout=timeout, check=check)
 
     @classmethod
     def open(
@@ -628,6 +639,8 @@ class SlmDut(AtClient):
             command = "AT#XSEND" if sendto is None else (
                 f"AT#XSENDTO={_quote(sendto[0])},{int(sendto[1])}"
             )
+        if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
+            self._clear_sendto_target()
         limits = self.datactrl_read()
         # The limit in force after entry: the current one, or the minimum the entry computes.
         session = DataMode(self, limits.current or limits.minimum)
@@ -645,8 +658,18 @@ class SlmDut(AtClient):
                 transcript_tail=self.transcript.tail(),
             )
 
+    def _target_may_be_stale(self) -> bool:
+        return self._sendto_target_stale and self._stale_boot == self.boot_count
+
+    def _clear_sendto_target(self) -> None:
+        # Entering and leaving data mode with nothing in between clears it and sends nothing.
+        self.enter_data_mode("AT#XSEND")
+        self._leave_data_mode(DataMode(self, 0), NETWORK_TIMEOUT, raising=True)
+
     def _leave_data_mode(self, session: DataMode, timeout: float, *, raising: bool) -> bool:
         """True when our terminator ended data mode, False when the board had already left."""
+        # Leaving data mode, by the terminator or by a failed send, clears the #XSENDTO target.
+        self._sendto_target_stale = False
         if not self.in_data_mode:
             return session.terminated or not self._left_by_board
         try:

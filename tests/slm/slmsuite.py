@@ -155,3 +155,30 @@ def reboot(slm: SlmDut, timeout: float = 60.0) -> None:
     slm.reset_state()
     if slm.at("AT+CFUN?").value("+CFUN")[0] != 1:
         go_online(slm, attach_timeout=180.0)
+
+
+def peer(request: pytest.FixtureRequest, kind: str, family: Family):
+    """The peer fixture `kind` (tcp_echo, udp_sink, ...) of `family`."""
+    return request.getfixturevalue(kind + ("6" if family == Family.IPV6 else ""))
+
+
+def free_udp_port(family: Family) -> int:
+    import socket
+
+    fam = socket.AF_INET6 if family == Family.IPV6 else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as probe:
+        probe.bind((loopback(family), 0))
+        return probe.getsockname()[1]
+
+
+def nothing_more(slm: SlmDut, sink, before: bytes = b"") -> None:
+    """Prove `sink` got nothing beyond `before`: send a marker and wait until it arrives first."""
+    marker = b"<end>"
+    slm.send(marker)
+    data = sink.wait_for(len(before) + len(marker))
+    assert data == before + marker, data
+
+
+def ip_version(family: Family) -> int:
+    """4 or 6: how the peers' factories name a family."""
+    return 6 if family == Family.IPV6 else 4
