@@ -82,7 +82,8 @@ def _data_handler(fw, cmd_type, params):
 def recover(h: FirmwareHarness) -> None:
     fw = h.fw
     for _ in range(10):
-        assert fw.wait_idle(30), "board stopped taking input"
+        # A fuzzed AT#XDATACTRL may have set a data-mode flush time of up to 65.5 s.
+        assert fw.wait_idle(30 + fw.datamode_time_limit / 1000), "board stopped taking input"
         if fw.in_data_mode:
             # Idle in data mode means the buffer was flushed after a silence, so this +++ is
             # a flush of its own: the terminator.
