@@ -129,6 +129,9 @@ class Endpoint:
         self, addr: tuple, stopping: threading.Event, creds: Credentials | None = None
     ) -> None:
         if self.kind == SOCK_STREAM:
+            if self.peer_ip():
+                # CPython's connect_ex reports EISCONN as success; the stack does not.
+                raise NetError(errno.EISCONN)
             rc = self._call(self.sock.connect_ex, addr)
             if rc == errno.EINPROGRESS:
                 # The kernel's own SYN retries bound this wait, as the modem's stack does.

@@ -1,0 +1,104 @@
+"""Closed peers, double connects, raw sockets, and random input: every answer is OK or ERROR
+and the board keeps answering."""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from socket_peers import connect_to
+
+from firmware_ref.testing import FirmwareHarness
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+def info(*lines: str) -> bytes:
+    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
+
+
+def at(h, line: str, timeout: float | None = None) -> bytes:
+    return h.command(line, timeout)
+
+
+def reset_by_peer(conn: socket.socket) -> None:
+    """Close with an RST (SO_LINGER 0) so the board's next send fails at once."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def test_send_to_a_reset_client_connection(harness) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    at(harness, "AT#XSOCKET=1,1,0")
+    at(harness, f'AT#XCONNECT="127.0.0.1",{server.getsockname()[1]}')
+    conn, _ = server.accept()
+    reset_by_peer(conn)
+    assert at(harness, 'AT#XSEND="after reset"') == info("#XSEND: 0") + ERROR
+    assert at(harness, "AT#XRECV=1") in (OK, ERROR)  # EOF or ECONNRESET, never a hang
+    server.close()
+
+
+def test_send_to_a_reset_accepted_peer(harness) -> None:
+    at(harness, "AT#XSOCKET=1,1,1")
+    at(harness, "AT#XBIND=0")
+    at(harness, "AT#XLISTEN")
+    client = connect_to(harness, 0)
+    at(harness, "AT#XACCEPT=5")
+    reset_by_peer(client)
+    assert at(harness, 'AT#XSEND="gone"') == info("#XSEND: 0") + ERROR
+    # The peer stays remembered until the server is closed.
+    assert at(harness, "AT#XACCEPT?") == info("#XTCPACCEPT: 1") + OK
+
+
+def test_connect_twice(harness, tcp_echo) -> None:
+    at(harness, "AT#XSOCKET=1,1,0")
+    assert at(harness, f'AT#XCONNECT="127.0.0.1",{tcp_echo.port}') == info("#XCONNECT: 1") + OK
+    assert at(harness, f'AT#XCONNECT="127.0.0.1",{tcp_echo.port}') == ERROR  # EISCONN
+
+
+def test_raw_socket_without_a_destination(harness) -> None:
+    assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
+    # AF_PACKET has no addresses: connect and sendto cannot resolve, bind has no address.
+    assert at(harness, 'AT#XCONNECT="127.0.0.1",1') == ERROR
+    assert at(harness, 'AT#XSENDTO="127.0.0.1",1,"x"') == ERROR
+    assert at(harness, "AT#XBIND=1") == ERROR
+    assert at(harness, "AT#XRECV=1") == ERROR
+
+
+_COMMANDS = [
+    "AT#XSOCKET",
+    "AT#XSSOCKET",
+    "AT#XSOCKETSELECT",
+    "AT#XSOCKETOPT",
+    "AT#XSSOCKETOPT",
+    "AT#XBIND",
+    "AT#XLISTEN",
+    "AT#XACCEPT?",
+]
+# Parameters built from the pieces the parser distinguishes. Quotes stay balanced and there is
+# no CR/LF (line framing is the host's business: an open quote swallows the terminator), and no
+# blocking forms (commands with timeouts are left out).
+_params = st.lists(
+    st.one_of(
+        st.integers(min_value=-(2**40), max_value=2**40).map(str),
+        st.sampled_from(["", '""', '"NULL"', '"x"', "a", "0x1", "(1,2)", " 1", "1 ", "+5"]),
+        st.text(alphabet="0123456789,a-", max_size=8),
+    ),
+    max_size=7,
+).map(",".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    command=st.sampled_from(_COMMANDS), tail=st.sampled_from(["=", "?", "=?", ""]), params=_params
+)
+def test_random_parameters_never_break_the_board(command: str, tail: str, params: str) -> None:
+    line = command + (tail + params if tail == "=" else tail if not command.endswith("?") else "")
+    with FirmwareHarness(online=True, timeout=5.0) as h:
+        out = h.command(line)
+        assert re.search(rb"\r\n(OK|ERROR)\r\n$", out), out
+        assert h.command("AT") == OK
