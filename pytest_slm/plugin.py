@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_slm import peers, report
+from pytest_slm import hardware, hwmap, peers, report
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
@@ -23,6 +23,8 @@ SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("slm", "pytest-slm: nRF91 Serial LTE Modem socket AT commands")
     board_session.add_options(group)
+    hardware.add_options(group)
+    hwmap.add_options(group)
     peers.add_options(group)
     report.add_options(group)
 
