@@ -640,7 +640,7 @@ class SlmDut(AtClient):
                 f"AT#XSENDTO={_quote(sendto[0])},{int(sendto[1])}"
             )
         if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
-            self._clear_sendto_target()
+            self.clear_sendto_target()
         limits = self.datactrl_read()
         # The limit in force after entry: the current one, or the minimum the entry computes.
         session = DataMode(self, limits.current or limits.minimum)
@@ -661,7 +661,8 @@ class SlmDut(AtClient):
     def _target_may_be_stale(self) -> bool:
         return self._sendto_target_stale and self._stale_boot == self.boot_count
 
-    def _clear_sendto_target(self) -> None:
+    def clear_sendto_target(self) -> None:
+        """Forget v2.0's remembered #XSENDTO address, so #XSEND data mode goes to the peer."""
         # Entering and leaving data mode with nothing in between clears it and sends nothing.
         self.enter_data_mode("AT#XSEND")
         self._leave_data_mode(DataMode(self, 0), NETWORK_TIMEOUT, raising=True)
