@@ -35,6 +35,7 @@ from firmware_ref.net import (
     poll_endpoints,
     resolve,
 )
+from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.resolver import bug_render
 from firmware_ref.sockstate import (
     INVALID_SEC_TAG,
@@ -282,7 +283,10 @@ def do_socket_open(fw: Firmware, st: SocketState) -> None:
         raise NetError(errno.ENFILE)
     if not fw.modem.online:
         raise NetError(errno.ENETDOWN, "socket(): the modem is offline")
-    fd = _register(fw, st, open_endpoint(sock.family, sock.type))
+    ep = open_endpoint(sock.family, sock.type)
+    if isinstance(ep, RawEndpoint):
+        ep.local_addresses = tuple(a for a in (fw.modem.address, fw.modem.address6) if a)
+    fd = _register(fw, st, ep)
     fw.respond(f"#XSOCKET: {fd},{sock.type},{proto}")
 
 

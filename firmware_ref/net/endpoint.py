@@ -46,6 +46,7 @@ _HOST_FAMILY = {AF_INET: socket.AF_INET, AF_INET6: socket.AF_INET6, AF_PACKET: s
 _SLICE = 0.1  # longest uninterruptible wait: how fast a reset wakes a blocked command
 _DTLS_MTU = 1400
 _DATAGRAM_MAX = 65535
+_ETH_P_ALL = 0x0003
 
 Credentials = Mapping[tuple[int, int], object]
 
@@ -444,6 +445,106 @@ class DtlsEndpoint(Endpoint):
         super().close()
 
 
+class RawEndpoint(Endpoint):
+    """The modem's AF_PACKET socket: whole IP packets in and out of the PDN.
+
+    The host stands in with an IPPROTO_RAW socket per IP version for sending (the destination
+    is the packet's own) and a packet socket on the loopback interface for receiving, which
+    keeps the IP packets addressed to the device's PDP addresses (``local_addresses``).
+    """
+
+    def __init__(self, family: int, kind: int, sock: socket.socket) -> None:
+        super().__init__(family, kind, sock)
+        self.local_addresses: tuple[str, ...] = ()
+        self._queue: list[bytes] = []
+        self._senders: dict[int, socket.socket] = {}
+
+    def _wanted(self, packet: bytes) -> bool:
+        import ipaddress
+
+        if len(packet) >= 20 and packet[0] >> 4 == 4:
+            dst = str(ipaddress.IPv4Address(packet[16:20]))
+        elif len(packet) >= 40 and packet[0] >> 4 == 6:
+            dst = str(ipaddress.IPv6Address(packet[24:40]))
+        else:
+            return False
+        return any(_same_ip(dst, mine) for mine in self.local_addresses)
+
+    def _drain(self) -> None:
+        if self.closed:
+            return
+        while True:
+            try:
+                packet, addr = self.sock.recvfrom(_DATAGRAM_MAX)
+            except OSError:
+                return
+            # addr: (ifname, proto, pkttype, hatype, hwaddr); keep what the host received,
+            # not loopback's copy of what was sent.
+            if len(addr) > 2 and addr[2] == socket.PACKET_HOST and self._wanted(packet):
+                self._queue.append(bytes(packet))
+
+    def _pending(self) -> bool:
+        self._drain()
+        return bool(self._queue)
+
+    def poll_now(self, events: int) -> int:
+        if self.closed:
+            return POLLNVAL
+        revents = POLLIN if events & POLLIN and self._pending() else 0
+        return revents | (events & POLLOUT)
+
+    def recv(self, size: int) -> bytes:
+        if self.closed:
+            raise NetError(errno.EBADF)
+        if not self._pending():
+            raise NetError(errno.EAGAIN)
+        return self._queue.pop(0)[:size]
+
+    def recvfrom(self, size: int) -> tuple[bytes, str]:
+        return self.recv(size), ""
+
+    def send(self, data: bytes) -> int:
+        import ipaddress
+
+        if self.closed:
+            raise NetError(errno.EBADF)
+        version = data[0] >> 4 if data else 0
+        if version == 4 and len(data) >= 20:
+            family, dst = socket.AF_INET, str(ipaddress.IPv4Address(data[16:20]))
+        elif version == 6 and len(data) >= 40:
+            family, dst = socket.AF_INET6, str(ipaddress.IPv6Address(data[24:40]))
+        else:
+            raise NetError(errno.EINVAL, "not an IPv4 or IPv6 packet")
+        sender = self._senders.get(family)
+        if sender is None:
+            try:
+                sender = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            except OSError as exc:
+                raise NetError.from_os(exc) from None
+            sender.setblocking(False)
+            self._senders[family] = sender
+        addr = (dst, 0) if family == socket.AF_INET else (dst, 0, 0, 0)
+        return int(self._call(sender.sendto, data, addr))
+
+    def sendto(self, data: bytes, addr: tuple) -> int:
+        return self.send(data)
+
+    def close(self) -> None:
+        for sender in self._senders.values():
+            sender.close()
+        self._senders.clear()
+        super().close()
+
+
+def _same_ip(a: str, b: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
 def _is_ip(text: str) -> bool:
     import ipaddress
 
@@ -465,7 +566,14 @@ def open_endpoint(family: int, kind: int, security: SecurityConfig | None = None
         elif kind == SOCK_DGRAM:
             sock = socket.socket(host_family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         elif kind == SOCK_RAW:
-            sock = socket.socket(host_family, socket.SOCK_RAW, 0)
+            # Cooked packet socket: IP packets without a link header, on loopback only.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_ALL))
+            try:
+                sock.bind(("lo", _ETH_P_ALL))
+            except OSError:
+                sock.close()
+                raise
+            return RawEndpoint(family, kind, sock)
         else:
             raise NetError(errno.EPROTOTYPE)
     except PermissionError:

@@ -61,6 +61,7 @@ def test_connect_twice(harness, tcp_echo) -> None:
 
 
 def test_raw_socket_without_a_destination(harness) -> None:
+    harness.fw.modem.address = "127.0.0.43"  # an address no other test talks to
     assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
     # AF_PACKET has no addresses: connect and sendto cannot resolve, bind has no address.
     assert at(harness, 'AT#XCONNECT="127.0.0.1",1') == ERROR
@@ -102,3 +103,54 @@ def test_random_parameters_never_break_the_board(command: str, tail: str, params
         out = h.command(line)
         assert re.search(rb"\r\n(OK|ERROR)\r\n$", out), out
         assert h.command("AT") == OK
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _icmp_echo_request(src: str, dst: str, ident: int, payload: bytes) -> bytes:
+    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + payload
+    icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(icmp),
+        0,
+        0,
+        64,
+        1,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
+    )
+    return header + icmp
+
+
+def test_raw_socket_ping(harness) -> None:
+    # The raw socket carries whole IP packets: an ICMP echo request goes out, and the reply
+    # addressed to the device's PDP address comes back on the same socket.
+    harness.fw.modem.address = "127.0.0.42"
+    assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
+    packet = _icmp_echo_request("127.0.0.42", "127.0.0.1", 0x5A5A, b"slm-raw-ping")
+    harness.feed(b"AT#XSEND\r\n")
+    harness.assert_silent(0.1)
+    harness.feed(packet)
+    harness.assert_silent(0.1)
+    harness.feed(b"+++")
+    harness.wait_output(OK)
+    out = at(harness, "AT#XRECVFROM=5")
+    header = b'\r\n#XRECVFROM: %d,""\r\n' % len(packet)
+    assert out.startswith(header) and out.endswith(OK)
+    reply = out[len(header) : -len(OK)]
+    assert socket.inet_ntoa(reply[12:16]) == "127.0.0.1"
+    assert socket.inet_ntoa(reply[16:20]) == "127.0.0.42"
+    assert reply[20] == 0  # echo reply
+    assert reply[24:26] == b"\x5a\x5a" and reply[28:] == b"slm-raw-ping"
+    assert at(harness, "AT#XPOLL=0") == OK
