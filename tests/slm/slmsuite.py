@@ -44,6 +44,15 @@ def known_deviation(version: str, reason: str):
     )
 
 
+def model_bug(reason: str):
+    """Mark a case where slm-sim, the reference model, disagrees with the behaviour file.
+
+    On the simulated board the case is an expected failure (not strict: the fix of the model
+    shows as XPASS, the cue to drop the mark); on real boards it runs as is.
+    """
+    return pytest.mark.slm_model_bug(reason)
+
+
 def feature(name: str):
     """Mark a test that needs a board feature (`features:` in the board file)."""
     return pytest.mark.slm_feature(name)
