@@ -19,29 +19,12 @@ from slmsuite import (  # noqa: F401  (re-exported for the test modules)
     known_deviation,
 )
 
-from pytest_slm import plugin as _plugin
 from pytest_slm.at.errors import SlmError
 from pytest_slm.boards import BoardConfigError, BoardRegistry
 from pytest_slm.bringup import Credential, CredentialType, go_online, provision
 
-# The peers' fixtures, until the plugin loads them itself.
-if not hasattr(_plugin, "tcp_echo"):
-    from pytest_slm.peers import fixtures as _peer_fixtures
-
-    globals().update({name: getattr(_peer_fixtures, name) for name in _peer_fixtures.__all__})
-
 _SLEEP = re.compile(r"time\.sleep\(\s*([0-9.]+)")
 _HERE = Path(__file__).parent
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    from pytest_slm import peers
-
-    group = parser.getgroup("slm")
-    try:
-        peers.add_options(group)
-    except ValueError:
-        pass  # the plugin declared them already
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -169,3 +169,20 @@ def test_bind_a_port_in_use_is_refused(slm):
 def test_bind_a_raw_socket_is_refused(slm):
     slm.socket_open(Family.IPV4, SocketType.RAW)
     refused(slm, "AT#XBIND=0")
+
+
+def test_listing_is_in_slot_order_not_handle_order(slm, connect_back, leaks_a_descriptor):
+    first = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
+    server = slm.socket_open(Family.IPV4, SocketType.STREAM, Role.SERVER).handle
+    address, port = board_address(slm, Family.IPV4), free_port(Family.IPV4)
+    slm.bind(port)
+    slm.listen()
+    slm.socket_select(first)
+    slm.socket_close()
+    # The server is active again (highest ranking); its accepted peer takes the freed handle,
+    # so the next socket gets a higher handle but the freed first slot.
+    connect_back(address, port)
+    assert slm.accept(LONG).handle == first
+    newest = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
+    assert newest > server
+    assert slm.sockets().handles == [newest, server]
