@@ -372,3 +372,28 @@ def claim_from_config(
             f"connected{' ' + board if board else ''}; use -n {len(pool)} or fewer"
         )
     return pool.claim(worker=worker, timeout=timeout, lock_dir=lock_dir, progress=progress)
+
+
+def hardware_settings(claim: Claim, config: pytest.Config, registry: BoardRegistry):
+    """The hardware session's settings for a claimed real board.
+
+    A local port (``/dev/...``) means the board sits on this machine: it is found by its probe id,
+    so it can be flashed like ``--board X --board-id N``. A URL (``rfc2217://`` to a lab host's
+    ser2net) is opened as given and never flashed, like ``--port``.
+    """
+    from dataclasses import replace
+
+    from pytest_slm.hardware import HardwareSettings
+    from pytest_slm.link import is_local_device
+
+    board = claim.board
+    settings = HardwareSettings.from_config(config, registry, board_name=board.name)
+    settings.board = replace(board, uart=replace(board.uart, baudrate=claim.baudrate))
+    settings.board_id = claim.entry.flash_id or None
+    url = claim.url
+    # Discovery finds a board by probe id only where the probe is the USB serial device.
+    findable = board.usb is not None and board.usb.probe_is_usb_serial
+    settings.port = None if (is_local_device(url) and settings.board_id and findable) else url
+    if claim.entry.flash_timeout:
+        settings.board = replace(settings.board, flash_timeout=claim.entry.flash_timeout)
+    return settings

@@ -270,3 +270,24 @@ def take_over(request: pytest.FixtureRequest, registry: BoardRegistry) -> Twiste
     if not result.url:
         raise TwisterBridgeError("the harness names no serial port (--device-serial)")
     return result
+
+
+def hardware_settings(taken: TwisterBoard, config: pytest.Config, registry: BoardRegistry):
+    """The hardware session's settings for the board the harness reserved and flashed.
+
+    The port is given, so the hardware session never flashes (the harness did); the baud is
+    twister's (hardware map ``baud``), the probe id names the board's lock.
+    """
+    from dataclasses import replace
+
+    from pytest_slm.hardware import HardwareSettings
+
+    settings = HardwareSettings.from_config(config, registry, board_name=taken.board.name)
+    settings.board = replace(
+        taken.board, uart=replace(taken.board.uart, baudrate=taken.baudrate)
+    )
+    settings.port = taken.url
+    settings.board_id = taken.target.board_id or None
+    settings.firmware = None
+    settings.flash = "never"
+    return settings
