@@ -3,6 +3,27 @@
 Responses follow the v2.0.0 code byte for byte, including where it disagrees with its own
 documentation (behaviour file section 3.17). The state model lives in ``sockstate``; the options
 commands in ``sockopts``; host networking in ``net``.
+
+Where the behaviour file leaves the modem's side open, the model chooses (and tests) this:
+
+* The modem must be online (CFUN=1) for ``socket()`` and for name resolution; offline opens
+  answer ERROR and ``#XGETADDRINFO`` prints ``"EAI_AGAIN"`` before its ERROR.
+* ``TLS_PEER_VERIFY`` values other than 0, 1, 2 are refused by the modem's setsockopt, so
+  ``#XSSOCKET`` with such a ``<peer_verify>`` is ERROR (and leaves no active socket).
+* TLS/DTLS: the tag's CA (type 0) is the only trust anchor, its client certificate and key
+  (types 1, 2) are presented when both exist. The hostname is checked only when
+  ``#XSSOCKETOPT=1,2,"<name>"`` set one and verification is 2 (the v2.0 firmware never hands the
+  ``#XCONNECT`` URL to the modem as a hostname); optional verification (1) never fails a
+  handshake. PSK credentials (types 3, 4) are not used: Python's ``ssl`` before 3.13 and
+  pyOpenSSL 26 offer no PSK callbacks, so a PSK-only tag fails its handshake.
+* TLS servers (role 1) handshake on ``#XACCEPT`` with the tag's certificate and key; a DTLS
+  server cannot ``#XLISTEN`` (UDP) and has no session to receive on, so its reads are ERROR.
+* ``#XLISTEN`` on an unbound socket binds it to the PDP address with an ephemeral port (the
+  host kernel would listen on every interface).
+* Raw sockets (type 3) carry whole IP packets: sent through the host's IPPROTO_RAW sockets,
+  received from loopback when addressed to the PDP address (needs CAP_NET_RAW, else ERROR).
+* Modem-only options (SO_SILENCE_ALL, the echo replies, SO_TCP_SRV_SESSTIMEO) are stored per
+  socket with the modem's defaults (0, 1, 1, 0) and range checks (0/1, 0/1, 0/1, 0..135).
 """
 
 from __future__ import annotations
@@ -231,7 +252,10 @@ def receive(
                 # A (D)TLS record that carried no application data: keep waiting.
                 if exc.errno != errno.EAGAIN:
                     raise
-            revents = socket_poll(fw, st, fd, POLLIN, max(0.0, deadline - time.monotonic()))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NetError(errno.EAGAIN, "receive timed out")
+            revents = socket_poll(fw, st, fd, POLLIN, remaining)
 
     ep = endpoint(st, fd)
     deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
@@ -509,6 +533,8 @@ def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             raise NetError(errno.EAGAIN, "accept timed out")
         if not revents & POLLIN:
             raise NetError(errno.EIO, f"accept poll revents 0x{revents:x}")
+    # A blocking accept() is bounded only by SO_RCVTIMEO, as a blocking recv() is.
+    deadline = time.monotonic() + ep.rcvtimeo if timeout <= 0 and ep.rcvtimeo > 0 else None
     try:
         if not st.fds.has_free():
             raise NetError(errno.ENFILE)
@@ -519,7 +545,10 @@ def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             except NetError as exc:
                 if exc.errno != errno.EAGAIN:
                     raise
-            ep.wait(POLLIN, None, fw.stopping)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
+            ep.wait(POLLIN, remaining, fw.stopping)
         try:
             fd = st.fds.reserve(child)
         except NetError:

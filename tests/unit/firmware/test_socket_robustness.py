@@ -61,7 +61,9 @@ def test_connect_twice(harness, tcp_echo) -> None:
 
 
 def test_raw_socket_without_a_destination(harness) -> None:
-    harness.fw.modem.address = "127.0.0.43"  # an address no other test talks to
+    # Addresses no other traffic goes to: the raw socket sees every packet sent to them.
+    harness.fw.modem.address = "127.0.0.43"
+    harness.fw.modem.address6 = ""
     assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
     # AF_PACKET has no addresses: connect and sendto cannot resolve, bind has no address.
     assert at(harness, 'AT#XCONNECT="127.0.0.1",1') == ERROR
@@ -137,6 +139,7 @@ def test_raw_socket_ping(harness) -> None:
     # The raw socket carries whole IP packets: an ICMP echo request goes out, and the reply
     # addressed to the device's PDP address comes back on the same socket.
     harness.fw.modem.address = "127.0.0.42"
+    harness.fw.modem.address6 = ""
     assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
     packet = _icmp_echo_request("127.0.0.42", "127.0.0.1", 0x5A5A, b"slm-raw-ping")
     harness.feed(b"AT#XSEND\r\n")

@@ -89,6 +89,12 @@ def test_accept_negative_timeout_takes_a_pending_client(harness) -> None:
     client.close()
 
 
+def test_blocking_accept_honours_so_rcvtimeo(harness) -> None:
+    listening(harness)
+    assert at(harness, "AT#XSOCKETOPT=1,20,1") == OK
+    assert at(harness, "AT#XACCEPT=0") == ERROR
+
+
 def test_second_accept_overwrites_the_peer_and_leaks_the_first(harness) -> None:
     listening(harness)
     first = connect_to(harness, 0)
