@@ -706,6 +706,9 @@ def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     except ResolveError as exc:
         fw.respond(f'#XGETADDRINFO: "{exc.name}"')
         raise CommandError(exc.name) from None
+    if not addresses:
+        fw.respond('#XGETADDRINFO: "not found"')
+        raise CommandError("no result")
     rendered = bug_render(addresses)  # type: ignore[arg-type]
     fw.respond('#XGETADDRINFO: "' + " ".join(rendered) + '"')
 

@@ -64,14 +64,15 @@ def _lookup(host: str, family: int) -> list[tuple[int, str]]:
 
 
 def getaddrinfo_list(host: str) -> list[Address]:
-    """``getaddrinfo(host, NULL, NULL)``: every address, host order, no duplicates."""
+    """``getaddrinfo(host, NULL, NULL)``: every address, host order, no duplicates.
+
+    An empty list is a lookup that succeeded with no usable (IP) result.
+    """
     seen: list[Address] = []
     for fam, ip in _lookup(host, 0):
         addr = Address(fam, ip)
         if addr not in seen:
             seen.append(addr)
-    if not seen:
-        raise ResolveError("EAI_NODATA")
     return seen
 
 
