@@ -22,6 +22,7 @@ from firmware_ref.net.security import (
     SecurityError,
     dtls_context,
     hostname_matches,
+    peer_certificate,
     tls_context,
 )
 
@@ -387,7 +388,7 @@ class DtlsEndpoint(Endpoint):
                 conn.DTLSv1_handle_timeout()
                 self._flush(conn)
         if cfg.check_hostname:
-            cert = conn.get_peer_certificate(as_cryptography=True)
+            cert = peer_certificate(conn)
             if cert is None or not hostname_matches(cert, cfg.hostname or ""):
                 raise NetError(errno.ECONNABORTED, "DTLS peer certificate does not match hostname")
         self.conn = conn

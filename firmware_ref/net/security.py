@@ -150,11 +150,11 @@ def dtls_context(cfg: SecurityConfig, creds: Credentials):
                 store.add_cert(crypto.X509.from_cryptography(c))
         if cert and key:
             chain = x509.load_pem_x509_certificates(cert.encode())
-            ctx.use_certificate(chain[0])
+            _ossl_call(ctx.use_certificate, chain[0], crypto.X509.from_cryptography)
             for extra in chain[1:]:
-                ctx.add_extra_chain_cert(extra)
+                _ossl_call(ctx.add_extra_chain_cert, extra, crypto.X509.from_cryptography)
             pkey = load_pem_private_key(key.encode(), password=_key_password(creds, cfg.sec_tag))
-            ctx.use_privatekey(pkey)  # type: ignore[arg-type]
+            _ossl_call(ctx.use_privatekey, pkey, crypto.PKey.from_cryptography_key)
     except (ValueError, TypeError, SSL.Error, crypto.Error) as exc:
         what = type(exc).__name__
         raise SecurityError(f"sec_tag {cfg.sec_tag}: unusable credential ({what})") from None
@@ -166,6 +166,24 @@ def dtls_context(cfg: SecurityConfig, creds: Credentials):
     else:
         ctx.set_verify(SSL.VERIFY_NONE, lambda *_a: True)
     return ctx
+
+
+def _ossl_call(method, obj, wrap) -> None:
+    """pyOpenSSL >= 24.3 takes ``cryptography`` objects (and deprecates its own); older
+    releases only take their own wrappers."""
+    try:
+        method(obj)
+    except TypeError:
+        method(wrap(obj))
+
+
+def peer_certificate(conn):
+    """The peer's certificate as a ``cryptography`` object (any pyOpenSSL release)."""
+    try:
+        return conn.get_peer_certificate(as_cryptography=True)
+    except TypeError:
+        cert = conn.get_peer_certificate()
+        return None if cert is None else cert.to_cryptography()
 
 
 def _dns_match(pattern: str, host: str) -> bool:

@@ -142,7 +142,8 @@ class DtlsEcho(Peer):
     def __init__(self, ctx: SSL.Context, host: str = "127.0.0.1") -> None:
         super().__init__(host)
         self.ctx = ctx
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.handshake_errors: list[str] = []

@@ -11,7 +11,7 @@ import socket
 import ssl
 
 import pytest
-from socket_peers import CLIENT_CERT_TAG, SEC_TAG, WRONG_CA_TAG, connect_to
+from socket_peers import CLIENT_CERT_TAG, SEC_TAG, WRONG_CA_TAG, DtlsEcho, TcpEcho, connect_to
 
 from firmware_ref.modem import Credential
 
@@ -46,6 +46,23 @@ def test_tls_echo(harness, tls_echo) -> None:
     # TLS_CIPHERSUITE_USED get: v2.0 really reads SO_ERROR, so a healthy socket prints 0.
     assert at(harness, "AT#XSSOCKETOPT=0,4") == info("#XSSOCKETOPT: 0") + OK
     assert at(harness, "AT#XSSOCKET=0") == info('#XSOCKET: 0,"closed"') + OK
+
+
+def test_tls_and_dtls_over_ipv6(harness, pki) -> None:
+    tls_peer = TcpEcho("::1", tls=pki.server_tls())
+    dtls_peer = DtlsEcho(pki.server_dtls(), host="::1")
+    try:
+        secure(harness, 1, SEC_TAG, op=2)
+        assert at(harness, f'AT#XCONNECT="::1",{tls_peer.port}') == info("#XCONNECT: 1") + OK
+        at(harness, 'AT#XSEND="six"')
+        assert at(harness, "AT#XRECV=5") == b"\r\n#XRECV: 3\r\nsix" + OK
+        secure(harness, 2, SEC_TAG, op=2)
+        assert at(harness, f'AT#XCONNECT="::1",{dtls_peer.port}') == info("#XCONNECT: 1") + OK
+        at(harness, 'AT#XSEND="dgram6"')
+        assert at(harness, "AT#XRECVFROM=5") == b'\r\n#XRECVFROM: 6,"::1"\r\ndgram6' + OK
+    finally:
+        tls_peer.stop()
+        dtls_peer.stop()
 
 
 def test_tls_data_mode_and_poll(harness, tls_echo) -> None:
