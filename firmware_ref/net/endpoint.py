@@ -305,8 +305,10 @@ class TlsEndpoint(Endpoint):
             raise NetError.from_os(exc) from None
 
     def send(self, data: bytes) -> int:
-        assert isinstance(self.sock, ssl.SSLSocket) or self.tls is None
-        return int(self._tls_call(lambda: self.tls.send(data)))  # type: ignore[union-attr]
+        sent = self._tls_call(lambda: self.tls.send(data))  # type: ignore[union-attr]
+        if isinstance(sent, bytes):  # close_notify already received: nothing more goes out
+            raise NetError(errno.EPIPE)
+        return int(sent)
 
     def sendto(self, data: bytes, addr: tuple) -> int:
         # A TLS socket has one peer: the address is ignored, as on a connected TCP socket.
