@@ -330,7 +330,10 @@ def do_secure_socket_open(fw: Firmware, st: SocketState, peer_verify: int) -> No
         # The SLM passes it on unchecked; the modem's TLS_PEER_VERIFY takes 0, 1 or 2 only.
         raise NetError(errno.EINVAL, f"TLS_PEER_VERIFY {peer_verify}")
     security = SecurityConfig(
-        sec_tag=sock.sec_tag, peer_verify=peer_verify, server=sock.role == ROLE_SERVER
+        sec_tag=sock.sec_tag,
+        peer_verify=peer_verify,
+        server=sock.role == ROLE_SERVER,
+        sessions=st.tls_sessions,
     )
     fd = _register(fw, st, open_endpoint(sock.family, sock.type, security))
     fw.respond(f"#XSSOCKET: {fd},{sock.type},{proto}")

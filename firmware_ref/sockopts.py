@@ -176,7 +176,8 @@ def _sec_set_int(fw: Firmware, st: SocketState, name: int, value: int) -> None:
             raise _einval("TLS_SESSION_CACHE is 0 or 1")
         cfg.session_cache = value
     elif name == TLS_SESSION_CACHE_PURGE:
-        _security(st)  # nothing cached between handshakes here: purging is a no-op
+        _security(st)
+        st.tls_sessions.purge()
     elif name == TLS_DTLS_HANDSHAKE_TIMEO:
         cfg = _security(st)
         if value not in DTLS_HANDSHAKE_TIMEOUTS:

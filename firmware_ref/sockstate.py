@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from firmware_ref.net import Endpoint, FdTable
+from firmware_ref.net.security import SessionCache
 
 INVALID_SOCKET = -1
 INVALID_SEC_TAG = -1
@@ -61,6 +62,8 @@ class SocketState:
     # The globals udp_url/udp_port of #XSENDTO (cleared only when data mode exits).
     udp_url: str = ""
     udp_port: int = 0
+    # The modem's TLS session cache (TLS_SESSION_CACHE / _PURGE); it lives until reset.
+    tls_sessions: SessionCache = field(default_factory=SessionCache)
 
     def free_slot(self) -> int | None:
         for i, rec in enumerate(self.socks):

@@ -252,13 +252,19 @@ class TlsEndpoint(Endpoint):
 
     def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
         cfg = self.security
+        caching = bool(cfg.session_cache) and cfg.sessions is not None
+        key = cfg.cache_key(creds, addr) if caching else ()
+        cached = cfg.sessions.get(key) if caching and cfg.sessions is not None else None
         try:
-            ctx = tls_context(cfg, creds)
+            ctx = cached[0] if cached is not None else tls_context(cfg, creds)
         except SecurityError as exc:
             self._abort()
             raise NetError(errno.ECONNABORTED, str(exc)) from None
         tls = ctx.wrap_socket(
-            self.sock, server_hostname=cfg.hostname or None, do_handshake_on_connect=False
+            self.sock,
+            server_hostname=cfg.hostname or None,
+            do_handshake_on_connect=False,
+            session=cached[1] if cached is not None else None,
         )
         self.sock = tls
         try:
@@ -267,6 +273,8 @@ class TlsEndpoint(Endpoint):
             self._abort()
             raise
         self.tls = tls
+        if caching and cfg.sessions is not None:
+            cfg.sessions.put(key, ctx, tls.session)
 
     def _abort(self) -> None:
         try:

@@ -39,6 +39,27 @@ class SecurityError(Exception):
     """The context cannot be built (no usable credentials): the handshake fails."""
 
 
+class SessionCache:
+    """The modem's TLS session cache: one resumable session per peer and settings.
+
+    A session can only be resumed through the context that made it, so the context is kept
+    with it, keyed by everything that went into building it (credentials included).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
+
+    def get(self, key: tuple) -> tuple[ssl.SSLContext, ssl.SSLSession] | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple, ctx: ssl.SSLContext, session: ssl.SSLSession | None) -> None:
+        if session is not None:
+            self._entries[key] = (ctx, session)
+
+    def purge(self) -> None:
+        self._entries.clear()
+
+
 @dataclass
 class SecurityConfig:
     sec_tag: int
@@ -48,6 +69,12 @@ class SecurityConfig:
     hostname: str | None = None
     session_cache: int = 0
     handshake_timeout: int | None = None
+    # Shared by the board's secure sockets (per boot); None: no caching possible.
+    sessions: SessionCache | None = None
+
+    def cache_key(self, creds: Credentials, peer: tuple) -> tuple:
+        material = tuple(_cred(creds, self.sec_tag, kind) for kind in range(5))
+        return (self.sec_tag, self.peer_verify, self.hostname, material, tuple(peer[:2]))
 
     @property
     def check_hostname(self) -> bool:

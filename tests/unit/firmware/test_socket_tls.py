@@ -262,3 +262,32 @@ def test_dtls_server_cannot_listen(harness) -> None:
     at(harness, "AT#XBIND=0")
     assert at(harness, "AT#XLISTEN") == ERROR
     assert at(harness, "AT#XRECVFROM=1") == ERROR
+
+
+def _resumed(h, fd: int) -> bool:
+    """White-box: whether the handshake behind a handle resumed a cached session."""
+    from firmware_ref import sockets
+
+    return bool(sockets.state(h.fw).fds.get(fd).tls.session_reused)
+
+
+def test_tls_session_cache(harness, tls_echo) -> None:
+    connect = f'AT#XCONNECT="127.0.0.1",{tls_echo.port}'
+    fd = 0
+    for cache, purge, expect_resumed in [
+        (None, False, False),  # TLS_SESSION_CACHE is off by default
+        (None, False, False),
+        (1, False, False),  # first cached handshake is a full one
+        (1, False, True),
+        (0, False, False),  # switched off on this socket
+        (1, True, False),  # purged
+        (1, False, True),
+    ]:
+        secure(harness, 1, SEC_TAG)
+        if cache is not None:
+            assert at(harness, f"AT#XSSOCKETOPT=1,10,{cache}") == OK
+        if purge:
+            assert at(harness, "AT#XSSOCKETOPT=1,11,1") == OK
+        assert at(harness, connect) == info("#XCONNECT: 1") + OK
+        assert _resumed(harness, fd) is expect_resumed
+        at(harness, "AT#XSOCKET=0")
