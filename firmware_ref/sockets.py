@@ -22,6 +22,8 @@ Where the behaviour file leaves the modem's side open, the model chooses (and te
   host kernel would listen on every interface).
 * Raw sockets (type 3) carry whole IP packets: sent through the host's IPPROTO_RAW sockets,
   received from loopback when addressed to the PDP address (needs CAP_NET_RAW, else ERROR).
+* ``TLS_SESSION_CACHE`` really resumes TLS sessions (per boot, per peer and settings) and
+  ``TLS_SESSION_CACHE_PURGE`` empties the cache; for DTLS the setting is only stored.
 * Modem-only options (SO_SILENCE_ALL, the echo replies, SO_TCP_SRV_SESSTIMEO) are stored per
   socket with the modem's defaults (0, 1, 1, 0) and range checks (0/1, 0/1, 0/1, 0..135).
 """
