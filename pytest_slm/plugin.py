@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def slm_board(request: pytest.FixtureRequest) -> Iterator[board_session.BoardSession]:
     """The board under test for the whole session: started or opened, ready and online."""
-    session = board_session.open_board_session(request.config)
+    session = board_session.open_board_session(request.config, request)
     request.config.stash[SESSIONS_KEY].append(session)
     try:
         yield session

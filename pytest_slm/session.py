@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from pytest_slm import hardware, hwmap, twister
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.dut import SlmDut
 from pytest_slm.simboard import SimulatorProcess
@@ -81,11 +82,24 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "master")
 
 
-def open_board_session(config: pytest.Config) -> BoardSession:
+def open_board_session(
+    config: pytest.Config, request: pytest.FixtureRequest | None = None
+) -> BoardSession:
+    if request is not None and twister.is_active(config):
+        return _open_twister_board(config, request)
     board = config.getoption("--board")
     port = config.getoption("--port")
     ready_timeout = config.getoption("--ready-timeout")
     closers: list[Callable[[], None]] = []
+    claim = _claim_from_hardware_map(config)
+    info = {"worker": worker_id()}
+    if claim is not None:
+        if not claim.board.simulated:
+            return _open_claimed_hardware(config, claim)
+        # A simulator the map lists runs elsewhere: open it like --port.
+        board, port = claim.board.name, claim.url
+        closers.append(claim.release)
+        info.update(claim.info)
     if port:
         url = port
     elif board == SIM_BOARD:
@@ -104,7 +118,7 @@ def open_board_session(config: pytest.Config) -> BoardSession:
         for closer in closers:
             closer()
         raise
-    session = BoardSession(name=board, url=url, dut=dut, info={"worker": worker_id()})
+    session = BoardSession(name=board, url=url, dut=dut, info=info)
     for closer in closers:
         session.on_close(closer)
     try:
@@ -113,3 +127,72 @@ def open_board_session(config: pytest.Config) -> BoardSession:
         session.close()
         raise
     return session
+
+
+def _claim_from_hardware_map(config: pytest.Config) -> hwmap.Claim | None:
+    """With --hardware-map, the pool member this session (this xdist worker) holds."""
+    if not config.getoption("--hardware-map"):
+        return None
+    if config.getoption("--port"):
+        raise pytest.UsageError("--port and --hardware-map both name the board: give one")
+    board = config.getoption("--board")
+    registry = hardware.registry_from_config(config)
+    try:
+        return hwmap.claim_from_config(
+            config,
+            registry,
+            board=None if board == SIM_BOARD else board,
+            worker=worker_id(),
+            timeout=config.getoption("--lock-timeout"),
+            progress=hardware.terminal_progress(config),
+        )
+    except hwmap.HardwareMapError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _open_hardware(
+    config: pytest.Config,
+    settings: hardware.HardwareSettings,
+    info: dict[str, str],
+    closers: list[Callable[[], None]],
+) -> BoardSession:
+    ready = config.getoption("--ready-timeout", default=None)
+    settings.ready_timeout = max(ready or 0.0, settings.board.boot_timeout)
+    try:
+        hw = hardware.open_hardware_board(settings, progress=hardware.terminal_progress(config))
+    except BaseException:
+        for closer in reversed(closers):
+            closer()
+        raise
+    session = BoardSession(name=hw.board.name, url=hw.url, dut=hw.dut, info={**hw.info, **info})
+    session.on_close(hw.lock.release)
+    for closer in closers:
+        session.on_close(closer)
+    return session
+
+
+def _open_claimed_hardware(config: pytest.Config, claim: hwmap.Claim) -> BoardSession:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    settings = hwmap.hardware_settings(claim, config, hardware.registry_from_config(config))
+    # The claim already holds this board's lock (in the shared lock directory, under the key a
+    # plain --board-id run takes); the hardware session's own lock goes to a private directory
+    # so it does not wait on the claim held by this very process.
+    private = tempfile.mkdtemp(prefix="pytest-slm-claimed-")
+    settings.lock_dir = Path(private)
+    closers = [claim.release, lambda: shutil.rmtree(private, ignore_errors=True)]
+    return _open_hardware(config, settings, {"worker": worker_id(), **claim.info}, closers)
+
+
+def _open_twister_board(config: pytest.Config, request: pytest.FixtureRequest) -> BoardSession:
+    """Under pytest-twister-harness: its device is flashed once by the harness, released, and
+    opened here byte-exact; pytest-slm does not flash."""
+    registry = hardware.registry_from_config(config)
+    try:
+        taken = twister.take_over(request, registry)
+    except twister.TwisterBridgeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    settings = twister.hardware_settings(taken, config, registry)
+    return _open_hardware(config, settings, {"worker": worker_id(), **taken.info()}, [taken.close])
