@@ -165,3 +165,45 @@ def test_two_workers_share_a_hardware_map_of_simulators(
     )
     seen = assert_one_board_per_worker(result, junit)
     assert {port for boards in seen.values() for _, port in boards} == set(two_simulators)
+
+
+def test_a_hardware_map_of_remote_dks(tmp_path: Path) -> None:
+    """Entries for real boards reached by URL (a lab host's ser2net): each worker opens its own,
+    through the hardware session (bring-up, no flashing), holding the board's lock meanwhile."""
+    simulators = [
+        SimulatorProcess(["--listen", "127.0.0.1:0", "--online"], log_dir=tmp_path)
+        for _ in range(2)
+    ]
+    try:
+        urls = [sim.start() for sim in simulators]
+        hwmap = tmp_path / "map.yaml"
+        hwmap.write_text(
+            "".join(
+                f"- connected: true\n  id: '00096000000{i}'\n  platform: nrf9160dk/nrf9160/ns\n"
+                f"  runner: nrfjprog\n  serial: '{url}'\n"
+                for i, url in enumerate(urls)
+            ),
+            encoding="utf-8",
+        )
+        test_file = write_inner(tmp_path)
+        junit = tmp_path / "report.xml"
+        result = run_child(
+            [
+                str(test_file),
+                "-n",
+                "2",
+                f"--hardware-map={hwmap}",
+                f"--junitxml={junit}",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+            ],
+            tmp_path,
+            {"PYTEST_SLM_LOCK_DIR": str(tmp_path / "locks")},
+        )
+    finally:
+        for sim in simulators:
+            sim.stop()
+    seen = assert_one_board_per_worker(result, junit)
+    assert {board for boards in seen.values() for board, _ in boards} == {"nrf9160dk"}
+    assert {port for boards in seen.values() for _, port in boards} == set(urls)
