@@ -13,6 +13,19 @@ from pathlib import Path
 # Run the simulator through the interpreter running pytest, so it works from a source checkout
 # or a venv whose scripts directory is not on PATH.
 _LAUNCH = "import sys; from firmware_ref.cli import main; sys.exit(main())"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """A pytest killed by a CI timeout must not leave simulators behind holding ptys."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the session's teardown still stops the simulator
 
 
 class SimulatorError(RuntimeError):
@@ -39,6 +52,7 @@ class SimulatorProcess:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         self.url = self._first_line(timeout)
         return self.url
