@@ -283,9 +283,7 @@ def hardware_settings(taken: TwisterBoard, config: pytest.Config, registry: Boar
     from pytest_slm.hardware import HardwareSettings
 
     settings = HardwareSettings.from_config(config, registry, board_name=taken.board.name)
-    settings.board = replace(
-        taken.board, uart=replace(taken.board.uart, baudrate=taken.baudrate)
-    )
+    settings.board = replace(taken.board, uart=replace(taken.board.uart, baudrate=taken.baudrate))
     settings.port = taken.url
     settings.board_id = taken.target.board_id or None
     settings.firmware = None
