@@ -53,6 +53,10 @@ _TIMEOUT_MARGIN = 15.0
 # A data-mode write bigger than this could fill the firmware's buffer (4096 bytes, flushed once
 # less than 256 are free) and, without flow control, lose what arrives during the flush.
 DATAMODE_CHUNK = 2048
+# The most a chunk may hold when a run of `+` must not be split: well clear of the point (256
+# bytes free) where the firmware flushes a full buffer by itself.
+DATAMODE_CHUNK_MAX = DATAMODE_BUFFER - 512
+_PLUS = DATAMODE_TERMINATOR[0]
 # Slack added to the firmware's inactivity time limit before the next chunk or the terminator.
 _IDLE_MARGIN = 0.05
 
@@ -92,6 +96,11 @@ def _check_string_payload(data: bytes) -> None:
             + ", ".join(f"0x{b:02x}" for b in bad)
             + " (the line editor eats them or they end the string): use data mode"
         )
+
+
+def _ends_in_terminator(data: bytes, start: int, end: int) -> bool:
+    size = len(DATAMODE_TERMINATOR)
+    return end - start >= size and data[end - size : end] == DATAMODE_TERMINATOR
 
 
 class DataMode:
@@ -138,11 +147,21 @@ class DataMode:
         data = bytes(data)
         start = 0
         while start < len(data):
-            end = min(len(data), start + chunk, start + DATAMODE_BUFFER - self._ring_pos)
-            while end - start >= len(DATAMODE_TERMINATOR) and data[
-                end - len(DATAMODE_TERMINATOR) : end
-            ] == DATAMODE_TERMINATOR:
-                end -= 1
+            # Never past the ring's wrap point, nor so far that the buffer-full flush kicks in.
+            limit = min(len(data), start + DATAMODE_CHUNK_MAX, start + DATAMODE_BUFFER
+                        - self._ring_pos)
+            end = min(limit, start + chunk)
+            if _ends_in_terminator(data, start, end):
+                # Inside a run of `+`: take the whole run and the byte after it if they fit,
+                # otherwise stop where fewer than three `+` end the chunk.
+                after = end
+                while after < len(data) and data[after] == _PLUS:
+                    after += 1
+                if after < limit:
+                    end = after + 1
+                else:
+                    while _ends_in_terminator(data, start, end):
+                        end -= 1
             piece = data[start:end]
             self._sent(piece)
             start = end

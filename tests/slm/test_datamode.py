@@ -182,10 +182,24 @@ def test_datactrl_test_form(slm):
 
 
 def test_longer_time_limit_keeps_a_paused_terminator_as_data(slm, sink, restore_datactrl):
-    slm.datactrl(2000)
+    slm.datactrl(1000)
     with slm.data_mode() as dm:
         dm.write_raw(b"+++")
-        # Well inside the 2 s limit: the chunk is still open, so `+++` did not end it.
+        # Well inside the 1 s limit: the chunk is still open, so `+++` did not end it.
         time.sleep(0.1)
         dm.write_raw(b"x")
     nothing_more(slm, sink, b"+++x")
+
+
+@pytest.mark.parametrize("payload", [
+    pytest.param(b"+" * 3000 + b"x", id="long-plus-run"),
+    pytest.param(b"x" * 100 + b"+" * 9, id="plus-run-at-the-end"),
+    pytest.param(b"+" * 7, id="only-plus"),
+    pytest.param(b"x" * 2045 + b"+++" + b"y" * 2045 + b"+++", id="plus-at-chunk-ends"),
+    pytest.param(b"z" * 4093 + b"+++" + b"w" * 10, id="plus-at-the-ring-wrap"),
+])
+def test_terminator_sequences_inside_large_data(slm, sink, payload):
+    with slm.data_mode() as dm:
+        dm.write(payload)
+    assert sink.wait_for(len(payload)) == payload
+    nothing_more(slm, sink, payload)

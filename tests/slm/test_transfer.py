@@ -377,3 +377,32 @@ def test_client_refuses_listen_and_accept(slm):
     refused(slm, "AT#XLISTEN")
     refused(slm, "AT#XACCEPT=1")
     refused(slm, "AT#XACCEPT?")
+
+
+@pytest.mark.parametrize("family", families())
+def test_bound_udp_socket_sends_from_its_port(slm, request, family):
+    sink = peer(request, "udp_sink", family)
+    port = free_udp_port(family)
+    slm.socket_open(family, SocketType.DGRAM)
+    slm.bind(port)
+    slm.sendto(sink.board_host, sink.port, b"from my port")
+    (datagram,) = sink.wait_datagrams(1)
+    assert (datagram.data, datagram.peer) == (b"from my port", (board_address(slm, family), port))
+
+
+def test_bound_tcp_client_connects_from_its_port(slm, tcp_sink):
+    port = free_udp_port(Family.IPV4)
+    slm.socket_open(Family.IPV4, SocketType.STREAM)
+    slm.bind(port)
+    slm.connect(tcp_sink.board_host, tcp_sink.port)
+    tcp_sink.wait_connections(1)
+    assert tcp_sink.peers == [(board_address(slm, Family.IPV4), port)]
+
+
+def test_second_connect_on_a_connected_tcp_socket_is_refused(slm, tcp_echo):
+    slm.socket_open(Family.IPV4, SocketType.STREAM)
+    slm.connect(tcp_echo.board_host, tcp_echo.port)
+    refused(slm, f'AT#XCONNECT="{tcp_echo.board_host}",{tcp_echo.port}')
+    # The first connection is still the one in use.
+    assert slm.send(b"still") == 5
+    assert recv_exactly(slm, 5) == b"still"
