@@ -256,16 +256,3 @@ def test_parameter(slm, request, cls, setup, command, lines, final):
     result = slm.at(command, check=False, timeout=30.0)
     assert (result.lines, result.final) == (lines, final), f"{cls}: {command[:80]!r}"
 
-
-def test_every_command_has_each_class():
-    # Guards the table: a command without a missing/empty/wrong-type case is a gap.
-    names = {}
-    for cls, _, command, _, _ in map(_values, CASES):
-        match = re.match(r"AT#(X[A-Z]+)", command)
-        if match:
-            names.setdefault(match.group(1), set()).add(cls)
-    for name, classes in names.items():
-        if name == "XLISTEN":
-            continue  # it takes no parameter: only junk and extras apply
-        assert {"unquoted"} <= classes or {"type"} <= classes, name
-    assert len(names) == 14  # the 15th, #XSOCKETSELECT, has its own cases in test_sockets.py
