@@ -9,6 +9,7 @@ harness's line reader cannot give, pass on pytest-slm's own link.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -154,3 +155,42 @@ def test_harness_loaded_but_not_switched_on_leaves_the_default_board(tmp_path: P
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "1 passed" in result.stdout
+
+
+@pytest.mark.parametrize("api", ["classic", "2026"])
+def test_device_serial_pty_board(api: str, tmp_path: Path) -> None:
+    """``--device-serial-pty``: the harness runs a script on a pty and stops it when it lets go;
+    pytest-slm runs its own copy of the script and opens that pty."""
+    simulator = SimulatorProcess(["--listen", "127.0.0.1:0", "--online"], log_dir=tmp_path)
+    address = simulator.start().removeprefix("socket://")
+    try:
+        bin_dir = tmp_path / "bin"
+        west_log = fake_tool(bin_dir, "west")
+        build_dir = tmp_path / "build"
+        build_dir.mkdir()
+        inner = tmp_path / "test_pty_board.py"
+        inner.write_text(textwrap.dedent(INNER).split("\n\ndef test_the_board")[0] + "\n")
+        bridge = Path(__file__).with_name("pty_bridge.py")
+        result = run_pytest(
+            [
+                "--twister-harness",
+                f"--build-dir={build_dir}",
+                "--platform=nrf9160dk/nrf9160/ns",
+                "--device-type=hardware",
+                f"--device-serial-pty={sys.executable},{bridge},{address}",
+                "--dut-scope=session",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "twister_harness.plugin",
+                "-q",
+                str(inner),
+            ],
+            harness_env(bin_dir, api),
+            tmp_path,
+        )
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert "1 passed" in result.stdout
+    assert len(west_log.read_text().splitlines()) == 1

@@ -12,8 +12,10 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import pty
 import re
 import shutil
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +54,7 @@ class _AdapterBase(abc.ABC):
             for i in range(max(1, len(self._serial_configs)))
         ]
         self._log_files = [r.log_path for r in self._readers]
+        self._pty_processes: dict[int, subprocess.Popen[bytes]] = {}
 
     def _log_path(self, index: int) -> Path:
         if index == 0:
@@ -88,14 +91,31 @@ class _AdapterBase(abc.ABC):
     def disconnect(self) -> None:
         for reader in self._readers:
             reader.close()
+        # Like the real adapter, the serial-pty script does not outlive the connection.
+        self._stop_serial_pty()
 
     def _connect_all(self) -> None:
-        for config, reader in zip(self._serial_configs, self._readers, strict=False):
-            if config.serial_pty:
-                raise TwisterHarnessException(
-                    "the stand-in does not spawn --device-serial-pty scripts"
-                )
-            reader.open(config.port, config.baud)
+        for index, (config, reader) in enumerate(
+            zip(self._serial_configs, self._readers, strict=False)
+        ):
+            port = self._start_serial_pty(index, config.serial_pty) or config.port
+            reader.open(port, config.baud)
+
+    def _start_serial_pty(self, index: int, script: str) -> str | None:
+        """Run the script with its stdio on a pty master; the port is the slave's path."""
+        if not script:
+            return None
+        master, slave = pty.openpty()
+        self._pty_processes[index] = subprocess.Popen(
+            re.split("[, ]", script), stdin=master, stdout=master, stderr=master
+        )
+        return os.ttyname(slave)
+
+    def _stop_serial_pty(self) -> None:
+        for process in self._pty_processes.values():
+            process.terminate()
+            process.communicate(timeout=self.base_timeout)
+        self._pty_processes.clear()
 
     def _start_readers(self) -> None:
         for reader in self._readers:
