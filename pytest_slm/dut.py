@@ -398,6 +398,15 @@ class SlmDut(AtClient):
         result = self.at(f"AT{name}=?")
         return self._rows(result, name, "(.*)")[0][0]
 
+    def read_form(self, name: str) -> list[str]:
+        """`AT<name>?` of any command (`#XBIND`...): its info lines; AtError when refused, as
+        the documentation says most read forms are."""
+        return self.at(f"AT{name}?").lines
+
+    def test_form(self, name: str) -> list[str]:
+        """`AT<name>=?` of any command: its info lines; AtError when refused."""
+        return self.at(f"AT{name}=?").lines
+
     def socket_test(self) -> str:
         """`AT#XSOCKET=?`: the text after `#XSOCKET: `."""
         return self._test_text("#XSOCKET")

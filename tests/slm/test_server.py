@@ -186,3 +186,15 @@ def test_listing_is_in_slot_order_not_handle_order(slm, connect_back, leaks_a_de
     newest = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
     assert newest > server
     assert slm.sockets().handles == [newest, server]
+
+
+def test_selecting_the_server_forgets_its_peer(slm, connect_back, listening, leaks_a_descriptor):
+    # The accepted peer lives only in the active-socket copy: re-selecting the server, even
+    # itself, drops it, and the server has no connection to send on.
+    _, address, port, server = listening
+    client = connect_back(address, port)
+    slm.accept(LONG)
+    slm.socket_select(server)
+    refused(slm, 'AT#XSEND="lost"')
+    refused(slm, f"AT#XRECV={SHORT}")
+    assert client.bytes_received == 0

@@ -348,3 +348,12 @@ def test_secure_open_refusals_leave_other_sockets(slm, sec_tags):
     with pytest.raises(AtError):
         slm.ssocket_open(Family.IPV4, SocketType.RAW, Role.CLIENT, SEC_TAG)
     assert slm.sockets().handles == [kept.handle]
+
+
+def test_failed_open_takes_no_ranking(slm):
+    first = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
+    refused(slm, "AT#XSOCKET=1,9,0")
+    refused(slm, "AT#XSSOCKET=1,1,2,1")
+    second = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
+    listing = slm.sockets()
+    assert listing.get(second).ranking == listing.get(first).ranking + 1
