@@ -54,12 +54,13 @@ def pytest_collect_file(file_path, parent):
 
 
 @pytest.fixture(scope="session")
-def board_file(slm_board):
-    """The board's entry in the registry, None when it has none."""
+def board_file(slm_board, pytestconfig):
+    """The board's entry in the registry (with --boards-dir), None when it has none."""
     board = getattr(slm_board, "board", None)
     if board is None:
         try:
-            board = BoardRegistry.load().get(slm_board.name)
+            dirs = pytestconfig.getoption("--boards-dir", default=None) or []
+            board = BoardRegistry.load(dirs).get(slm_board.name)
         except BoardConfigError:
             return None
     return board
