@@ -100,6 +100,10 @@ def open_board_session(
         board, port = claim.board.name, claim.url
         closers.append(claim.release)
         info.update(claim.info)
+    elif hardware.hardware_board(config) is not None:
+        # A real board, found by its probe's serial number (or at --port): lock, flash if the
+        # image changed, open with the board's UART settings, bring online.
+        return _open_hardware(config, hardware.HardwareSettings.from_config(config), info, [])
     if port:
         url = port
     elif board == SIM_BOARD:
@@ -111,7 +115,10 @@ def open_board_session(
         url = simulator.start()
         closers.append(simulator.stop)
     else:
-        raise pytest.UsageError(f"--board {board}: real boards are not wired in yet")
+        raise pytest.UsageError(
+            f"--board {board}: pytest-slm starts only the built-in simulated board 'sim'; "
+            "reach another simulator with --port"
+        )
     try:
         dut = SlmDut.open(url, transcript=Transcript(label=f"{board} {url}"))
     except Exception:
