@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from slmsuite import LONG, board_address, free_udp_port, refused
+from slmsuite import LONG, refused
 
-from pytest_slm.slm_types import Family, PollEntry, PollEvent, Role, SocketType
+from pytest_slm.slm_types import Family, PollEntry, PollEvent, SocketType
 
 
 def _in(handle: int) -> PollEntry:
@@ -15,23 +15,20 @@ def _in(handle: int) -> PollEntry:
 
 
 @pytest.fixture
-def bound(slm, udp_source):
-    """Three bound UDP sockets and a source to make any of them readable."""
-    source = udp_source()
-    address = board_address(slm, Family.IPV4)
-    sockets = []
-    for _ in range(3):
-        handle = slm.socket_open(Family.IPV4, SocketType.DGRAM, Role.SERVER).handle
-        port = free_udp_port(Family.IPV4)
-        slm.bind(port)
-        sockets.append((handle, port))
+def bound(slm, udp_echo):
+    """Three UDP sockets, and a way to make any of them readable: it sends to the echo peer,
+    whose answer comes back to that socket."""
+    handles = [slm.socket_open(Family.IPV4, SocketType.DGRAM).handle for _ in range(3)]
+    active = handles[-1]
 
     def feed(index: int, payload: bytes = b"ping") -> None:
-        source.send_to(address, sockets[index][1], payload)
-        # The datagram is there once a poll of that one socket says so.
-        assert slm.poll(LONG * 1000, [sockets[index][0]]) == [_in(sockets[index][0])]
+        slm.socket_select(handles[index])
+        slm.sendto(udp_echo.board_host, udp_echo.port, payload)
+        slm.socket_select(active)
+        # The answer is there once a poll of that one socket says so.
+        assert slm.poll(LONG * 1000, [handles[index]]) == [_in(handles[index])]
 
-    return [h for h, _ in sockets], feed
+    return handles, feed
 
 
 def test_poll_with_no_socket_is_plain_ok(slm):

@@ -15,6 +15,7 @@ from slmsuite import (
     board_address,
     expect_timeout,
     families,
+    feature,
     free_udp_port,
     ip_version,
     nothing_more,
@@ -87,6 +88,7 @@ def test_udp_sendto_reaches_the_peer_exactly(slm, request, family):
     assert [d.data for d in sink.wait_datagrams(2)] == [b"one", b"two!"]
 
 
+@feature("loopback_peers")
 @pytest.mark.parametrize("family", families())
 def test_udp_bound_socket_receives_from_a_peer(slm, request, udp_source, family):
     port = free_udp_port(family)
@@ -100,6 +102,7 @@ def test_udp_bound_socket_receives_from_a_peer(slm, request, udp_source, family)
     assert [d.data for d in source.wait_datagrams(1)] == [b"hello peer"]
 
 
+@feature("loopback_peers")
 def test_connect_to_a_closed_port_is_refused(slm):
     port = free_udp_port(Family.IPV4)
     slm.socket_open(Family.IPV4, SocketType.STREAM, Role.CLIENT)
@@ -255,27 +258,22 @@ def test_tcp_recv_one_byte(slm, tcp_source, family):
 
 @pytest.mark.parametrize("size", ["max", "max+1"])
 @pytest.mark.parametrize("family", families())
-def test_udp_recvfrom_cap(slm, udp_source, family, size):
+def test_udp_recvfrom_cap(slm, request, family, size):
+    echo = peer(request, "udp_echo", family)
     cap = RECVFROM_MAX[family]
     payload = (ALL_BYTES * 10)[: cap + (size == "max+1")]
-    port = free_udp_port(family)
-    source = udp_source(family=ip_version(family))
     slm.socket_open(family, SocketType.DGRAM)
-    slm.bind(port)
-    source.send_to(board_address(slm, family), port, payload)
-    got = slm.recvfrom(LONG)
-    assert got == ReceivedFrom(payload[:cap], cap, source.board_host)
+    # One datagram either way (one data-mode chunk), echoed whole; one read takes `cap` of it.
+    slm.sendto(echo.board_host, echo.port, payload, SendMode.DATAMODE)
+    assert slm.recvfrom(LONG) == ReceivedFrom(payload[:cap], cap, echo.board_host)
 
 
 @pytest.mark.parametrize("family", families())
-def test_udp_recv_cap(slm, udp_source, family):
+def test_udp_recv_cap(slm, request, family):
+    udp_client(slm, request, family)
     cap = recv_max(family, SocketType.DGRAM)
-    payload = (ALL_BYTES * 10)[:cap]
-    port = free_udp_port(family)
-    source = udp_source(family=ip_version(family))
-    slm.socket_open(family, SocketType.DGRAM)
-    slm.bind(port)
-    source.send_to(board_address(slm, family), port, payload)
+    payload = bytes(0x61 + i % 26 for i in range(cap))
+    assert slm.send(payload, SendMode.STRING) == cap
     assert slm.recv(LONG) == Received(payload, cap)
 
 
@@ -308,6 +306,7 @@ def test_recv_after_peer_close_is_plain_ok(slm, tcp_source):
     assert slm.recv(LONG) == Received(b"", None)
 
 
+@feature("loopback_peers")
 def test_recvfrom_empty_datagram_is_plain_ok(slm, udp_source):
     port = free_udp_port(Family.IPV4)
     source = udp_source()
@@ -379,6 +378,7 @@ def test_client_refuses_listen_and_accept(slm):
     refused(slm, "AT#XACCEPT?")
 
 
+@feature("loopback_peers")
 @pytest.mark.parametrize("family", families())
 def test_bound_udp_socket_sends_from_its_port(slm, request, family):
     sink = peer(request, "udp_sink", family)
@@ -390,6 +390,7 @@ def test_bound_udp_socket_sends_from_its_port(slm, request, family):
     assert (datagram.data, datagram.peer) == (b"from my port", (board_address(slm, family), port))
 
 
+@feature("loopback_peers")
 def test_bound_tcp_client_connects_from_its_port(slm, tcp_sink):
     port = free_udp_port(Family.IPV4)
     slm.socket_open(Family.IPV4, SocketType.STREAM)
