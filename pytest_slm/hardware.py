@@ -249,7 +249,6 @@ def open_hardware_board(
     progress: Progress | None = None,
     transcript: Transcript | None = None,
     lister=None,
-    flash_env: dict[str, str] | None = None,
 ) -> HardwareBoard:
     """Find, lock, flash, open, attach and provision; everything is released on failure."""
     board = settings.board
@@ -279,7 +278,7 @@ def open_hardware_board(
             board, settings.firmware, probe_id=probe_id,
             mode="never" if settings.port else settings.flash, runner=settings.runner,
             cache=FlashCache(settings.cache_dir) if settings.cache_dir else None,
-            progress=say, env=flash_env,
+            progress=say,
         )
         if not outcome.flashed:
             say(f"not flashing: {outcome.reason}")
