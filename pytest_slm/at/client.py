@@ -123,6 +123,7 @@ class AtClient:
         self._left_by_board = False
         self._link_error: LinkError | None = None
         self._line = bytearray()
+        self._last_rx = time.monotonic()
         self._payload_left = 0
         self._payload = bytearray()
         self._cond = threading.Condition()
@@ -161,6 +162,7 @@ class AtClient:
             if data:
                 self.transcript.record(RX, data)
                 with self._cond:
+                    self._last_rx = time.monotonic()
                     self._feed(data)
                     self._cond.notify_all()
 
@@ -231,6 +233,9 @@ class AtClient:
             self._orphaned = False
             self._urcs.append(BANNER)
             if pending is not None:
+                # A board that booted under a command may still answer it: the next command
+                # must not take that answer for its own.
+                self._orphaned = True
                 pending.error = BoardResetError(
                     "the board printed its boot banner while the command was pending",
                     command=pending.command,
@@ -304,6 +309,10 @@ class AtClient:
     def _begin(self, command: str) -> _Pending:
         if self._link_error is not None:
             raise self._link_error
+        if self._orphaned:
+            # The board may still answer a command we gave up on; a sequential board has done
+            # so once the line goes quiet, and if it never answers, quiet says that too.
+            self._resync(quiet=0.2, limit=2.0)
         pending = _Pending(command=command, prefix=expected_prefix(command))
         with self._cond:
             self._pending = pending
@@ -322,7 +331,7 @@ class AtClient:
     def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
         with self._cond:
             self._pending = None
-            if not completed:
+            if not completed or isinstance(pending.error, BoardResetError):
                 self._orphaned = True
             partial = bytes(self._line)
         duration = time.monotonic() - pending.started
@@ -549,10 +558,30 @@ class AtClient:
             try:
                 self.at("AT", timeout=min(probe_interval, left))
                 return
-            except (AtTimeout, BoardResetError, AtError) as exc:
+            except (AtTimeout, BoardResetError) as exc:
+                # A board that boots while the probe is in flight may still answer it after the
+                # banner; the next probe first lets that answer arrive and drops it.
+                last = exc
+            except AtError as exc:
                 last = exc
             except LinkError:
                 raise
+
+    def _resync(self, quiet: float, limit: float) -> None:
+        """Treat what the board still sends as the tail of the abandoned command, until the
+        line has been quiet for `quiet` seconds (or `limit` passed)."""
+        deadline = time.monotonic() + limit
+        with self._cond:
+            self._orphaned = True
+            while True:
+                now = time.monotonic()
+                idle_for = now - self._last_rx
+                if idle_for >= quiet or now >= deadline:
+                    break
+                self._cond.wait(min(quiet - idle_for, deadline - now))
+            self._orphaned = False
+            self._payload_left = 0
+            self._line.clear()
 
     # ------------------------------------------------------------------------------- helpers
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pytest_slm.at import (
@@ -124,6 +126,9 @@ def test_late_final_after_timeout_is_not_a_urc(board, client):
     with pytest.raises(AtTimeout):
         client.at("AT#XACCEPT=0", timeout=0.3)
     board.send(b'\r\n#XACCEPT: 1,"127.0.0.1"\r\n\r\nOK\r\n')
+    deadline = time.monotonic() + 10
+    while "OK" not in client.strays and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the client's state; the board's reply is already sent
     board.script((b"AT\r\n", b"\r\nOK\r\n"))
     assert client.at("AT").ok
     assert client.urcs() == []
@@ -258,3 +263,27 @@ def test_transcript_redacts_secrets(board, client):
 )
 def test_split_params(text, values):
     assert split_params(text) == values
+
+
+def test_a_command_never_answered_does_not_shift_later_answers(board, client):
+    board.script((b"AT#XRECV=0\r\n", b""))
+    with pytest.raises(AtTimeout):
+        client.at("AT#XRECV=0", timeout=0.3)
+    board.script((b"AT#XSOCKET?\r\n", b'\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n'))
+    assert client.at("AT#XSOCKET?").lines == ["#XSOCKET: 0,1,0"]
+    board.script((b"AT#XSLMVER\r\n", b'\r\n#XSLMVER: "2.0.0"\r\n\r\nOK\r\n'))
+    assert client.at("AT#XSLMVER").lines == ['#XSLMVER: "2.0.0"']
+
+
+def test_board_booting_under_the_first_probe(board, client):
+    # A board that powers on when its port is opened (a pty behind ser2net) prints its banner
+    # after the probe arrived, then answers the probe.
+    board.script(
+        (b"AT\r\n", b"Ready\r\n"),
+        (b"", b"\r\nOK\r\n"),
+        (b"AT\r\n", b"\r\nOK\r\n"),
+        (b"AT#XSOCKET?\r\n", b"\r\n#XSOCKET: 2,1,0\r\n\r\nOK\r\n"),
+    )
+    client.wait_ready(timeout=10)
+    assert client.at("AT#XSOCKET?").lines == ["#XSOCKET: 2,1,0"]
+    assert client.strays == ["OK"]
