@@ -9,8 +9,9 @@ from pathlib import Path
 # Where a build directory keeps the image to program, in order of preference: the application's
 # merged image (MCUboot/TF-M/SPM included) of a plain build, then a sysbuild's top-level one.
 IMAGE_CANDIDATES = ("zephyr/merged.hex", "merged.hex")
-# A directory is a Zephyr build directory, usable by `west flash`, when it has this file.
-RUNNERS_YAML = "zephyr/runners.yaml"
+# A directory is a build directory `west flash` takes when it has one of these: a plain build's
+# runner configuration, or the domain list of a sysbuild (NCS 2.7 and later).
+BUILD_MARKERS = ("zephyr/runners.yaml", "domains.yaml")
 
 
 class FirmwareError(Exception):
@@ -37,10 +38,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_build_dir(path: Path) -> bool:
+    return any((path / marker).is_file() for marker in BUILD_MARKERS)
+
+
 def enclosing_build_dir(hex_path: Path) -> Path | None:
     """The build directory a .hex lies in (`build/zephyr/merged.hex` -> `build`), if any."""
     for parent in hex_path.resolve().parents:
-        if (parent / RUNNERS_YAML).is_file():
+        if is_build_dir(parent):
             return parent
     return None
 
@@ -51,7 +56,7 @@ def resolve_firmware(path: str | Path) -> FirmwareImage:
         for rel in IMAGE_CANDIDATES:
             image = p / rel
             if image.is_file():
-                build_dir = p if (p / RUNNERS_YAML).is_file() else enclosing_build_dir(image)
+                build_dir = p if is_build_dir(p) else enclosing_build_dir(image)
                 return FirmwareImage(image.resolve(), build_dir and build_dir.resolve(),
                                      sha256_of(image))
         raise FirmwareError(

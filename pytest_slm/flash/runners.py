@@ -69,9 +69,9 @@ class WestRunner(Runner):
         if job.image.build_dir is None:
             raise FlashError(
                 f"west flashes a build directory, and {job.image.hex_path} is a bare .hex outside "
-                "one (west needs the build's zephyr/runners.yaml). Pass the build directory "
-                "with --firmware, or flash the .hex with --slm-runner nrfutil or "
-                "--slm-runner pyocd."
+                "one (west needs the build's zephyr/runners.yaml or domains.yaml). Pass the "
+                "build directory with --firmware, or flash the .hex with --slm-runner nrfutil "
+                "or --slm-runner pyocd."
             )
         cmd = ["west", "flash", "--build-dir", str(job.image.build_dir)]
         if job.board.west_runner:

@@ -43,13 +43,29 @@ def test_build_dir_means_its_zephyr_merged_hex(build_dir):
     assert len(image.sha256) == 64
 
 
+def sysbuild_dir(root: Path) -> Path:
+    """An NCS sysbuild directory: the domain list on top, the app's build below it."""
+    make_build_dir(root / "slm")
+    (root / "slm" / "zephyr" / "merged.hex").unlink()
+    (root / "merged.hex").write_text(HEX_IMAGE)
+    (root / "domains.yaml").write_text(
+        f"default: slm\nbuild_dir: {root}\ndomains:\n  - name: slm\n"
+        f"    build_dir: {root / 'slm'}\nflash_order:\n  - slm\n")
+    return root
+
+
 def test_sysbuild_dir_uses_top_level_merged_hex(tmp_path):
-    build = tmp_path / "build"
-    make_build_dir(build / "slm")
-    (build / "slm" / "zephyr" / "merged.hex").unlink()
-    (build / "merged.hex").write_text(HEX_IMAGE)
+    build = sysbuild_dir(tmp_path / "build")
     image = resolve_firmware(build)
     assert image.hex_path == build / "merged.hex"
+    assert image.build_dir == build
+
+
+def test_west_flashes_a_sysbuild_dir(fake_tools, tmp_path):
+    build = sysbuild_dir(tmp_path / "build")
+    outcome, _ = flash(build / "merged.hex", runner="west")
+    assert outcome.flashed
+    assert fake_tools.argvs()[0][:4] == ["west", "flash", "--build-dir", str(build)]
 
 
 def test_hex_inside_a_build_dir_remembers_the_build_dir(build_dir):
