@@ -29,6 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     report.add_options(group)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    return hardware.cmdline_main(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSIONS_KEY] = []
 

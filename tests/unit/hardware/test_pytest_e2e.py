@@ -78,11 +78,6 @@ def run(pytester, *args):
                                          "--attach-timeout", "60", *args, timeout=240)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin.py must call hardware.cmdline_main from a pytest_cmdline_main hook "
-    "(tryfirst); remove this mark when it does",
-)
 def test_list_boards_prints_the_registry_and_the_attached_dk(pytester, desk):
     result = pytester.runpytest_subprocess("--list-boards", timeout=120)
     assert result.ret == 0
