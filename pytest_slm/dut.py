@@ -106,9 +106,15 @@ def _ends_in_terminator(data: bytes, start: int, end: int) -> bool:
 class DataMode:
     """The open data-mode session `SlmDut.data_mode()` yields."""
 
-    def __init__(self, dut: SlmDut, time_limit_ms: int) -> None:
+    def __init__(self, dut: SlmDut, time_limit_ms: int, minimum_ms: int | None = None) -> None:
         self._dut = dut
         self.time_limit_ms = time_limit_ms
+        # The board's UART speed, as its data-mode minimum (256 bytes of UART time + 10 ms)
+        # gives it away: what the host port says is not it behind a pty or a TCP bridge.
+        baud = getattr(dut.port, "baudrate", None) or DEFAULT_BAUD
+        if minimum_ms is not None and minimum_ms > 10:
+            baud = min(baud, 256 * 10 * 1000 / (minimum_ms - 10))
+        self.baud = baud
         self.written = 0
         # Bytes written since the line was last left idle for the time limit.
         self._unflushed = 0
@@ -134,8 +140,9 @@ class DataMode:
         # paced UART), so their transmission time counts too.
         if not self._unflushed:
             return
-        baud = getattr(self._dut.port, "baudrate", None) or DEFAULT_BAUD
-        time.sleep(self.idle + self._unflushed * 10.0 / baud)
+        # Half as much again as the nominal transmission time: paced bridges and busy hosts
+        # deliver slower than the line rate, and a chunk still arriving is not yet flushed.
+        time.sleep(self.idle + 1.5 * self._unflushed * 10.0 / self.baud)
         self._unflushed = 0
 
     def write(self, data: bytes, *, chunk: int = DATAMODE_CHUNK) -> None:
@@ -671,7 +678,7 @@ class SlmDut(AtClient):
             self.clear_sendto_target()
         limits = self.datactrl_read()
         # The limit in force after entry: the current one, or the minimum the entry computes.
-        session = DataMode(self, limits.current or limits.minimum)
+        session = DataMode(self, limits.current or limits.minimum, limits.minimum)
         self.enter_data_mode(command)
         try:
             yield session
