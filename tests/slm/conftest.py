@@ -1,8 +1,13 @@
-"""The validation suite's wiring: markers, board features, peers and credentials.
+"""The validation suite's wiring: markers, board features and credentials.
 
-Markers (declared here, for the board file to feed):
-  slm_feature(name)  skip unless the board has `name` in its board file's `features:`
-                     (ipv6, dtls, raw_sockets, tls, ...). An unknown board is assumed to have it.
+Markers (declared here; `slmsuite` has the helpers that apply them):
+  slm_feature(name)     skip unless the board file lists `name` in `features:`: ipv6, tls,
+                        dtls, raw_sockets, and loopback_peers (the board and the peers share a
+                        network, so the peers can reach the board: server role, inbound UDP).
+                        A board missing from the registry is assumed to have everything.
+  slm_model_bug(reason) slm-sim disagrees with the behaviour file here: an expected failure on
+                        a simulated board only.
+Known deviations of the firmware from its documentation: `slmsuite.known_deviation`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from slmsuite import (  # noqa: F401  (re-exported for the test modules)
     SEC_TAG,
     WRONG_CA_SEC_TAG,
     known_deviation,
+    model_bug,
 )
 
 from pytest_slm.at.errors import SlmError

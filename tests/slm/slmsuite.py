@@ -13,7 +13,7 @@ import pytest
 
 from pytest_slm.at.errors import AtError
 from pytest_slm.dut import SlmDut
-from pytest_slm.slm_types import Family, SocketType
+from pytest_slm.slm_types import Family
 
 # The tags the suite provisions (session fixture `sec_tags` in conftest.py): the suite's CA, and
 # a CA that signed nothing the peers present (the wrong-CA cases). Far from the tags Nordic's
@@ -94,10 +94,6 @@ def expect_timeout(fn, *args, **kwargs) -> AtError:
     assert info.value.final == ERROR
     assert info.value.received == [ERROR], info.value.received
     return info.value
-
-
-FAMILY_IDS = {Family.IPV4: "ipv4", Family.IPV6: "ipv6"}
-TYPE_IDS = {SocketType.STREAM: "tcp", SocketType.DGRAM: "udp", SocketType.RAW: "raw"}
 
 
 def families():
