@@ -54,9 +54,7 @@ def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -
     """The board's SlmDut in a clean state: out of data mode, every socket closed, input drained."""
     dut = slm_board.dut
     dut.reset_state()
-    record = report.RunRecord(
-        dut.transcript, slm_board.name, slm_board.url, slm_board.info.get("worker", "")
-    )
+    record = report.RunRecord(dut.transcript, slm_board.name, slm_board.url, slm_board.info)
     report.start_test(request.node, record)
     request.node.stash[RECORD_KEY] = record
     return dut

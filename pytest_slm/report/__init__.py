@@ -34,11 +34,14 @@ def transcript_file(log_dir: str | Path, nodeid: str) -> Path:
 class RunRecord:
     """Ties one test to the slice of its board's transcript that the test produced."""
 
-    def __init__(self, transcript: Transcript, board: str, url: str, worker: str) -> None:
+    def __init__(
+        self, transcript: Transcript, board: str, url: str, info: dict[str, str] | None = None
+    ) -> None:
         self.transcript = transcript
         self.board = board
         self.url = url
-        self.worker = worker
+        self.info = dict(info or {})
+        self.worker = self.info.get("worker", "")
         self.mark = transcript.mark()
 
     def text(self) -> str:
@@ -49,7 +52,11 @@ def start_test(item: pytest.Item, record: RunRecord) -> None:
     record.transcript.note(f"test {item.nodeid} on {record.board} {record.url} ({record.worker})")
     item.user_properties.append(("slm_board", record.board))
     item.user_properties.append(("slm_port", record.url))
-    item.user_properties.append(("slm_worker", record.worker))
+    # What the bring-up learnt (IMEI, modem firmware, SLM version, probe id, image hash), so a
+    # JUnit report says which board and firmware each result belongs to.
+    for key, value in sorted(record.info.items()):
+        if value:
+            item.user_properties.append((f"slm_{key}", str(value)))
 
 
 def finish_test(item: pytest.Item, record: RunRecord, report: pytest.TestReport) -> None:
