@@ -190,11 +190,25 @@ def hardware_board(config: pytest.Config) -> Board | None:
     return None if board.simulated else board
 
 
-def suite_credentials(config: pytest.Config, ca_pem: str | None) -> list[Credential]:
-    """The suite's CA certificate in the --sec-tag slot (nothing when there is no CA)."""
-    if not ca_pem:
-        return []
-    return [Credential(config.getoption("--sec-tag"), bringup.CredentialType.ROOT_CA, ca_pem)]
+def suite_sec_tags(config: pytest.Config) -> dict[str, int]:
+    """The sec_tags the suite owns: its CA in --sec-tag, an unrelated CA in the next one (the
+    wrong-CA tests), and one more left empty (a tag holding no credential)."""
+    base = config.getoption("--sec-tag")
+    return {"ca": base, "wrong_ca": base + 1, "empty": base + 5}
+
+
+def suite_credentials(
+    config: pytest.Config, ca_pem: str | None, other_ca_pem: str | None = None
+) -> list[Credential]:
+    """The suite's CA certificate in the --sec-tag slot, an unrelated CA in the next one."""
+    tags = suite_sec_tags(config)
+    root_ca = bringup.CredentialType.ROOT_CA
+    credentials = []
+    if ca_pem:
+        credentials.append(Credential(tags["ca"], root_ca, ca_pem))
+    if other_ca_pem:
+        credentials.append(Credential(tags["wrong_ca"], root_ca, other_ca_pem))
+    return credentials
 
 
 def open_from_config(

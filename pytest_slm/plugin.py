@@ -39,9 +39,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def slm_board(request: pytest.FixtureRequest) -> Iterator[board_session.BoardSession]:
-    """The board under test for the whole session: started or opened, ready and online."""
-    session = board_session.open_board_session(request.config, request)
+def slm_board(
+    request: pytest.FixtureRequest, peer_certs
+) -> Iterator[board_session.BoardSession]:
+    """The board under test for the whole session: started or opened, ready, online, with the
+    suite's CA (and an unrelated one, for wrong-CA tests) provisioned (`.sec_tags`)."""
+    credentials = hardware.suite_credentials(
+        request.config, peer_certs.ca_pem, getattr(peer_certs, "other_ca_pem", None)
+    )
+    session = board_session.open_board_session(request.config, request, credentials)
     request.config.stash[SESSIONS_KEY].append(session)
     try:
         yield session

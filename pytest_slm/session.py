@@ -8,12 +8,12 @@ provision the suite's credentials -> tests.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_slm import hardware, hwmap, twister
+from pytest_slm import bringup, hardware, hwmap, twister
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.dut import SlmDut
 from pytest_slm.simboard import SimulatorProcess
@@ -60,6 +60,8 @@ class BoardSession:
     url: str
     dut: SlmDut
     info: dict[str, str] = field(default_factory=dict)
+    # What the bring-up provisioned: role ("ca", "wrong_ca", "empty") -> sec_tag.
+    sec_tags: dict[str, int] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -83,10 +85,23 @@ def worker_id() -> str:
 
 
 def open_board_session(
-    config: pytest.Config, request: pytest.FixtureRequest | None = None
+    config: pytest.Config,
+    request: pytest.FixtureRequest | None = None,
+    credentials: Sequence[bringup.Credential] = (),
+) -> BoardSession:
+    """Open the board this session tests and bring it online with `credentials` provisioned."""
+    session = _open_board(config, request, list(credentials))
+    session.sec_tags = hardware.suite_sec_tags(config)
+    return session
+
+
+def _open_board(
+    config: pytest.Config,
+    request: pytest.FixtureRequest | None,
+    credentials: list[bringup.Credential],
 ) -> BoardSession:
     if request is not None and twister.is_active(config):
-        return _open_twister_board(config, request)
+        return _open_twister_board(config, request, credentials)
     board = config.getoption("--board")
     port = config.getoption("--port")
     ready_timeout = config.getoption("--ready-timeout")
@@ -95,7 +110,7 @@ def open_board_session(
     info = {"worker": worker_id()}
     if claim is not None:
         if not claim.board.simulated:
-            return _open_claimed_hardware(config, claim)
+            return _open_claimed_hardware(config, claim, credentials)
         # A simulator the map lists runs elsewhere: open it like --port.
         board, port = claim.board.name, claim.url
         closers.append(claim.release)
@@ -103,11 +118,13 @@ def open_board_session(
     elif hardware.hardware_board(config) is not None:
         # A real board, found by its probe's serial number (or at --port): lock, flash if the
         # image changed, open with the board's UART settings, bring online.
-        return _open_hardware(config, hardware.HardwareSettings.from_config(config), info, [])
+        settings = hardware.HardwareSettings.from_config(config)
+        return _open_hardware(config, settings, info, [], credentials)
     if port:
         url = port
     elif board == SIM_BOARD:
-        args = ["--pty", "--online"]
+        # Not --online: the simulated modem attaches through the same bring-up a board does.
+        args = ["--pty"]
         baud = config.getoption("--sim-baud")
         if baud:
             args += ["--baud", str(baud)]
@@ -130,9 +147,17 @@ def open_board_session(
         session.on_close(closer)
     try:
         dut.wait_ready(timeout=ready_timeout)
-    except Exception:
+        modem = bringup.bring_up(
+            dut,
+            credentials,
+            attach_timeout=config.getoption("--attach-timeout"),
+            ready_timeout=None,
+            progress=hardware.terminal_progress(config),
+        )
+    except BaseException:
         session.close()
         raise
+    session.info.update(modem.as_dict())
     return session
 
 
@@ -162,11 +187,14 @@ def _open_hardware(
     settings: hardware.HardwareSettings,
     info: dict[str, str],
     closers: list[Callable[[], None]],
+    credentials: list[bringup.Credential],
 ) -> BoardSession:
     ready = config.getoption("--ready-timeout", default=None)
     settings.ready_timeout = max(ready or 0.0, settings.board.boot_timeout)
     try:
-        hw = hardware.open_hardware_board(settings, progress=hardware.terminal_progress(config))
+        hw = hardware.open_hardware_board(
+            settings, credentials, progress=hardware.terminal_progress(config)
+        )
     except BaseException:
         for closer in reversed(closers):
             closer()
@@ -178,7 +206,9 @@ def _open_hardware(
     return session
 
 
-def _open_claimed_hardware(config: pytest.Config, claim: hwmap.Claim) -> BoardSession:
+def _open_claimed_hardware(
+    config: pytest.Config, claim: hwmap.Claim, credentials: list[bringup.Credential]
+) -> BoardSession:
     import shutil
     import tempfile
     from pathlib import Path
@@ -190,10 +220,13 @@ def _open_claimed_hardware(config: pytest.Config, claim: hwmap.Claim) -> BoardSe
     private = tempfile.mkdtemp(prefix="pytest-slm-claimed-")
     settings.lock_dir = Path(private)
     closers = [claim.release, lambda: shutil.rmtree(private, ignore_errors=True)]
-    return _open_hardware(config, settings, {"worker": worker_id(), **claim.info}, closers)
+    info = {"worker": worker_id(), **claim.info}
+    return _open_hardware(config, settings, info, closers, credentials)
 
 
-def _open_twister_board(config: pytest.Config, request: pytest.FixtureRequest) -> BoardSession:
+def _open_twister_board(
+    config: pytest.Config, request: pytest.FixtureRequest, credentials: list[bringup.Credential]
+) -> BoardSession:
     """Under pytest-twister-harness: its device is flashed once by the harness, released, and
     opened here byte-exact; pytest-slm does not flash."""
     registry = hardware.registry_from_config(config)
@@ -202,4 +235,5 @@ def _open_twister_board(config: pytest.Config, request: pytest.FixtureRequest) -
     except twister.TwisterBridgeError as exc:
         raise pytest.UsageError(str(exc)) from None
     settings = twister.hardware_settings(taken, config, registry)
-    return _open_hardware(config, settings, {"worker": worker_id(), **taken.info()}, [taken.close])
+    info = {"worker": worker_id(), **taken.info()}
+    return _open_hardware(config, settings, info, [taken.close], credentials)

@@ -23,7 +23,19 @@ def test_default_board_is_the_simulator_on_a_pty(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.re_match_lines([r".*BOARD sim /dev/pts/\d+$"])
-    result.stdout.re_match_lines([r"-+ SLM command latency: sim /dev/pts/\d+ -+", r"#XSLMVER +1 "])
+    # The simulated modem goes through the same bring-up as a board: offline, provision the
+    # suite's CA and an unrelated one, attach, read its identity (one #XSLMVER there, one here).
+    result.stdout.fnmatch_lines(
+        [
+            "[[]slm] modem offline for provisioning (AT+CFUN=4)",
+            "[[]slm] provisioning sec_tag 71434 type 0 (root_ca)",
+            "[[]slm] provisioning sec_tag 71435 type 0 (root_ca)",
+            "[[]slm] +CEREG: 1,* (registered, home network)",
+            "[[]slm] online after * s: IMEI 352656100123457, modem firmware mfw_nrf9160_1.3.2,"
+            " SLM 2.0.0",
+        ]
+    )
+    result.stdout.re_match_lines([r"-+ SLM command latency: sim /dev/pts/\d+ -+", r"#XSLMVER +2 "])
 
 
 def test_port_option_reaches_a_simulator_started_by_hand(pytester: pytest.Pytester, tmp_path):
