@@ -175,11 +175,15 @@ def test_ninth_secure_socket_is_refused(slm, sec_tags):
     refused(slm, f"AT#XSSOCKET=1,1,0,{SEC_TAG}")
 
 
-def test_failed_open_leaves_no_active_socket(slm):
+@pytest.mark.parametrize("command", [
+    "AT#XSOCKET=1,9,0", "AT#XSOCKET=1", "AT#XSOCKET=2,1,", "AT#XSSOCKET=1,1,2,1",
+    "AT#XSSOCKET=1,1,0", "AT#XSSOCKET=1,3,0,1",
+])
+def test_failed_open_leaves_no_active_socket(slm, command):
     kept = slm.socket_open(Family.IPV4, SocketType.STREAM)
     # The open path forgets the active socket before it parses <type>: the record stays listed
     # but nothing is active until a select.
-    refused(slm, "AT#XSOCKET=1,9,0")
+    refused(slm, command)
     listing = slm.sockets()
     assert listing.handles == [kept.handle]
     assert listing.active is None
