@@ -5,29 +5,19 @@ Markers (declared here; `slmsuite` has the helpers that apply them):
                         dtls, raw_sockets, and loopback_peers (the board and the peers share a
                         network, so the peers can reach the board: server role, inbound UDP).
                         A board missing from the registry is assumed to have everything.
-  slm_model_bug(reason) slm-sim disagrees with the behaviour file here: an expected failure on
-                        a simulated board only.
 Known deviations of the firmware from its documentation: `slmsuite.known_deviation`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slmsuite import (  # noqa: F401  (re-exported for the test modules)
-    EMPTY_SEC_TAG,
-    SEC_TAG,
-    WRONG_CA_SEC_TAG,
-    known_deviation,
-    model_bug,
-)
+import slmsuite
 
-from pytest_slm.at.errors import SlmError
 from pytest_slm.boards import BoardConfigError, BoardRegistry
-from pytest_slm.bringup import Credential, CredentialType, go_online, provision
+from pytest_slm.hardware import suite_sec_tags
 
 _SLEEP = re.compile(r"time\.sleep\(\s*([0-9.]+)")
 _HERE = Path(__file__).parent
@@ -38,11 +28,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "slm_feature(name): needs a board feature from the board file (ipv6, dtls, raw_sockets)",
     )
-    config.addinivalue_line(
-        "markers",
-        "slm_model_bug(reason): slm-sim gets this case wrong; expected to fail on the simulated "
-        "board only",
-    )
+    # Test modules import the tags from slmsuite; they follow --sec-tag, like the bring-up.
+    tags = suite_sec_tags(config)
+    slmsuite.SEC_TAG = tags["ca"]
+    slmsuite.WRONG_CA_SEC_TAG = tags["wrong_ca"]
+    slmsuite.EMPTY_SEC_TAG = tags["empty"]
 
 
 def pytest_collect_file(file_path, parent):
@@ -79,15 +69,6 @@ def board_features(board_file) -> frozenset[str] | None:
 
 
 @pytest.fixture(autouse=True)
-def _slm_model_bugs(request: pytest.FixtureRequest) -> None:
-    reasons = [mark.args[0] for mark in request.node.iter_markers("slm_model_bug")]
-    if reasons and getattr(request.getfixturevalue("board_file"), "simulated", False):
-        request.applymarker(
-            pytest.mark.xfail(strict=False, reason="slm-sim bug: " + "; ".join(reasons))
-        )
-
-
-@pytest.fixture(autouse=True)
 def _slm_features(request: pytest.FixtureRequest) -> None:
     needed = [mark.args[0] for mark in request.node.iter_markers("slm_feature")]
     if not needed:
@@ -101,42 +82,8 @@ def _slm_features(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def sec_tags(slm_board, peer_certs) -> Iterator[dict[str, int]]:
-    """The suite's CA in SEC_TAG and an unrelated CA in WRONG_CA_SEC_TAG, written once.
-
-    Credentials can only be written with the modem offline, so the board goes CFUN=4 and back
-    online. (The session bring-up will take this over.)
-    """
-    dut = slm_board.dut
-    dut.reset_state()
-    credentials = [
-        Credential(SEC_TAG, CredentialType.ROOT_CA, peer_certs.ca_pem),
-        Credential(WRONG_CA_SEC_TAG, CredentialType.ROOT_CA, _unrelated_ca(peer_certs)),
-    ]
-    try:
-        dut.at("AT+CFUN=4", timeout=30.0)
-        provision(dut, credentials)
-    finally:
-        go_online(dut, attach_timeout=180.0)
-    try:
-        yield {"ca": SEC_TAG, "wrong_ca": WRONG_CA_SEC_TAG}
-    finally:
-        # Leave the lab board as found: our credentials are the suite's business only.
-        try:
-            dut.reset_state()
-            dut.at("AT+CFUN=4", timeout=30.0)
-            for cred in credentials:
-                dut.at(f"AT%CMNG=3,{cred.sec_tag},{int(cred.type)}", check=False)
-            go_online(dut, attach_timeout=180.0)
-        except SlmError:
-            pass
-
-
-def _unrelated_ca(peer_certs) -> str:
-    # A remote slm-peer publishes only its own CA; any CA made here signed nothing it presents.
-    pem = getattr(peer_certs, "other_ca_pem", None)
-    if pem:
-        return pem
-    import trustme
-
-    return trustme.CA(organization_name="pytest-slm unrelated CA").cert_pem.bytes().decode()
+def sec_tags(slm_board) -> dict[str, int]:
+    """The tags the session's bring-up provisioned: the suite's CA ("ca"), an unrelated CA
+    ("wrong_ca") and one left empty ("empty"); the same values as SEC_TAG, WRONG_CA_SEC_TAG and
+    EMPTY_SEC_TAG."""
+    return dict(slm_board.sec_tags)

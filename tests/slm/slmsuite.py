@@ -15,9 +15,10 @@ from pytest_slm.at.errors import AtError
 from pytest_slm.dut import SlmDut
 from pytest_slm.slm_types import Family
 
-# The tags the suite provisions (session fixture `sec_tags` in conftest.py): the suite's CA, and
-# a CA that signed nothing the peers present (the wrong-CA cases). Far from the tags Nordic's
-# samples use, so a lab board's own credentials are never touched.
+# The tags the session's bring-up provisions (--sec-tag and the ones after it; conftest.py sets
+# these to the run's values): the suite's CA, and a CA that signed nothing the peers present
+# (the wrong-CA cases). Far from the tags Nordic's samples use, so a lab board's own credentials
+# are never touched.
 SEC_TAG = 71434
 WRONG_CA_SEC_TAG = 71435
 # A tag nothing was written to.
@@ -42,15 +43,6 @@ def known_deviation(version: str, reason: str):
     return pytest.mark.xfail(
         strict=True, reason=f"known deviation of SLM {version}.x: {reason}", raises=KnownDeviation
     )
-
-
-def model_bug(reason: str):
-    """Mark a case where slm-sim, the reference model, disagrees with the behaviour file.
-
-    On the simulated board the case is an expected failure (not strict: the fix of the model
-    shows as XPASS, the cue to drop the mark); on real boards it runs as is.
-    """
-    return pytest.mark.slm_model_bug(reason)
 
 
 def feature(name: str):
