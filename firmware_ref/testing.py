@@ -18,6 +18,8 @@ from typing import TypeVar
 
 from firmware_ref import commands
 from firmware_ref.commands import Handler
+from firmware_ref.host import ERROR as ERROR  # re-exported for golden tests
+from firmware_ref.host import OK as OK
 from firmware_ref.host import READY, Firmware, FirmwareConfig
 from firmware_ref.modem import ModemState
 
@@ -196,3 +198,13 @@ def temporary_command(name: str, order: int, handler: Handler) -> Iterator[None]
 
 
 __all__ = ["FirmwareHarness", "HarnessTimeout", "temporary_command"]
+
+
+def info(*lines: str) -> bytes:
+    """Information lines as the firmware frames them: each as "\r\n<line>\r\n"."""
+    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
+
+
+def at(harness: FirmwareHarness, line: str, timeout: float | None = None) -> bytes:
+    """One command line through `harness`; everything the board answered up to its final."""
+    return harness.command(line, timeout)

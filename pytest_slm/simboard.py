@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_slm.processes import stop_process
+
 # Run the simulator through the interpreter running pytest, so it works from a source checkout
 # or a venv whose scripts directory is not on PATH.
 _LAUNCH = "import sys; from firmware_ref.cli import main; sys.exit(main())"
@@ -67,7 +69,7 @@ class SimulatorProcess:
             while not line.endswith(b"\n"):
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
-                    self.stop()
+                    stop_process(self.process)
                     raise SimulatorError(
                         f"slm-sim {' '.join(self.args)} printed no URL within {timeout:g} s"
                         f"{self._log_tail()}"
@@ -91,14 +93,7 @@ class SimulatorProcess:
         return ("\n  simulator log:\n    " + "\n    ".join(text)) if text else ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def __enter__(self) -> SimulatorProcess:
         self.start()

@@ -28,6 +28,7 @@ import pytest
 
 from pytest_slm.boards import Board, BoardRegistry
 from pytest_slm.hwmap import board_for_platform
+from pytest_slm.processes import stop_process
 
 DEFAULT_BAUD = 115200
 
@@ -213,13 +214,7 @@ class SerialPtyProcess:
         return os.ttyname(slave)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         for fd in self._fds:
             try:
                 os.close(fd)

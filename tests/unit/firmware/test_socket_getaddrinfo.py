@@ -8,17 +8,7 @@ import socket
 import pytest
 
 from firmware_ref.net.resolver import Address, bug_render
-
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
+from firmware_ref.testing import ERROR, OK, at, info
 
 
 @pytest.mark.parametrize("literal", ["127.0.0.1", "::1", "10.1.2.3", "2001:db8::1"])

@@ -5,18 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firmware_ref import sockets
-
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str) -> bytes:
-    return h.command(line)
-
+from firmware_ref.testing import ERROR, OK, at, info
 
 # ---------------------------------------------------------------------------- #XSOCKET
 

@@ -8,19 +8,10 @@ import pytest
 from socket_peers import SEC_TAG
 
 from firmware_ref import sockets
+from firmware_ref.testing import ERROR, OK, at, info
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
 NOT_SUPPORTED = '#XSOCKETOPT: "not supported"'
 S_NOT_SUPPORTED = '#XSSOCKETOPT: "not supported"'
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
 
 
 @pytest.fixture

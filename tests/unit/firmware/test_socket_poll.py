@@ -8,17 +8,9 @@ import time
 import pytest
 from socket_peers import local_port
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
+from firmware_ref.testing import ERROR, OK, at, info
+
 READABLE = '"0x00000001"'
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
 
 
 def udp_sockets(h, count: int) -> list[int]:

@@ -11,18 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from socket_peers import connect_to
 
-from firmware_ref.testing import FirmwareHarness
-
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
+from firmware_ref.testing import ERROR, OK, FirmwareHarness, at, info
 
 
 def reset_by_peer(conn: socket.socket) -> None:

@@ -9,17 +9,7 @@ import pytest
 from socket_peers import connect_to, local_port
 
 from firmware_ref import sockets
-
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
+from firmware_ref.testing import ERROR, OK, at, info
 
 
 def listening(h, op: int = 1) -> None:

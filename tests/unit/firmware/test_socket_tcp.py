@@ -8,16 +8,7 @@ import threading
 import pytest
 from socket_peers import TcpEcho, connect_to, local_port, recv_result
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
+from firmware_ref.testing import ERROR, OK, at, info
 
 
 def connected(h, peer: TcpEcho, url: str = "127.0.0.1", op: int = 1) -> None:

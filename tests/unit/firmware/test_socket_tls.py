@@ -14,18 +14,9 @@ import pytest
 from socket_peers import CLIENT_CERT_TAG, SEC_TAG, WRONG_CA_TAG, DtlsEcho, TcpEcho, connect_to
 
 from firmware_ref.modem import Credential
+from firmware_ref.testing import ERROR, OK, at, info
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
 SERVER_TAG = 777
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
 
 
 def secure(h, kind: int, tag: int, verify: int | None = None, op: int = 1) -> None:

@@ -7,16 +7,7 @@ import socket
 import pytest
 from socket_peers import local_port, recv_result
 
-OK = b"\r\nOK\r\n"
-ERROR = b"\r\nERROR\r\n"
-
-
-def info(*lines: str) -> bytes:
-    return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines)
-
-
-def at(h, line: str, timeout: float | None = None) -> bytes:
-    return h.command(line, timeout)
+from firmware_ref.testing import ERROR, OK, at, info
 
 
 def test_sendto_recvfrom_doc_examples(harness, udp_echo) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_slm.processes import stop_process
+
 INSTALL_HINT = "ser2net is not installed (Debian/Ubuntu: apt-get install ser2net)"
 
 
@@ -139,11 +141,4 @@ class Ser2Net:
             return ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
