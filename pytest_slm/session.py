@@ -16,7 +16,7 @@ import pytest
 from pytest_slm import bringup, hardware, hwmap, twister
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.dut import SlmDut
-from pytest_slm.simboard import SimulatorProcess
+from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
 
 SIM_BOARD = "sim"
 
@@ -62,6 +62,8 @@ class BoardSession:
     info: dict[str, str] = field(default_factory=dict)
     # What the bring-up provisioned: role ("ca", "wrong_ca", "empty") -> sec_tag.
     sec_tags: dict[str, int] = field(default_factory=dict)
+    # What this board can do (board file `features:`), None when no board file describes it.
+    features: frozenset[str] | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -106,6 +108,7 @@ def _open_board(
     port = config.getoption("--port")
     ready_timeout = config.getoption("--ready-timeout")
     closers: list[Callable[[], None]] = []
+    features: frozenset[str] | None = None
     claim = _claim_from_hardware_map(config)
     info = {"worker": worker_id()}
     if claim is not None:
@@ -131,6 +134,9 @@ def _open_board(
         simulator = SimulatorProcess(args)
         url = simulator.start()
         closers.append(simulator.stop)
+        features = frozenset(hardware.registry_from_config(config).get(SIM_BOARD).features)
+        if host_allows_raw_sockets():
+            features |= {"raw_sockets"}
     else:
         raise pytest.UsageError(
             f"--board {board}: pytest-slm starts only the built-in simulated board 'sim'; "
@@ -142,7 +148,7 @@ def _open_board(
         for closer in closers:
             closer()
         raise
-    session = BoardSession(name=board, url=url, dut=dut, info=info)
+    session = BoardSession(name=board, url=url, dut=dut, info=info, features=features)
     for closer in closers:
         session.on_close(closer)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import socket
 import subprocess
 import sys
 import tempfile
@@ -101,3 +102,16 @@ class SimulatorProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def host_allows_raw_sockets() -> bool:
+    """Whether this host lets us (and so a simulator we start) open packet sockets: the
+    simulated modem's raw sockets are host raw sockets, which need root or CAP_NET_RAW."""
+    family = getattr(socket, "AF_PACKET", None)
+    if family is None:
+        return False
+    try:
+        socket.socket(family, socket.SOCK_RAW).close()
+    except OSError:
+        return False
+    return True

@@ -63,8 +63,11 @@ def board_file(slm_board, pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def board_features(board_file) -> frozenset[str] | None:
-    """The board file's features, None when the board is not in the registry."""
+def board_features(slm_board, board_file) -> frozenset[str] | None:
+    """What the board can do: as the session found it (the simulated board adds raw sockets
+    where the host allows them), else the board file's list; None when nothing describes it."""
+    if getattr(slm_board, "features", None) is not None:
+        return slm_board.features
     return None if board_file is None else frozenset(board_file.features)
 
 
