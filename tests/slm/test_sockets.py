@@ -72,7 +72,7 @@ def _secure_cases():
 # --------------------------------------------------------------------------- #XSOCKET
 
 
-@pytest.mark.parametrize(("family", "type_", "role"), _plain_cases())
+@pytest.mark.parametrize(("family", "type_", "role"), list(_plain_cases()))
 def test_open_every_combination(slm, family, type_, role):
     opened = slm.socket_open(family, type_, role)
     # Nothing is open after the reset, and handles are the lowest free descriptor.
@@ -203,7 +203,7 @@ def test_role_is_stored_unchecked(slm):
 # --------------------------------------------------------------------------- #XSSOCKET
 
 
-@pytest.mark.parametrize(("family", "type_", "role", "verify"), _secure_cases())
+@pytest.mark.parametrize(("family", "type_", "role", "verify"), list(_secure_cases()))
 def test_secure_open_every_combination(slm, sec_tags, family, type_, role, verify):
     opened = slm.ssocket_open(family, type_, role, SEC_TAG, verify)
     assert opened == OpenedSocket(0, type_, SECURE_PROTOCOL[type_])
