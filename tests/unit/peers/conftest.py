@@ -4,6 +4,7 @@ import pytest
 
 from pytest_slm.peers import PeerCerts, ipv6_available
 
+
 @pytest.fixture(params=[pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")])
 def family(request):
     """Runs a test once per IP family; IPv6 skips where ::1 cannot be bound."""
