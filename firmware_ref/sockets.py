@@ -116,6 +116,18 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def set_only(fn: F) -> F:
+    """A command with no read or test form: v2.0 answers both with ERROR."""
+
+    @functools.wraps(fn)
+    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+        if cmd_type is not CmdType.SET:
+            raise CommandError("not supported")
+        fn(fw, cmd_type, params)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def state(fw: Firmware) -> SocketState:
     st = fw.state.get(STATE_KEY)
     if not isinstance(st, SocketState):
@@ -463,9 +475,8 @@ def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None
 
 @command("AT#XBIND", order=15)
 @guarded
+@set_only
 def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     port = params.get_ushort(1)
     sock = st.sock
@@ -499,9 +510,8 @@ def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 
 @command("AT#XLISTEN", order=17)
 @guarded
+@set_only
 def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     sock = st.sock
     if sock.role != ROLE_SERVER:
@@ -598,28 +608,34 @@ def _datamode_exit(st: SocketState) -> Callable[[], None]:
     return on_exit
 
 
+def _send_and_report(
+    fw: Firmware, st: SocketState, name: str, fd: int, data: bytes, addr: tuple | None = None
+) -> None:
+    """Send it all, then print how much went out, followed by OK, or by ERROR when the send
+    failed part-way (the count is printed either way)."""
+    sent, err = send_loop(fw, st, fd, data, addr)
+    fw.respond(f"{name}: {sent}")
+    if err is not None:
+        raise err
+
+
 @command("AT#XSEND", order=19)
 @guarded
+@set_only
 def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     if params.valid_count() > 1:
         data = params.get_bytes(1, SLM_MAX_PAYLOAD + 1)
         fd = send_target(st)
-        sent, err = send_loop(fw, st, fd, data)
-        fw.respond(f"#XSEND: {sent}")
-        if err is not None:
-            raise err
+        _send_and_report(fw, st, "#XSEND", fd, data)
         return
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
 @command("AT#XRECV", order=20)
 @guarded
+@set_only
 def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     timeout = params.get_int(1)
     fd = send_target(st)
@@ -632,9 +648,8 @@ def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 
 @command("AT#XSENDTO", order=21)
 @guarded
+@set_only
 def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     # Parsed straight into the globals: a bad port still leaves the new URL behind.
     st.udp_url = params.get_string(1, SLM_MAX_URL)
@@ -642,10 +657,7 @@ def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if params.valid_count() > 3:
         data = params.get_bytes(3, SLM_MAX_PAYLOAD + 1)
         addr = resolve_for(fw, st.udp_url, st.udp_port, st.sock.family)
-        sent, err = send_loop(fw, st, st.sock.fd, data, addr)
-        fw.respond(f"#XSENDTO: {sent}")
-        if err is not None:
-            raise err
+        _send_and_report(fw, st, "#XSENDTO", st.sock.fd, data, addr)
         # udp_url is deliberately left set: a later #XSEND data mode goes there (v2.0 quirk).
         return
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
@@ -653,9 +665,8 @@ def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 
 @command("AT#XRECVFROM", order=22)
 @guarded
+@set_only
 def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     timeout = params.get_int(1)
     sock = st.sock
@@ -674,9 +685,8 @@ MAX_POLL_HANDLES = 8
 
 @command("AT#XPOLL", order=23)
 @guarded
+@set_only
 def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     st = state(fw)
     timeout_ms = params.get_int(1)
     count = params.valid_count()
@@ -700,9 +710,8 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 
 @command("AT#XGETADDRINFO", order=24)
 @guarded
+@set_only
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("not supported")
     host = params.get_string(1, SLM_MAX_URL)
     try:
         if not fw.modem.online:
