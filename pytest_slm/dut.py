@@ -199,7 +199,6 @@ class DataMode:
 class SlmDut(AtClient):
     """The AT client plus the socket-command vocabulary of SLM v2.0.x."""
 
-    _synced_boot: int | None = None
     # v2.0 keeps the address of any #XSENDTO in a global that only leaving data mode clears, and
     # a later #XSEND data mode sends there instead of to the connected peer. Unknown at first.
     # A reboot clears it: it counts only while the board runs the boot it was set in.
@@ -245,32 +244,8 @@ class SlmDut(AtClient):
             self.at("AT", timeout=min(timeout, 3.0))
         except (AtTimeout, AtError):
             self._recover_command_mode(timeout)
-        if self._synced_boot != self.boot_count:
-            self.resync(timeout=timeout)
         self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
-
-    def resync(self, *, timeout: float = 10.0) -> None:
-        """Make sure each answer belongs to the command just sent.
-
-        A command written while the board boots can be answered after its `Ready` (input the
-        UART buffered), once the client has already moved on: every later command would then
-        get the previous one's answer. `AT+CFUN?` names itself in its answer, so a bare final
-        result shows the shift, and waiting for the real answer among the unsolicited lines
-        absorbs it.
-        """
-        for _ in range(4):
-            result = self.at("AT+CFUN?", timeout=timeout, check=False)
-            if result.with_prefix("+CFUN"):
-                self._synced_boot = self.boot_count
-                return
-            self.wait_urc("+CFUN:", timeout=timeout)
-            self.wait_urc("OK", timeout=timeout, match=lambda line: line == "OK")
-        raise ProtocolError(
-            "answers stay out of step with commands",
-            command="AT+CFUN?",
-            transcript_tail=self.transcript.tail(),
-        )
 
     def _recover_command_mode(self, timeout: float) -> None:
         # Stuck in data mode we did not enter (an aborted test) or in a half-typed line: the

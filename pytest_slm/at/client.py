@@ -230,11 +230,11 @@ class AtClient:
         if _is_banner(line):
             self.boot_count += 1
             self.in_data_mode = False
-            self._orphaned = False
             self._urcs.append(BANNER)
+            # A board that booted under a command, or under one we gave up on, may still answer
+            # it once it runs (input its UART held): the next command must not take that answer
+            # for its own. If no answer comes, the next command's quiet-line resync ends this.
             if pending is not None:
-                # A board that booted under a command may still answer it: the next command
-                # must not take that answer for its own.
                 self._orphaned = True
                 pending.error = BoardResetError(
                     "the board printed its boot banner while the command was pending",
@@ -243,13 +243,11 @@ class AtClient:
                     transcript_tail=self.transcript.tail(),
                 )
             return
-        if self._orphaned:
-            # A sequential board answers in order: the first final result after a command we
-            # gave up on is that command's, never the next one's.
+        if self._orphaned and not line.startswith(URC_PREFIXES):
+            # Answers to commands we gave up on (how many is unknown after a reboot) until the
+            # next command's quiet-line resync; notifications still queue.
             self.strays.append(line)
-            if is_final(line):
-                self._orphaned = False
-            elif _PAYLOAD_LENGTH.match(line):
+            if _PAYLOAD_LENGTH.match(line):
                 self._payload_left = int(_PAYLOAD_LENGTH.match(line).group(1))
             return
         if _PAYLOAD_HEADER.match(line):
