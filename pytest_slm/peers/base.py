@@ -118,6 +118,9 @@ class Peer:
 
     kind = "peer"
     transport = "tcp"
+    # Recording peers (sinks, sources) keep every byte in `self.data`; echoes only count them,
+    # so a long echo session does not hold every byte in memory.
+    record_data = False
 
     def __init__(
         self,
@@ -361,6 +364,27 @@ class Peer:
                     f" handshake_errors={[h.reason for h in self.handshake_errors[-3:]]})"
                 )
             return result
+
+    def wait_for(
+        self,
+        nbytes: int | None = None,
+        predicate: Callable[[Peer], Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Any:
+        """Wait until at least `nbytes` payload bytes have arrived, or until predicate(self) is
+        truthy. Returns what was recorded (self.data) for a recording peer, True for an echo, or
+        the predicate's value."""
+        if (nbytes is None) == (predicate is None):
+            raise TypeError("wait_for() takes exactly one of nbytes or predicate")
+        if predicate is not None:
+            return self.wait_until(lambda: predicate(self), timeout, what="predicate")
+
+        def enough() -> Any:
+            if self.bytes_received < nbytes:
+                return None
+            return self.data if self.record_data else True
+
+        return self.wait_until(enough, timeout, what=f"{nbytes} bytes")
 
     def wait_connections(self, n: int = 1, timeout: float = DEFAULT_TIMEOUT) -> int:
         return self.wait_until(

@@ -6,7 +6,6 @@ import itertools
 import socket
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +33,6 @@ class StreamServer(Peer):
     """Accepts TCP connections, one thread per connection running self._handle(conn, record)."""
 
     transport = "tcp"
-    #: Whether _handle() keeps what arrives in record.data (sinks yes, echoes no: a long echo
-    #: session should not hold every byte in memory).
-    record_data = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -141,27 +137,6 @@ class StreamServer(Peer):
     def peers(self) -> list[tuple[str, int]]:
         with self._cond:
             return [r.peer for r in self.records]
-
-    def wait_for(
-        self,
-        nbytes: int | None = None,
-        predicate: Callable[[StreamServer], Any] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> Any:
-        """Wait until at least `nbytes` have arrived, or until predicate(self) is truthy.
-        Returns what was recorded (self.data) for a recording peer, True for an echo, or the
-        predicate's value."""
-        if (nbytes is None) == (predicate is None):
-            raise TypeError("wait_for() takes exactly one of nbytes or predicate")
-        if predicate is not None:
-            return self.wait_until(lambda: predicate(self), timeout, what="predicate")
-
-        def enough() -> Any:
-            if self.bytes_received < nbytes:
-                return None
-            return self.data if self.record_data else True
-
-        return self.wait_until(enough, timeout, what=f"{nbytes} bytes")
 
     def wait_closed(self, n: int = 1, timeout: float = DEFAULT_TIMEOUT) -> list[ConnectionRecord]:
         """Wait until at least n accepted connections have ended; return the ended ones."""

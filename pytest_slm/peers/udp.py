@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +23,6 @@ class DatagramServer(Peer):
     """One UDP socket served by one thread; subclasses implement _datagram(data, addr)."""
 
     transport = "udp"
-    record_data = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -86,27 +84,6 @@ class DatagramServer(Peer):
     def peers(self) -> list[tuple[str, int]]:
         with self._cond:
             return [d.peer for d in self.datagrams]
-
-    def wait_for(
-        self,
-        nbytes: int | None = None,
-        predicate: Callable[[DatagramServer], Any] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> Any:
-        """Wait until at least `nbytes` payload bytes have arrived, or until predicate(self) is
-        truthy. Returns what was recorded (self.data) for a recording peer, True for an echo,
-        or the predicate's value."""
-        if (nbytes is None) == (predicate is None):
-            raise TypeError("wait_for() takes exactly one of nbytes or predicate")
-        if predicate is not None:
-            return self.wait_until(lambda: predicate(self), timeout, what="predicate")
-
-        def enough() -> Any:
-            if self.bytes_received < nbytes:
-                return None
-            return self.data if self.record_data else True
-
-        return self.wait_until(enough, timeout, what=f"{nbytes} bytes")
 
     def wait_datagrams(self, n: int = 1, timeout: float = DEFAULT_TIMEOUT) -> list[Datagram]:
         """Wait until n datagrams have been recorded; return the first n."""
