@@ -38,6 +38,7 @@ ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 
 DATA_BUF_SIZE = 4096  # data_rb
+DELAYED_TX_SIZE = 1024  # UART_TX_DATA_SIZE: delayed_rb, output kept while the UART is off
 UART_RX_TIMEOUT_S = 0.002  # UART_RX_TIMEOUT_US: line idle time that ends an RX event
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
@@ -148,6 +149,7 @@ class Firmware:
         self._capture_secret = False
         self._asleep: str | None = None  # "idle" (UART off) or "sleep" (System OFF)
         self._asleep_event = threading.Event()
+        self._delayed = bytearray()  # output kept while the UART is off (idle)
         # data mode
         self._dm: _DataMode | None = None
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
@@ -220,6 +222,7 @@ class Firmware:
         self.datamode_time_limit = 0
         self._asleep = None
         self._asleep_event.clear()
+        self._delayed.clear()
         self.modem.power_on_reset(self.config.online)
         for hook in self.dialect.boot_hooks():
             try:
@@ -280,7 +283,9 @@ class Firmware:
         self._asleep_event.clear()
         if mode == "idle":
             self._uart_receive()
+            delayed, self._delayed = bytes(self._delayed), bytearray()
             self.write(self.dialect.banner)
+            self.write(delayed)
         elif mode == "sleep":
             self._reboot()
 
@@ -303,6 +308,12 @@ class Firmware:
             if self._closed and threading.current_thread() is not self._worker:
                 return
             if self._asleep is not None:
+                if self._asleep == "idle":
+                    # uart_send fails while the UART is suspended and rsp_send keeps the bytes
+                    # in delayed_rb (1024 bytes; what does not fit is dropped), sent after
+                    # "Ready" when the UART is back (slm_at_host.c 121-131, 240-255, 275-276).
+                    room = DELAYED_TX_SIZE - len(self._delayed)
+                    self._delayed += data[: max(0, room)]
                 self.log(f"UART off: {len(data)} bytes not sent")
                 return
             if self.config.verbose:

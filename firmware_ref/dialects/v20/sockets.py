@@ -306,6 +306,10 @@ def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     port = params.get_ushort(1)
     sock = st.sock
+    if sock.family in (AF_INET, AF_INET6) and not fw.modem.online:
+        # do_bind asks the modem for its address (util_get_ip_addr: AT+CGPADDR=0); without an
+        # active PDN it lists none and the bind fails (slm_at_socket.c 501-505, 526-530).
+        raise CommandError("no local address")
     if sock.family == AF_INET:
         address = fw.modem.address
     elif sock.family == AF_INET6:

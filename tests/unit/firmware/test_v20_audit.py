@@ -7,6 +7,7 @@ Each test names the file and lines of ``applications/serial_lte_modem/src`` (or
 from __future__ import annotations
 
 import re
+import threading
 
 from socket_peers import SEC_TAG
 
@@ -292,3 +293,38 @@ def test_sleep_mode_1_powers_everything_off_until_a_wake_boots():
         h.fw.wake()
         h.wait_output(b"Ready\r\n")
         assert at(h, "AT+CFUN?") == info("+CFUN: 1") + OK  # booted again (--online)
+
+
+def test_output_while_the_uart_is_off_comes_after_ready():
+    """rsp_send keeps what uart_send cannot send in delayed_rb (slm_at_host.c 121-131) and
+    poweron_uart sends it after "Ready" (275-276): a notification during #XSLEEP=2 is late,
+    not lost."""
+    fired = threading.Event()
+
+    def later(fw, cmd_type, params):
+        def notify():
+            fw.urc("+TEST: 1")
+            fired.set()
+
+        fw.call_later(0.3, notify)
+
+    with temporary_command("AT#XQLATER", 900, later), FirmwareHarness() as h:
+        assert at(h, "AT#XQLATER") == OK
+        assert at(h, "AT#XSLEEP=2") == OK
+        assert h.fw.wait_asleep(10)
+        assert fired.wait(10)
+        h.assert_silent(0.1)
+        h.fw.wake()
+        h.wait_output(b"Ready\r\n" + info("+TEST: 1"))
+
+
+def test_bind_needs_the_modems_address(harness):
+    """do_bind takes the address from AT+CGPADDR=0 (util_get_ip_addr, slm_util.c 157-190);
+    with the modem offline there is none: "Get local IPv4 address failed", -EINVAL (501-505)."""
+    assert at(harness, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    harness.feed(b"AT+CFUN=4\r\n")
+    harness.wait_output(OK)
+    assert at(harness, "AT#XBIND=0") == ERROR
+    harness.feed(b"AT+CFUN=1\r\n")
+    harness.wait_output(OK)
+    assert at(harness, "AT#XBIND=0") == OK
