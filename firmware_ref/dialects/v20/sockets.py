@@ -1,51 +1,48 @@
 """The socket AT commands of SLM v2.0.x (``slm_at_socket.c``), against real host sockets.
 
 Responses follow the v2.0.0 code byte for byte, including where it disagrees with its own
-documentation (behaviour file section 3.17). The state model lives in ``sockstate``; the options
-commands in ``sockopts``; host networking in ``net``.
+documentation. The state model lives in ``core.sockstate``; the options commands in
+``sockopts``; host networking in ``net``.
 
-Where the behaviour file leaves the modem's side open, the model chooses (and tests) this:
-
-* The modem must be online (CFUN=1) for ``socket()`` and for name resolution; offline opens
-  answer ERROR and ``#XGETADDRINFO`` prints ``"EAI_AGAIN"`` before its ERROR.
-* ``TLS_PEER_VERIFY`` values other than 0, 1, 2 are refused by the modem's setsockopt, so
-  ``#XSSOCKET`` with such a ``<peer_verify>`` is ERROR (and leaves no active socket).
-* TLS/DTLS: the tag's CA (type 0) is the only trust anchor, its client certificate and key
-  (types 1, 2) are presented when both exist. The hostname is checked only when
-  ``#XSSOCKETOPT=1,2,"<name>"`` set one and verification is 2 (the v2.0 firmware never hands the
-  ``#XCONNECT`` URL to the modem as a hostname); optional verification (1) never fails a
-  handshake. PSK credentials (types 3, 4) are not used: Python's ``ssl`` before 3.13 and
-  pyOpenSSL 26 offer no PSK callbacks, so a PSK-only tag fails its handshake.
-* TLS servers (role 1) handshake on ``#XACCEPT`` with the tag's certificate and key; a DTLS
-  server cannot ``#XLISTEN`` (UDP) and has no session to receive on, so its reads are ERROR.
-* ``#XLISTEN`` on an unbound socket binds it to the PDP address with an ephemeral port (the
-  host kernel would listen on every interface).
-* Raw sockets (type 3) carry whole IP packets: sent through the host's IPPROTO_RAW sockets,
-  received from loopback when addressed to the PDP address (needs CAP_NET_RAW, else ERROR).
-* ``TLS_SESSION_CACHE`` really resumes TLS sessions (per boot, per peer and settings) and
-  ``TLS_SESSION_CACHE_PURGE`` empties the cache; for DTLS the setting is only stored.
-* Modem-only options (SO_SILENCE_ALL, the echo replies, SO_TCP_SRV_SESSTIMEO) are stored per
-  socket with the modem's defaults (0, 1, 1, 0) and range checks (0/1, 0/1, 0/1, 0..135).
+Where the C code leaves a choice to the modem, the model's choice and its reason are listed in
+``firmware_ref/README.md`` ("Modelling choices").
 """
 
 from __future__ import annotations
 
 import errno
-import functools
-import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType, CommandError, command, on_boot, on_shutdown
+from firmware_ref.core.errors import CmdType, CommandError
+from firmware_ref.core.sockio import (
+    credentials,
+    endpoint,
+    guarded,
+    interruptible,
+    receive,
+    resolve_for,
+    send_loop,
+    set_only,
+    state,
+)
+from firmware_ref.core.sockstate import (
+    INVALID_SEC_TAG,
+    INVALID_SOCKET,
+    ROLE_CLIENT,
+    ROLE_SERVER,
+    STATE_KEY,
+    SocketState,
+    SockRecord,
+)
+from firmware_ref.dialects.v20.table import V20
 from firmware_ref.net import (
     AF_INET,
     AF_INET6,
     AF_PACKET,
     POLLIN,
-    POLLNVAL,
-    POLLOUT,
     SOCK_DGRAM,
     SOCK_RAW,
     SOCK_STREAM,
@@ -56,23 +53,13 @@ from firmware_ref.net import (
     getaddrinfo_list,
     open_endpoint,
     poll_endpoints,
-    resolve,
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.resolver import bug_render
-from firmware_ref.sockstate import (
-    INVALID_SEC_TAG,
-    INVALID_SOCKET,
-    ROLE_CLIENT,
-    ROLE_SERVER,
-    STATE_KEY,
-    SocketState,
-    SockRecord,
-)
 
 if TYPE_CHECKING:
-    from firmware_ref.host import Firmware
-    from firmware_ref.params import Params
+    from firmware_ref.core.host import Firmware
+    from firmware_ref.core.params import Params
 
 SLM_MAX_URL = 128  # URL and hostname buffers: at most 127 characters
 SLM_MAX_PAYLOAD = 1252  # #XSEND/#XSENDTO string data (buffer 1253)
@@ -94,135 +81,6 @@ _RECV_CAP = {
 }
 _RECV_CAP_OTHER = 1252
 
-F = TypeVar("F", bound=Callable[..., None])
-
-
-def guarded(fn: F) -> F:
-    """Turn every failure of a handler into ERROR; the simulator must never crash."""
-
-    @functools.wraps(fn)
-    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-        try:
-            fn(fw, cmd_type, params)
-        except CommandError:
-            raise
-        except (NetError, ResolveError) as exc:
-            fw.log(f"{fn.__name__}: {exc}")
-            raise CommandError(str(exc)) from None
-        except Exception as exc:  # noqa: BLE001 - any surprise is an ERROR, never a crash
-            fw.log(f"{fn.__name__} failed:\n{traceback.format_exc()}")
-            raise CommandError(f"internal error: {exc!r}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def set_only(fn: F) -> F:
-    """A command with no read or test form: v2.0 answers both with ERROR."""
-
-    @functools.wraps(fn)
-    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-        if cmd_type is not CmdType.SET:
-            raise CommandError("not supported")
-        fn(fw, cmd_type, params)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def state(fw: Firmware) -> SocketState:
-    st = fw.state.get(STATE_KEY)
-    if not isinstance(st, SocketState):
-        st = SocketState()
-        fw.state[STATE_KEY] = st
-    return st
-
-
-@on_boot
-def _boot(fw: Firmware) -> None:
-    fw.state[STATE_KEY] = SocketState()
-
-
-@on_shutdown
-def _shutdown(fw: Firmware) -> None:
-    st = fw.state.get(STATE_KEY)
-    if isinstance(st, SocketState):
-        st.close_all()
-
-
-def endpoint(st: SocketState, fd: int) -> Endpoint:
-    return st.fds.get(fd)  # NetError(EBADF) when not open
-
-
-def credentials(fw: Firmware) -> dict:
-    return dict(getattr(fw.modem, "credentials", {}) or {})
-
-
-def interruptible(fw: Firmware, fn: Callable[[], object]) -> object:
-    """Run a call that cannot be interrupted (the host resolver) so a reset still wakes us."""
-    box: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-        done.set()
-
-    threading.Thread(target=run, name="slm-resolver", daemon=True).start()
-    while not done.wait(0.1):
-        if fw.stopping.is_set():
-            raise NetError(errno.EINTR, "interrupted by reset")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box.get("value")
-
-
-def resolve_for(fw: Firmware, url: str, port: int, family: int) -> tuple:
-    """``util_resolve_host`` for the socket's family (the modem's DNS needs the network)."""
-    if not fw.modem.online:
-        raise ResolveError("EAI_AGAIN")
-    return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
-
-
-# ---------------------------------------------------------------------------- poll, send, recv
-
-
-def socket_poll(fw: Firmware, st: SocketState, fd: int, events: int, timeout: float) -> int:
-    """Zephyr ``poll()`` on one fd: a negative fd is skipped (no events until the timeout), a
-    closed one answers POLLNVAL. Returns revents, 0 on timeout."""
-    if fd < 0:
-        if fw.stopping.wait(max(0.0, timeout)):
-            raise NetError(errno.EINTR, "interrupted by reset")
-        return 0
-    try:
-        ep = endpoint(st, fd)
-    except NetError:
-        return POLLNVAL
-    return ep.wait(events, timeout, fw.stopping)
-
-
-def send_loop(
-    fw: Firmware, st: SocketState, fd: int, data: bytes, addr: tuple | None = None
-) -> tuple[int, NetError | None]:
-    """The firmware's send loop: 30 s POLLOUT wait, then one send(); until all is sent."""
-    sent = 0
-    while sent < len(data):
-        revents = socket_poll(fw, st, fd, POLLOUT, SEND_POLL_TIMEOUT)
-        if revents == 0:
-            return sent, NetError(errno.EAGAIN, "send poll timed out")
-        if revents & POLLOUT != POLLOUT:
-            return sent, NetError(errno.EIO, f"send poll revents 0x{revents:x}")
-        try:
-            ep = endpoint(st, fd)
-            chunk = data[sent:]
-            n = ep.send(chunk) if addr is None else ep.sendto(chunk, addr)
-        except NetError as exc:
-            if exc.errno == errno.EAGAIN:
-                continue
-            return sent, exc
-        sent += n
-    return sent, None
-
 
 def send_target(st: SocketState) -> int:
     """TCP (and TLS) servers talk through their accepted peer; everything else through fd."""
@@ -238,51 +96,16 @@ def recv_cap(sock: SockRecord) -> int:
     return _RECV_CAP.get((sock.family, sock.type), _RECV_CAP_OTHER)
 
 
-def receive(
-    fw: Firmware, st: SocketState, fd: int, size: int, timeout: int, with_addr: bool
-) -> tuple[bytes, str]:
-    """One recv()/recvfrom() with the firmware's timeout rules (seconds).
+@V20.on_boot
+def _boot(fw: Firmware) -> None:
+    fw.state[STATE_KEY] = SocketState()
 
-    timeout >= 1: poll first; expiry, or revents without POLLIN, is an error.
-    timeout <= 0: no poll; the call blocks, bounded only by SO_RCVTIMEO.
-    """
 
-    def once(ep: Endpoint) -> tuple[bytes, str]:
-        if with_addr:
-            return ep.recvfrom(size)
-        return ep.recv(size), ""
-
-    if timeout > 0:
-        deadline = time.monotonic() + timeout
-        revents = socket_poll(fw, st, fd, POLLIN, float(timeout))
-        while True:
-            if revents == 0:
-                raise NetError(errno.EAGAIN, "receive timed out")
-            if not revents & POLLIN:
-                raise NetError(errno.EIO, f"receive poll revents 0x{revents:x}")
-            try:
-                return once(endpoint(st, fd))
-            except NetError as exc:
-                # A (D)TLS record that carried no application data: keep waiting.
-                if exc.errno != errno.EAGAIN:
-                    raise
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NetError(errno.EAGAIN, "receive timed out")
-            revents = socket_poll(fw, st, fd, POLLIN, remaining)
-
-    ep = endpoint(st, fd)
-    deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
-    while True:
-        try:
-            return once(ep)
-        except NetError as exc:
-            if exc.errno != errno.EAGAIN:
-                raise
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
-        ep.wait(POLLIN, remaining, fw.stopping)
+@V20.on_shutdown
+def _shutdown(fw: Firmware) -> None:
+    st = fw.state.get(STATE_KEY)
+    if isinstance(st, SocketState):
+        st.close_all()
 
 
 # ---------------------------------------------------------------------------- open and close
@@ -342,6 +165,9 @@ def do_secure_socket_open(fw: Firmware, st: SocketState, peer_verify: int) -> No
         raise NetError(errno.ENETDOWN, "socket(): the modem is offline")
     if peer_verify not in (0, 1, 2):
         # The SLM passes it on unchecked; the modem's TLS_PEER_VERIFY takes 0, 1 or 2 only.
+        # The failure path closes the new socket and runs INIT_SOCKET on the active record
+        # (error_exit, slm_at_socket.c 209-218): no socket is active afterwards.
+        st.sock.reset()
         raise NetError(errno.EINVAL, f"TLS_PEER_VERIFY {peer_verify}")
     security = SecurityConfig(
         sec_tag=sock.sec_tag,
@@ -388,7 +214,7 @@ def _to_int32(value: int) -> int:
 # ---------------------------------------------------------------------------- handlers
 
 
-@command("AT#XSOCKET", order=10)
+@V20.command("AT#XSOCKET", order=14)
 @guarded
 def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -416,7 +242,7 @@ def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.write(b"\r\n#XSOCKET: (0,1,2),(1,2,3),(0,1)")
 
 
-@command("AT#XSSOCKET", order=11)
+@V20.command("AT#XSSOCKET", order=15)
 @guarded
 def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -448,7 +274,7 @@ def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.respond("#XSSOCKET: (0,1,2),(1,2),(0,1)<sec-tag>,<peer_verify>")
 
 
-@command("AT#XSOCKETSELECT", order=12)
+@V20.command("AT#XSOCKETSELECT", order=16)
 @guarded
 def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -473,13 +299,17 @@ def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None
     # TEST falls through with no error in v2.0: plain OK.
 
 
-@command("AT#XBIND", order=15)
+@V20.command("AT#XBIND", order=19)
 @guarded
 @set_only
 def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     port = params.get_ushort(1)
     sock = st.sock
+    if sock.family in (AF_INET, AF_INET6) and not fw.modem.online:
+        # do_bind asks the modem for its address (util_get_ip_addr: AT+CGPADDR=0); without an
+        # active PDN it lists none and the bind fails (slm_at_socket.c 501-505, 526-530).
+        raise CommandError("no local address")
     if sock.family == AF_INET:
         address = fw.modem.address
     elif sock.family == AF_INET6:
@@ -491,7 +321,7 @@ def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     endpoint(st, sock.fd).bind(address, port)
 
 
-@command("AT#XCONNECT", order=16)
+@V20.command("AT#XCONNECT", order=20)
 @guarded
 def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -508,7 +338,7 @@ def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.respond("#XCONNECT: 1")
 
 
-@command("AT#XLISTEN", order=17)
+@V20.command("AT#XLISTEN", order=21)
 @guarded
 @set_only
 def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -526,7 +356,7 @@ def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     ep.listen(1)
 
 
-@command("AT#XACCEPT", order=18)
+@V20.command("AT#XACCEPT", order=22)
 @guarded
 def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -619,7 +449,7 @@ def _send_and_report(
         raise err
 
 
-@command("AT#XSEND", order=19)
+@V20.command("AT#XSEND", order=23)
 @guarded
 @set_only
 def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -632,7 +462,7 @@ def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@command("AT#XRECV", order=20)
+@V20.command("AT#XRECV", order=24)
 @guarded
 @set_only
 def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -646,12 +476,19 @@ def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.write(data)
 
 
-@command("AT#XSENDTO", order=21)
+@V20.command("AT#XSENDTO", order=25)
 @guarded
 @set_only
 def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     # Parsed straight into the globals: a bad port still leaves the new URL behind.
+    url = params.get_bytes(1) if params.type_of(1) == "string" else b""
+    if len(url) == SLM_MAX_URL:
+        # at_params_string_get copies a string exactly the buffer's size before
+        # util_string_get refuses it (-ENOMEM, no NUL; at_params.c 369-374, slm_util.c
+        # 142-151): the command fails but udp_url holds the 128 characters, so a later
+        # #XSEND data mode sends to that name.
+        st.udp_url = url.decode("latin-1")
     st.udp_url = params.get_string(1, SLM_MAX_URL)
     st.udp_port = params.get_ushort(2)
     if params.valid_count() > 3:
@@ -663,7 +500,7 @@ def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@command("AT#XRECVFROM", order=22)
+@V20.command("AT#XRECVFROM", order=26)
 @guarded
 @set_only
 def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -683,7 +520,7 @@ def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 MAX_POLL_HANDLES = 8
 
 
-@command("AT#XPOLL", order=23)
+@V20.command("AT#XPOLL", order=27)
 @guarded
 @set_only
 def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -708,7 +545,7 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             fw.respond(f'#XPOLL: {fd},"0x{rev:08x}"')
 
 
-@command("AT#XGETADDRINFO", order=24)
+@V20.command("AT#XGETADDRINFO", order=28)
 @guarded
 @set_only
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -727,7 +564,4 @@ def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.respond('#XGETADDRINFO: "' + " ".join(rendered) + '"')
 
 
-# Registers #XSOCKETOPT and #XSSOCKETOPT.
-from firmware_ref import sockopts as _sockopts  # noqa: E402, F401
-
-__all__ = ["INVALID_SEC_TAG", "SEND_POLL_TIMEOUT", "state"]
+__all__ = ["INVALID_SEC_TAG", "state"]
