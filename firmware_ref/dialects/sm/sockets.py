@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType
-from firmware_ref.dialects.sm import table
+from firmware_ref.core.errors import CmdType
+from firmware_ref.core.sockio import interruptible, recv_cap
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -43,7 +43,7 @@ from firmware_ref.dialects.sm.host import (
     TERMINATOR,
 )
 from firmware_ref.dialects.sm.host import MODE_DATA as HOST_MODE_DATA
-from firmware_ref.dialects.sm.table import SmError, sm_command
+from firmware_ref.dialects.sm.table import SM, SmError
 from firmware_ref.net import (
     AF_INET,
     AF_INET6,
@@ -67,7 +67,6 @@ from firmware_ref.net import (
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.security import SessionCache
-from firmware_ref.sockets import interruptible, recv_cap
 
 if TYPE_CHECKING:
     from firmware_ref.dialects.sm.host import SmFirmware
@@ -326,12 +325,12 @@ def state(fw: SmFirmware) -> SmSockets:
     return st
 
 
-@table.on_boot
+@SM.on_boot
 def _boot(fw: SmFirmware) -> None:
     fw.state[STATE_KEY] = SmSockets(fw)
 
 
-@table.on_shutdown
+@SM.on_shutdown
 def _shutdown(fw: SmFirmware) -> None:
     st = fw.state.get(STATE_KEY)
     if isinstance(st, SmSockets):
@@ -789,7 +788,7 @@ def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
 # ---------------------------------------------------------------------------- handlers
 
 
-@sm_command("AT#XSOCKET")
+@SM.command("AT#XSOCKET", order=0)
 def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -813,7 +812,7 @@ def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XSOCKET: <handle>,(1,2,3),(1,2,3),(0,1),<cid>")
 
 
-@sm_command("AT#XSSOCKET")
+@SM.command("AT#XSSOCKET", order=0)
 def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -841,7 +840,7 @@ def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XSSOCKET: <handle>,(1,2),(1,2),(0,1),<sec_tag>,<peer_verify>,<cid>")
 
 
-@sm_command("AT#XCLOSE")
+@SM.command("AT#XCLOSE", order=0)
 def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is not CmdType.SET:
@@ -905,7 +904,7 @@ def _sockopt_get(st: SmSockets, sock: SmSocket, name: int) -> None:
     st.fw.rsp(f"#XSOCKETOPT: {sock.fd},{value}")
 
 
-@sm_command("AT#XSOCKETOPT")
+@SM.command("AT#XSOCKETOPT", order=0)
 def handle_socketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -994,7 +993,7 @@ def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
         raise NetError(errno.ENOPROTOOPT, f"option {name} is write-only")
 
 
-@sm_command("AT#XSSOCKETOPT")
+@SM.command("AT#XSSOCKETOPT", order=0)
 def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1022,7 +1021,7 @@ def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> No
         raise SmError(-errno.EINVAL)
 
 
-@sm_command("AT#XBIND")
+@SM.command("AT#XBIND", order=0)
 def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1041,7 +1040,7 @@ def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     sock.local_port = port
 
 
-@sm_command("AT#XCONNECT")
+@SM.command("AT#XCONNECT", order=0)
 def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1113,7 +1112,7 @@ def _enter_datamode(st: SmSockets, sock: SmSocket, data_len: int) -> None:
         update_poll_events(st, sock, POLLIN, False)
 
 
-@sm_command("AT#XSEND")
+@SM.command("AT#XSEND", order=0)
 def handle_send(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1147,7 +1146,7 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
     return mode, flags, timeout, size
 
 
-@sm_command("AT#XRECV")
+@SM.command("AT#XRECV", order=0)
 def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1157,7 +1156,7 @@ def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     do_recv(st, sock, timeout, flags, mode, size)
 
 
-@sm_command("AT#XSENDTO")
+@SM.command("AT#XSENDTO", order=0)
 def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1181,7 +1180,7 @@ def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         raise SmError(-errno.EINVAL, f"mode {mode}")
 
 
-@sm_command("AT#XRECVFROM")
+@SM.command("AT#XRECVFROM", order=0)
 def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1191,7 +1190,7 @@ def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None
     do_recvfrom(st, sock, timeout, flags, mode, size)
 
 
-@sm_command("AT#XLISTEN")
+@SM.command("AT#XLISTEN", order=0)
 def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1209,7 +1208,7 @@ def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XLISTEN: <handle>")
 
 
-@sm_command("AT#XACCEPT")
+@SM.command("AT#XACCEPT", order=0)
 def handle_accept(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.TEST:
@@ -1277,7 +1276,7 @@ def _render_addresses(addresses: list) -> list[str]:
     return out
 
 
-@sm_command("AT#XGETADDRINFO")
+@SM.command("AT#XGETADDRINFO", order=0)
 def handle_getaddrinfo(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1320,7 +1319,7 @@ def _optional_handle(st: SmSockets, parser: AtParser) -> SmSocket | None:
     return sock
 
 
-@sm_command("AT#XAPOLL")
+@SM.command("AT#XAPOLL", order=0)
 def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1361,7 +1360,7 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XAPOLL: <handle>,(0,1),(0,1,4,5)")
 
 
-@sm_command("AT#XRECVCFG")
+@SM.command("AT#XRECVCFG", order=0)
 def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
