@@ -24,6 +24,7 @@ import errno
 import fcntl
 import select
 import socket
+import ssl
 import struct
 import termios
 import threading
@@ -966,6 +967,27 @@ def _sec_set(st: SmSockets, sock: SmSocket, name: int, value: int | str) -> None
         raise NetError(errno.ENOPROTOOPT, f"option {name} is read-only")
 
 
+_SUITE_IDS: dict[str, int] = {}
+
+
+def cipher_suite_id(ep: Endpoint) -> int | None:
+    """The IANA number of the negotiated suite (what NRF_SO_SEC_CIPHERSUITE_USED reads)."""
+    name = None
+    tls = getattr(ep, "tls", None)
+    conn = getattr(ep, "conn", None)
+    if tls is not None:
+        info = tls.cipher()
+        name = info[0] if info else None
+    elif conn is not None:
+        name = conn.get_cipher_name()
+    if not name:
+        return None
+    if not _SUITE_IDS:
+        for suite in ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers():
+            _SUITE_IDS[suite["name"]] = suite["id"] & 0xFFFF
+    return _SUITE_IDS.get(name)
+
+
 def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
     if name not in _SEC_OPTIONS:
         raise SmError(-errno.ENOTSUP, f"Unsupported option: {name}")
@@ -973,10 +995,10 @@ def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
     ep = st.ep(sock)
     fd = sock.fd
     if name == TLS_CIPHERSUITE_USED:
-        suite = getattr(ep, "cipher_id", None)
-        if not callable(suite) or suite() is None:
+        suite = cipher_suite_id(ep)
+        if suite is None:
             raise NetError(errno.ENOTCONN, "no TLS session")
-        st.fw.rsp(f"#XSSOCKETOPT: {fd},0x{suite():x}")
+        st.fw.rsp(f"#XSSOCKETOPT: {fd},0x{suite:x}")
     elif name == TLS_HOSTNAME:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.hostname or ''}")
     elif name == TLS_PEER_VERIFY:
