@@ -148,3 +148,26 @@ def test_modem_commands_pass_through(sm) -> None:
     out = at(sm, "AT+CGSN=1")
     assert out.startswith(b'\r\n+CGSN: "') and out.endswith(OK)
     assert at(sm, "AT+CFUN?") == info("+CFUN: 1") + OK
+
+
+def test_urcs_wait_for_data_mode_to_end(sm) -> None:
+    # Modem notifications go to the URC buffer (notification_handler -> urc_send) and leave
+    # only when the host is idle in command mode (send_urcs from idle_work): after the data-mode
+    # exit answer, not dropped.
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    assert at(sm, "AT+CEREG=5") == OK
+    assert at(sm, "AT+CFUN=4") == OK
+    assert sm.read_until(b"\r\n+CEREG: 0") == b"\r\n+CEREG: 0"
+    sm.read_until(b"\r\n")
+    # Both lines in one piece: data mode is entered before the first notification is due.
+    sm.feed(b"AT+CFUN=1\rAT#XSEND=0,2,0\r")
+    assert sm.read_final() == OK
+    assert sm.read_final() == OK
+    assert sm.fw.mode == "data"
+    sm.assert_silent(0.3)  # registration happens meanwhile; nothing may interrupt data mode
+    sm.feed(b"+++")
+    out = sm.read_until(b"\r\n+CEREG: 1") + sm.read_until(b"\r\n")
+    frames = out.split(b"\r\n\r\n")
+    assert frames[0] == b"\r\n#XDATAMODE: 0"
+    assert [f.split(b",")[0] for f in frames[1:]] == [b"+CEREG: 2", b"+CEREG: 1"]
+    assert out.endswith(b"\r\n")
