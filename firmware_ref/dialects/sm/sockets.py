@@ -145,7 +145,7 @@ _SEC_OPTIONS = (
     TLS_DTLS_HANDSHAKE_TIMEO,
     TLS_DTLS_FRAG_EXT,
 )
-DTLS_HANDSHAKE_TIMEOUTS = (0, 1, 3, 7, 15, 31, 63, 123)
+DTLS_HANDSHAKE_TIMEOUTS = (1, 3, 7, 15, 31, 63, 123)
 
 
 @dataclass
@@ -860,6 +860,7 @@ def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 
 def _sockopt_set(st: SmSockets, sock: SmSocket, name: int, value: int) -> None:
+    """``sockopt_set``: the modem's own checks (nrf socket options) decide what is refused."""
     ep = st.ep(sock)
     if name == SO_REUSEADDR:
         ep.set_int_option(socket.SOL_SOCKET, socket.SO_REUSEADDR, value)
@@ -873,31 +874,36 @@ def _sockopt_set(st: SmSockets, sock: SmSocket, name: int, value: int) -> None:
         if value not in (0, 1):
             raise NetError(errno.EINVAL, f"option {name} takes 0 or 1")
         sock.options[name] = value
+    elif name == SO_IPV6_DELAYED_ADDR_REFRESH:
+        if value not in (0, 1):
+            raise NetError(errno.EINVAL, "SO_IPV6_DELAYED_ADDR_REFRESH takes 0 or 1")
+        sock.options[name] = value
     elif name == SO_TCP_SRV_SESSTIMEO:
         if not 0 <= value <= 135:
             raise NetError(errno.EINVAL, "SO_TCP_SRV_SESSTIMEO is 0..135")
         sock.options[name] = value
     elif name == SO_BINDTOPDN:
+        # The simulated network has the default PDN (ID 0) only.
         if value != 0:
             raise NetError(errno.EINVAL, f"no PDN {value}")
         sock.options[name] = value
-    elif name in (SO_RAI, SO_IPV6_DELAYED_ADDR_REFRESH):
+    elif name == SO_RAI:
+        if not 1 <= value <= 5:
+            raise NetError(errno.EINVAL, f"RAI {value}")
         sock.options[name] = value
     else:
         raise SmError(-errno.ENOTSUP, f"Unsupported option: {name}")
 
 
 def _sockopt_get(st: SmSockets, sock: SmSocket, name: int) -> None:
-    ep = st.ep(sock)
-    if name == SO_REUSEADDR:
-        value = 1 if ep.get_int_option(socket.SOL_SOCKET, socket.SO_REUSEADDR) else 0
-    elif name == SO_RCVTIMEO:
+    st.ep(sock)  # a free slot (handle -1) fails here: EBADF
+    if name == SO_RCVTIMEO:
         value = sock.rcvtimeo
     elif name == SO_SNDTIMEO:
         value = sock.sndtimeo
-    elif name in (SO_RAI,):
-        # A set-only option in the modem: getsockopt fails.
-        raise NetError(errno.ENOPROTOOPT, "SO_RAI cannot be read")
+    elif name in (SO_REUSEADDR, SO_BINDTOPDN, SO_RAI):
+        # Set-only options of the modem: getsockopt fails.
+        raise NetError(errno.ENOPROTOOPT, f"option {name} cannot be read")
     elif name in _MODEM_OPTION_DEFAULTS:
         value = sock.options.get(name, _MODEM_OPTION_DEFAULTS[name])
     else:
@@ -957,10 +963,12 @@ def _sec_set(st: SmSockets, sock: SmSocket, name: int, value: int | str) -> None
     elif name == TLS_DTLS_HANDSHAKE_TIMEO:
         if value not in DTLS_HANDSHAKE_TIMEOUTS:
             raise NetError(errno.EINVAL, f"TLS_DTLS_HANDSHAKE_TIMEO: {value}")
-        cfg.handshake_timeout = value or None
+        cfg.handshake_timeout = value
     elif name in (TLS_DTLS_CID, TLS_DTLS_FRAG_EXT):
         if sock.type != SOCK_DGRAM:
             raise NetError(errno.EOPNOTSUPP, "a DTLS option")
+        if value not in (0, 1, 2):
+            raise NetError(errno.EINVAL, f"option {name} takes 0, 1 or 2")
         st.ep(sock).modem_options[name] = value
     else:
         # TLS_CIPHERSUITE_USED and TLS_DTLS_CID_STATUS are read-only.
@@ -1007,9 +1015,12 @@ def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.session_cache}")
     elif name == TLS_DTLS_HANDSHAKE_TIMEO:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.handshake_timeout or 0}")
-    elif name in (TLS_DTLS_CID, TLS_DTLS_FRAG_EXT):
+    elif name == TLS_DTLS_FRAG_EXT:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{ep.modem_options.get(name, 0)}")
     elif name == TLS_DTLS_CID_STATUS:
+        # The CID status after a handshake: 0, none negotiated (pyOpenSSL offers no CID).
+        if sock.type != SOCK_DGRAM or getattr(ep, "conn", None) is None:
+            raise NetError(errno.ENOTCONN, "no DTLS session")
         st.fw.rsp(f"#XSSOCKETOPT: {fd},0")
     else:
         raise NetError(errno.ENOPROTOOPT, f"option {name} is write-only")
