@@ -451,3 +451,20 @@ def test_getaddrinfo_offline(sm_offline) -> None:
         at(sm_offline, 'AT#XGETADDRINFO="127.0.0.1"')
         == info('#XGETADDRINFO: "EAI_UNKNOWN"') + ERROR
     )
+
+
+def test_hex_limits_and_long_hex_receive(sm, udp_echo) -> None:
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    # bin_data holds 1400 bytes: 2800 hex digits fit, 2802 do not (hex2bin 1760-1763).
+    payload = bytes(range(256)) * 5 + bytes(range(120))
+    line = f'AT#XSENDTO=0,1,0,"127.0.0.1",{udp_echo.port},"{payload.hex().upper()}"'
+    assert at(sm, line) == info("#XSENDTO: 0,0,1400") + OK
+    assert at(sm, line[:-1] + 'AB"') == ERROR
+    udp_echo.wait_received(1400)
+    assert at(sm, "AT#XRECVFROM=0,0,0,5").endswith(OK)  # the 1400-byte echo, consumed
+    # data_send_hex converts 128 bytes at a time; the host sees one run of lowercase digits.
+    line = f'AT#XSENDTO=0,1,0,"127.0.0.1",{udp_echo.port},"{payload[:1000].hex()}"'
+    assert at(sm, line) == info("#XSENDTO: 0,0,1000") + OK
+    origin = f'"127.0.0.1",{udp_echo.port}'
+    expected = info(f"#XRECVFROM: 0,1,1000,{origin}") + payload[:1000].hex().encode() + OK
+    assert at(sm, "AT#XRECVFROM=0,1,0,5") == expected
