@@ -110,6 +110,11 @@ class SmFirmware(Firmware):
     def echo(self) -> bool:
         return self._echo
 
+    @property
+    def datamode_remaining(self) -> int:
+        """Bytes data mode still takes before it ends by itself (0: until the terminator)."""
+        return self._sm_dm.data_len if self._mode == MODE_DATA else 0
+
     # ------------------------------------------------------------------ output
 
     def urc(self, line: str) -> None:
@@ -332,7 +337,8 @@ class SmFirmware(Firmware):
             raise SmError(-errno.EINVAL, "Failed to enter data mode")
         dm.buf.clear()
         dm.handler = handler
-        dm.data_len = data_len
+        # size_t: a negative <data_len> becomes a count of about 4 GB, "+++" included as data.
+        dm.data_len = data_len % (1 << 32)
         dm.quit_match = 0
         if self.datamode_time_limit == 0:
             self.datamode_time_limit = min_time_limit(self.config.effective_baud)

@@ -276,6 +276,16 @@ def test_data_mode_with_length(sm, tcp_echo) -> None:
     assert tcp_echo.wait_received(7) == b"ab+++cd"
 
 
+def test_negative_data_len_is_a_huge_count(sm, tcp_echo) -> None:
+    fd = open_tcp(sm, tcp_echo.port)
+    # enter_datamode takes a size_t: -1 is a count of 2**32 - 1 bytes, so "+++" is only data.
+    assert at(sm, f"AT#XSEND={fd},2,0,-1") == OK
+    sm.feed(b"ab+++")
+    assert tcp_echo.wait_received(5) == b"ab+++"
+    assert sm.fw.datamode_remaining == (1 << 32) - 1 - 5
+    sm.assert_silent(0.1)
+
+
 def test_data_mode_flushes_on_silence(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, f"AT#XSEND={fd},2,0") == OK
