@@ -178,6 +178,15 @@ def test_send_hex_errors(sm, tcp_echo, data: str) -> None:
     assert at(sm, f"AT#XSEND={fd},1,0,{data}") == ERROR
 
 
+def test_send_flags(sm, tcp_echo) -> None:
+    fd = open_tcp(sm, tcp_echo.port)
+    # 512 (MSG_WAITACK) returns once the peer has the data; 64 (MSG_DONTWAIT) never waits.
+    assert at(sm, f'AT#XSEND={fd},0,512,"acked"') == info(f"#XSEND: {fd},0,5") + OK
+    assert tcp_echo.wait_received(5) == b"acked"
+    assert at(sm, f'AT#XSEND={fd},0,64,"now"') == info(f"#XSEND: {fd},0,3") + OK
+    assert tcp_echo.wait_received(8) == b"ackednow"
+
+
 def test_send_string_forms(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, f"AT#XSEND={fd},0,0") == ERROR  # missing string data (1754)
