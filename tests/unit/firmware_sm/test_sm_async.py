@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from smtools import ERROR, OK, at, info, open_tcp
+from smtools import ERROR, OK, at, info, local_port, open_tcp
 
 from firmware_ref.testing import FirmwareHarness
 
@@ -195,3 +195,21 @@ def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
     assert sm.read_until(b"data\r\n") == (
         info(f"#XRECV: {fd},0,4") + info(f"#XAPOLL: {fd},1") + b"data\r\n"
     )
+
+
+def test_events_during_data_mode_come_after_it(sm, tcp_echo) -> None:
+    # Poll work while the host is not idle stores the events (delayed_revents, 348-353) and
+    # queues idle work; back in command mode they are re-armed and reported (356-365).
+    assert at(sm, "AT#XAPOLL=,1,1") == OK
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    assert at(sm, "AT#XBIND=0,0") == OK
+    udp_port = local_port(sm, 0)
+    fd = open_tcp(sm, tcp_echo.port)
+    assert at(sm, f"AT#XSEND={fd},2,0") == OK
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.sendto(b"while", ("127.0.0.1", udp_port))
+        sm.assert_silent(0.3)
+        sm.feed(b"+++")
+        out = sm.read_until(b"#XAPOLL: 0,1\r\n")
+    # Nothing was sent in data mode, so only the UDP socket has news, told after the exit.
+    assert out == b"\r\n#XDATAMODE: 0\r\n\r\n#XAPOLL: 0,1\r\n"
