@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.host import ERROR, OK, Firmware, min_time_limit
+from firmware_ref.core.modem import redact_line
 from firmware_ref.core.params import ParamError, Params
 from firmware_ref.core.parser import cmd_type_get, modem_command_name
 from firmware_ref.dialects.sm.atparser import UINT16, AtParser, ParseError, cmd_type
@@ -154,6 +155,8 @@ class SmFirmware(Firmware):
     def _kick(self) -> None:
         """``sm_at_host_event_notify``: the idle work runs as a later work item, not inside
         the caller (which may still be printing a response)."""
+        if not (self._urcs_global or self._urcs_pipe or self._idle_works):
+            return  # idle_work would find nothing to do
         if self.is_idle():
             self.submit(self._notified)
         else:
@@ -254,7 +257,9 @@ class SmFirmware(Firmware):
         if b"\0" in line:
             line = line[: line.index(b"\0")]  # the firmware's C string ends here
         if self.config.verbose:
-            self.log("RX " + (repr(line) if grammar_ok(line) else f"<{len(line)} bytes>"))
+            # Credentials (AT%CMNG) never reach the log.
+            shown = repr(redact_line(line)) if grammar_ok(line) else f"<{len(line)} bytes>"
+            self.log("RX " + shown)
         if not grammar_ok(line):
             self.log("AT command syntax invalid")
             self.write(ERROR)
