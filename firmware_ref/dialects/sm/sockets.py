@@ -278,9 +278,9 @@ class SmSockets:
 
     def _poller(self) -> None:
         while not self._stop.is_set():
-            fired: list[SmSocket] = []
+            fired = False
             acked: list[tuple[SmSocket, int]] = []
-            fds: list[int] = []
+            waiting = False
             with self.lock:
                 for sock in self.socks:
                     if sock.fd == INVALID_SOCKET:
@@ -292,29 +292,26 @@ class SmSockets:
                     if sock.armed:
                         rev = self._revents(sock, ep, sock.armed)
                         if rev:
-                            sock.armed = 0
+                            sock.armed = 0  # oneshot
                             sock.revents |= rev
-                            fired.append(sock)
-                        elif ep.fileno() >= 0:
-                            fds.append(ep.fileno())
-                    if sock.ack_watch and self._sent_and_acked(sock, ep):
-                        acked.append((sock, sock.ack_watch))
-                        sock.ack_watch = 0
+                            fired = True
+                        else:
+                            waiting = True
+                    if sock.ack_watch:
+                        if self._sent_and_acked(sock, ep):
+                            acked.append((sock, sock.ack_watch))
+                            sock.ack_watch = 0
+                        else:
+                            waiting = True
             for sock, nbytes in acked:
                 self.fw.submit(lambda s=sock, n=nbytes: send_cb(self, s, n))
             if fired:
                 self.fw.submit(lambda: poll_work(self))
             if fired or acked:
                 continue
-            if fds:
-                poller = select.poll()
-                for fd in fds:
-                    poller.register(fd, select.POLLIN | select.POLLOUT | _POLLRDHUP)
-                # A short slice: an armed event that is not ready would make poll() return at
-                # once for the others, and arming changes must be seen promptly.
-                self._wake.wait(0.02)
-            else:
-                self._wake.wait(0.2)
+            # Something armed but not ready yet: look again soon (the modem's callback comes
+            # within a radio frame or two); nothing armed: sleep until arm() wakes us.
+            self._wake.wait(0.02 if waiting else 0.5)
             self._wake.clear()
 
 
