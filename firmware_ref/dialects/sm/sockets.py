@@ -1088,7 +1088,11 @@ def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     except (ResolveError, NetError):
         raise SmError(-errno.EAGAIN, f"cannot resolve {url}") from None
     creds = dict(getattr(fw.modem, "credentials", {}) or {})
-    st.ep(sock).connect(addr, fw.stopping, creds)
+    try:
+        st.ep(sock).connect(addr, fw.stopping, creds)
+    except (ValueError, UnicodeError) as exc:
+        # A TLS hostname the TLS library cannot use (set by #XSSOCKETOPT): the handshake fails.
+        raise NetError(errno.ECONNABORTED, f"TLS setup failed: {exc}") from None
     sock.connected = True
     fw.rsp(f"#XCONNECT: {sock.fd},1")
     st._wake.set()  # a connected stream socket now has events to report
@@ -1176,7 +1180,8 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
     size = SM_DATA_BUF
     if parser.count > 5:
         size = parser.num(5, INT32)
-        if size > SM_DATA_BUF:
+        # int against sizeof(): a negative length compares as a huge size_t.
+        if size < 0 or size > SM_DATA_BUF:
             raise SmError(-errno.ENOBUFS, "data_len is too large for receive buffer")
     return mode, flags, timeout, size
 

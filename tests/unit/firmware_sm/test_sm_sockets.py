@@ -202,6 +202,8 @@ def test_recv_errors_and_timeout(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, f"AT#XRECV={fd},2,0,1") == ERROR  # mode 2 is send-only (1818)
     assert at(sm, f"AT#XRECV={fd},0,0,1,2049") == ERROR  # over sm_data_buf: -ENOBUFS (1843)
+    assert at(sm, f"AT#XRECV={fd},0,0,1,-1") == ERROR  # -1 > sizeof(sm_data_buf) as size_t
+    assert at(sm, f"AT#XRECV={fd},0,0,1,0") == OK  # nrf_recv() of 0 bytes returns 0
     assert at(sm, f"AT#XRECV={fd},0,0") == ERROR  # timeout missing
     assert at(sm, f"AT#XRECV={fd},0,64,0") == ERROR  # MSG_DONTWAIT, nothing there: -EAGAIN
     assert at(sm, f"AT#XRECV={fd},0,0,1") == ERROR  # SO_RCVTIMEO of 1 s expires
