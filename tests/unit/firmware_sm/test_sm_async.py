@@ -213,3 +213,20 @@ def test_events_during_data_mode_come_after_it(sm, tcp_echo) -> None:
         out = sm.read_until(b"#XAPOLL: 0,1\r\n")
     # Nothing was sent in data mode, so only the UDP socket has news, told after the exit.
     assert out == b"\r\n#XDATAMODE: 0\r\n\r\n#XAPOLL: 0,1\r\n"
+
+
+def test_xapoll_stop_keeps_an_armed_report(sm, udp_echo) -> None:
+    # xapoll_stop (2239-2259) clears the requested events, not the ones already armed for a
+    # report (xapoll_events): the next POLLIN still produces one #XAPOLL.
+    assert at(sm, "AT#XAPOLL=,1,1") == OK
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    assert at(sm, "AT#XAPOLL=,0") == OK
+    assert at(sm, "AT#XAPOLL?") == OK
+    send = f'AT#XSENDTO=0,0,0,"127.0.0.1",{udp_echo.port},"late"'
+    assert at(sm, send) == info("#XSENDTO: 0,0,4") + OK
+    assert sm.read_until(b"#XAPOLL: 0,1\r\n") == b"\r\n#XAPOLL: 0,1\r\n"
+    # Re-armed by the receive without a request: no more reports.
+    assert at(sm, "AT#XRECVFROM=0,0,0,5").endswith(b"late" + OK)
+    assert at(sm, send) == info("#XSENDTO: 0,0,4") + OK
+    udp_echo.wait_received(8)
+    sm.assert_silent(0.3)
