@@ -216,7 +216,7 @@ def test_events_during_data_mode_come_after_it(sm, tcp_echo) -> None:
 
 
 def test_xapoll_stop_keeps_an_armed_report(sm, udp_echo) -> None:
-    # xapoll_stop (2239-2259) clears the requested events, not the ones already armed for a
+    # xapoll_stop (2246-2264) clears the requested events, not the ones already armed for a
     # report (xapoll_events): the next POLLIN still produces one #XAPOLL.
     assert at(sm, "AT#XAPOLL=,1,1") == OK
     assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
