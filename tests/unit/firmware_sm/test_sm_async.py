@@ -1,7 +1,7 @@
 """Golden transcripts: Serial Modem's asynchronous socket events.
 
-#XAPOLL URCs (sm_at_socket.c:375, poll work 326-440, handle_at_xapoll 2310-2379), #XSENDNTF
-(send_cb_fn 446-461), automatic reception (#XRECVCFG 2381-2466, auto_reception 238-264), all
+#XAPOLL URCs (sm_at_socket.c:375, poll work 314-438, handle_at_xapoll 2310-2379), #XSENDNTF
+(send_cb_fn 446-461), automatic reception (#XRECVCFG 2381-2466, auto_reception 234-264), all
 sent as idle work (sm_at_host.c idle_work, is_idle_ctx).
 """
 
@@ -166,8 +166,8 @@ def test_recvcfg_errors(sm) -> None:
 
 
 def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
-    # POLLIN leaves the polled events when reported (poll work 402-404) and comes back with
-    # the next receive (do_recvfrom 1260): one URC per #XRECVFROM, however much is queued.
+    # POLLIN leaves the polled events when reported (poll work 404-406) and comes back with
+    # the next receive (do_recvfrom 1257): one URC per #XRECVFROM, however much is queued.
     assert at(sm, "AT#XAPOLL=,1,1") == OK
     assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
     send = 'AT#XSENDTO=0,0,0,"127.0.0.1",{},"{}"'
@@ -185,7 +185,7 @@ def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
 
 def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
     # With both #XAPOLL (POLLIN) and #XRECVCFG on, one poll work item queues the #XAPOLL URC
-    # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 238): the
+    # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 234): the
     # #XRECV header goes out first (rsp_send 1128), and data_send (sm_at_host.c) flushes the
     # pending URC before the payload. The URC ends up between header and data.
     fd = open_tcp(sm, tcp_echo.port)

@@ -92,7 +92,7 @@ def test_v20_only_commands_are_gone(sm) -> None:
         "AT#XSOCKET=1,99,0",  # type not supported (572)
         "AT#XSOCKET=3,1,0",  # raw family needs raw type (558)
         "AT#XSOCKET=1,3,0",  # raw type needs AF_PACKET (558)
-        "AT#XSOCKET=1,1,0,11",  # cid > 10 (1338)
+        "AT#XSOCKET=1,1,0,11",  # cid > 10 (1336)
         "AT#XSOCKET=1,1,-1",  # role is a uint16_t
         "AT#XSOCKET=1,1",  # role missing
         "AT#XSOCKET=1,,0",  # empty type
@@ -156,7 +156,7 @@ def test_close_of_a_free_handle(sm) -> None:
 def test_tcp_string_and_hex(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     # do_send prints "#XSEND: <fd>,<result_type>,<sent>" (1064); do_recv "#XRECV: <fd>,<mode>,
-    # <len>" then the payload, raw or as lowercase hex (1128-1137, data_send_hex 1075). An odd
+    # <len>" then the payload, raw or as lowercase hex (1128-1137, data_send_hex 1076). An odd
     # hex string takes its first digit as a whole byte (Zephyr hex2bin).
     assert at(sm, f'AT#XSEND={fd},0,0,"hello"') == info(f"#XSEND: {fd},0,5") + OK
     tcp_echo.wait_received(5)
