@@ -47,9 +47,6 @@ TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
 
 
-MODEM_RESPONSE_MAX = 4096  # a dialect without a shared buffer: what nrf_modem_at_cmd gets
-
-
 def format_final_result(buf: bytes) -> bytes:
     """``format_final_result`` (``slm_at_host.c`` 688-752): CRLF before the final result when
     information lines precede it. The last ``OK\\r\\n`` counts, else the last ``ERROR\\r\\n``, else
@@ -615,15 +612,12 @@ class Firmware:
         raw = b"".join(captured) + final
         secret = self._capture_secret
         self._capture_secret = False
-        if len(raw) + 1 > self._lines_capacity():
+        if len(raw) + 1 > self._lines.response_capacity:
             self.log(f"{entry.name}: modem answer of {len(raw)} bytes does not fit at_buf")
             self.write(ERROR)
             return
         self._lines.modem_response(raw)
         self.write(b"\r\n" + format_final_result(raw), secret=secret)
-
-    def _lines_capacity(self) -> int:
-        return len(getattr(self._lines, "at_buf", b"")) or MODEM_RESPONSE_MAX
 
     def _call_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         was_in_dm = self._dm is not None

@@ -59,13 +59,6 @@ def test_failed_send_prints_the_count_before_its_error(slm):
     assert (result.lines, result.final) == (["#XSEND: 0"], ERROR)
 
 
-def test_send_without_an_accepted_peer_is_refused_before_counting(slm):
-    # A TCP server sends through its accepted peer; with none the command fails before the
-    # send loop, so no count is printed.
-    slm.socket_open(Family.IPV4, SocketType.STREAM, Role.SERVER)
-    refused(slm, 'AT#XSEND="hello"')
-
-
 def test_sendto_that_cannot_resolve_prints_no_count(slm, udp_sink):
     # The name is resolved for the socket's family before the send loop: an IPv6 literal on an
     # IPv4 socket fails there, without a count.

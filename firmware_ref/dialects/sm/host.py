@@ -40,7 +40,6 @@ from firmware_ref.net import NetError
 
 DATAMODE_BUF_SIZE = 4096  # CONFIG_SM_DATAMODE_BUF_SIZE
 TERMINATOR = b"+++"  # CONFIG_SM_DATAMODE_TERMINATOR
-SM_AT_BUF_SIZE = 4096  # CONFIG_SM_AT_BUF_SIZE: the modem's answer buffer
 URC_RETRY_DELAY = 0.100
 ECHO_URC_DELAY = 1.000  # CONFIG_SM_URC_DELAY_WITH_INCOMPLETE_ECHO_MS
 
@@ -328,10 +327,6 @@ class SmFirmware(Firmware):
             self.write(ERROR)
             return
         self._run_handler(entry, ctype, params)
-
-    def _lines_capacity(self) -> int:
-        # sm_response_buf is CONFIG_SM_AT_BUF_SIZE + 1; cmd_send keeps 2 bytes for the CRLF.
-        return SM_AT_BUF_SIZE + 1 - 2
 
     # ------------------------------------------------------------------ data mode
 

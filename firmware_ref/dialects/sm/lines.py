@@ -22,6 +22,7 @@ from firmware_ref.core.line import LineDiscipline
 AT_BUF_MAX_SIZE = 8192
 AT_LINE_MAX = AT_BUF_MAX_SIZE - 2
 ECHO_MAX_LEN = 4096
+SM_AT_BUF_SIZE = 4096  # CONFIG_SM_AT_BUF_SIZE: sm_response_buf, the modem's answer buffer
 
 _BS = 0x08
 _DEL = 0x7F
@@ -69,6 +70,11 @@ class SmLines(LineDiscipline):
         self._prev = 0
         self._echo_len = 0
         self.overflowed = False
+
+    @property
+    def response_capacity(self) -> int:
+        # sm_response_buf is CONFIG_SM_AT_BUF_SIZE + 1; cmd_send keeps 2 bytes for the CRLF.
+        return SM_AT_BUF_SIZE + 1 - 2
 
     @property
     def pending(self) -> bool:
