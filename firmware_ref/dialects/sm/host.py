@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.host import ERROR, OK, Firmware, min_time_limit
+from firmware_ref.core.line import OVERFLOW
 from firmware_ref.core.modem import redact_line
 from firmware_ref.core.params import ParamError, Params
 from firmware_ref.core.parser import cmd_type_get, modem_command_name
@@ -228,15 +229,16 @@ class SmFirmware(Firmware):
             else:
                 # check_idle_timer(ctx, true): every byte restarts the URC hold-off.
                 self._idle_deadline = t + (ECHO_URC_DELAY if self._echo else URC_RETRY_DELAY)
-                line = self._lines.rx(c)
-                if self._lines.overflowed:
-                    self._lines.overflowed = False
-                    self._cmd_finish()
-                    return data[i + 1 :]
-                if line is not None:
-                    self._cmd_send(line)
-                    self._cmd_finish()
-                    return data[i + 1 :]
+                consumed, line = self._lines.feed_event(data[i:])
+                if line is None:
+                    return b""
+                if line is OVERFLOW:
+                    self.log("AT command buffer overflow, max size reached")
+                    self.write(ERROR)
+                else:
+                    self._cmd_send(line)  # type: ignore[arg-type]
+                self._cmd_finish()
+                return data[i + consumed :]
         return b""
 
     def _cmd_finish(self) -> None:
