@@ -20,7 +20,7 @@ from typing import TypeVar
 from firmware_ref.core.dialect import Dialect, Handler, get_dialect
 from firmware_ref.core.host import ERROR as ERROR  # re-exported for golden tests
 from firmware_ref.core.host import OK as OK
-from firmware_ref.core.host import Firmware, FirmwareConfig
+from firmware_ref.core.host import FirmwareConfig, make_firmware
 from firmware_ref.core.modem import ModemState
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class FirmwareHarness:
         self._cond = threading.Condition()
         self._out = bytearray()
         self._pos = 0
-        self.fw = Firmware(self._collect, config, modem=modem, dialect=dialect)
+        self.fw = make_firmware(self._collect, config, modem=modem, dialect=dialect)
         self.fw.start()
         if expect_ready:
             self.wait_output(self.fw.dialect.banner)

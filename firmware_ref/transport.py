@@ -36,7 +36,7 @@ import time
 import tty
 from collections.abc import Callable
 
-from firmware_ref.core.host import Firmware, FirmwareConfig, log
+from firmware_ref.core.host import Firmware, FirmwareConfig, log, make_firmware
 from firmware_ref.core.modem import ModemState
 
 # From a host's connect/open to the boot banner: pyserial discards pending input right after
@@ -96,7 +96,7 @@ class Board:
         with self._lock:
             if self._fw is not None:
                 self._fw.close()
-            self._fw = Firmware(output, self.config, modem=self.modem)
+            self._fw = make_firmware(output, self.config, modem=self.modem)
             self._fw.start()
             return self._fw
 

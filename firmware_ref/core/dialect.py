@@ -140,6 +140,8 @@ class Dialect:
     grammar_check: Callable[[bytes], bool] = grammar_ok
     matches: Callable[[bytes, str], bool] = cmd_casecmp
     cmd_type: Callable[[bytes], CmdType | None] = cmd_type_get
+    # A Firmware subclass when the generation's host loop is not the core's (None: the core's).
+    firmware_class: Any = None
     table: CommandTable = field(init=False)
     _boot_hooks: list[BootHook] = field(default_factory=list, init=False, repr=False)
     _shutdown_hooks: list[BootHook] = field(default_factory=list, init=False, repr=False)

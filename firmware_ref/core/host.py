@@ -394,6 +394,14 @@ class Firmware:
                 self._idle.clear()
                 self._inbox.put((time.monotonic(), bytes(data)))
 
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the worker between two pieces of input (the firmware's work queue),
+        from any thread: how socket events reach a dialect whose firmware reacts to them."""
+        if not self._closed:
+            with self._idle_lock:
+                self._idle.clear()
+                self._inbox.put((time.monotonic(), fn))
+
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
         self._held = collections.deque(item for item in self._held if not drop(item[0]))
         keep = []
@@ -431,7 +439,7 @@ class Firmware:
             except queue.Empty:
                 break
             t2, more = item
-            if more is _STOP or more is _WAKE:
+            if more is _STOP or more is _WAKE or callable(more):
                 self._held.appendleft(item)  # type: ignore[arg-type]
                 break
             assert isinstance(more, bytes)
@@ -462,6 +470,9 @@ class Firmware:
                 return
             if item[1] is _WAKE:
                 self._guard(self._on_wake)
+                continue
+            if callable(item[1]):
+                self._guard(item[1])
                 continue
             t, data = item
             assert isinstance(data, bytes)
@@ -716,3 +727,19 @@ class Firmware:
         self._uart_receive()
         self.log("exit data mode")
         self.write(self.dialect.datamode_exit_response(result))
+
+
+def make_firmware(
+    output: Callable[[bytes], None],
+    config: FirmwareConfig | None = None,
+    *,
+    modem: ModemState | None = None,
+    dialect: Dialect | str | None = None,
+) -> Firmware:
+    """A board of ``dialect`` (default: the config's): the dialect's own ``Firmware`` subclass
+    when its host loop differs from the core's, else the core ``Firmware``."""
+    config = config or FirmwareConfig()
+    if not isinstance(dialect, Dialect):
+        dialect = get_dialect(dialect or config.dialect)
+    factory = dialect.firmware_class or Firmware
+    return factory(output, config, modem=modem, dialect=dialect)

@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, TypeVar
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.sockstate import STATE_KEY, SocketState
-from firmware_ref.net import POLLIN, POLLNVAL, POLLOUT, Endpoint, NetError, ResolveError, resolve
+from firmware_ref.net import (
+    AF_INET,
+    AF_INET6,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    Endpoint,
+    NetError,
+    ResolveError,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from firmware_ref.core.host import Firmware
@@ -27,6 +39,21 @@ if TYPE_CHECKING:
 SEND_POLL_TIMEOUT = 30.0
 
 F = TypeVar("F", bound=Callable[..., None])
+
+# Per-call receive caps of the modem: 1280-byte MTU minus IP and TCP/UDP headers.
+_RECV_CAP = {
+    (AF_INET, SOCK_STREAM): 1240,
+    (AF_INET, SOCK_DGRAM): 1252,
+    (AF_INET6, SOCK_STREAM): 1220,
+    (AF_INET6, SOCK_DGRAM): 1232,
+}
+_RECV_CAP_OTHER = 1252
+
+
+def recv_cap(sock: object) -> int:
+    """The most one recv() returns on a socket of this ``family`` and ``type``."""
+    key = (getattr(sock, "family", 0), getattr(sock, "type", 0))
+    return _RECV_CAP.get(key, _RECV_CAP_OTHER)
 
 
 def guarded(fn: F) -> F:

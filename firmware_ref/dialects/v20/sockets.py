@@ -23,6 +23,7 @@ from firmware_ref.core.sockio import (
     guarded,
     interruptible,
     receive,
+    recv_cap,
     resolve_for,
     send_loop,
     set_only,
@@ -72,15 +73,6 @@ IPPROTO_UDP = 17
 IPPROTO_TLS_1_2 = 258
 IPPROTO_DTLS_1_2 = 273
 
-# Per-call receive caps: 1280-byte MTU minus IP and TCP/UDP headers.
-_RECV_CAP = {
-    (AF_INET, SOCK_STREAM): 1240,
-    (AF_INET, SOCK_DGRAM): 1252,
-    (AF_INET6, SOCK_STREAM): 1220,
-    (AF_INET6, SOCK_DGRAM): 1232,
-}
-_RECV_CAP_OTHER = 1252
-
 
 def send_target(st: SocketState) -> int:
     """TCP (and TLS) servers talk through their accepted peer; everything else through fd."""
@@ -90,10 +82,6 @@ def send_target(st: SocketState) -> int:
             raise CommandError("No connection")
         return sock.fd_peer
     return sock.fd
-
-
-def recv_cap(sock: SockRecord) -> int:
-    return _RECV_CAP.get((sock.family, sock.type), _RECV_CAP_OTHER)
 
 
 @V20.on_boot
