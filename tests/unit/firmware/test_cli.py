@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -20,7 +21,9 @@ OK = b"\r\nOK\r\n"
 
 
 def _command(*args: str) -> list[str]:
-    exe = shutil.which("slm-sim")
+    # The console script this interpreter's install made, never whichever slm-sim is first on
+    # PATH: that may be another checkout's install.
+    exe = shutil.which("slm-sim", path=sysconfig.get_path("scripts"))
     if exe:
         return [exe, *args]
     return [sys.executable, "-m", "firmware_ref.cli", *args]

@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import sysconfig
 import time
 
 import pytest
@@ -139,9 +140,10 @@ def test_sigint_exits_zero_and_ports_in_use_fail(tmp_path, slm_peer):
 
 
 def test_console_script_help():
-    exe = shutil.which("slm-peer")
+    # The console script this interpreter's install made, not another checkout's on PATH.
+    exe = shutil.which("slm-peer", path=sysconfig.get_path("scripts"))
     if exe is None:
-        pytest.skip("the slm-peer console script is not on PATH (package not installed)")
+        pytest.skip("the slm-peer console script is not installed beside this interpreter")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--certs-dir" in out.stdout and "--manifest" in out.stdout
 
