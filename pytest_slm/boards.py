@@ -56,7 +56,13 @@ class Board:
     zephyr_board: str | None = None
     pyocd_target: str | None = None
     runner: str | None = None
+    # The external probe that flashes this very board (a lab's own board file for a Thingy:91
+    # names its J-Link here, so no --probe-id is needed).
+    probe_id: str | None = None
     west_runner: str | None = None
+    # How nRF Util programs the board: `jlink` (a .hex through the J-Link, default) or `mcuboot`
+    # (MCUboot serial recovery through the USB bridge, with the build's dfu_application.zip).
+    nrfutil_mode: str = "jlink"
     uart: UartSettings = field(default_factory=UartSettings)
     usb: UsbMatch | None = None
     flash_timeout: float = 300.0
@@ -78,7 +84,8 @@ class Board:
 
 
 _TOP_KEYS = {
-    "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "west_runner",
+    "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "probe_id",
+    "west_runner", "nrfutil_mode",
     "uart", "usb", "timeouts", "features",
 }
 
@@ -114,6 +121,10 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         raise BoardConfigError(
             f"{where}: runner must be one of {', '.join(RUNNERS)}, not {runner!r}"
         )
+    nrfutil_mode = str(data.get("nrfutil_mode", "jlink"))
+    if nrfutil_mode not in ("jlink", "mcuboot"):
+        raise BoardConfigError(f"{where}: nrfutil_mode must be jlink or mcuboot, not "
+                               f"{nrfutil_mode!r}")
     if not simulated and not usb:
         raise BoardConfigError(f"{where}: a hardware board needs a 'usb' section to be found")
     usb_match = None
@@ -139,7 +150,9 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         zephyr_board=data.get("zephyr_board"),
         pyocd_target=data.get("pyocd_target"),
         runner=runner,
+        probe_id=None if data.get("probe_id") is None else str(data["probe_id"]),
         west_runner=data.get("west_runner"),
+        nrfutil_mode=nrfutil_mode,
         uart=UartSettings(
             baudrate=int(uart.get("baudrate", 115200)),
             rtscts=bool(uart.get("rtscts", False)),

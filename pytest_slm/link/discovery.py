@@ -18,7 +18,9 @@ from pytest_slm.boards import Board, BoardRegistry
 
 BY_ID_DIR = Path("/dev/serial/by-id")
 
-_LOCATION_INTERFACE = re.compile(r":\d+\.(\d+)$")
+# pyserial's `location`: `1-3:1.2` on Linux and macOS (configuration.interface), `1-3:x.2` on
+# Windows, where the configuration is not known.
+_LOCATION_INTERFACE = re.compile(r":(?:\d+|x)\.(\d+)$")
 _BY_ID_INTERFACE = re.compile(r"-if(\d+)(?:-port\d+)?$")
 
 
@@ -182,30 +184,56 @@ class Located:
     probe_id: str | None
     candidate: Candidate | None = None
 
+    @property
+    def board_id(self) -> str:
+        """The board's own id (its USB serial number, normalized): what it is locked by."""
+        if self.candidate is not None:
+            return self.candidate.probe_id
+        return normalize_id(self.probe_id or self.port)
+
 
 def locate(
     board: Board,
     board_id: str | None = None,
     lister: PortLister | None = None,
+    *,
+    probe_id: str | None = None,
 ) -> Located:
-    """The one attached board of this kind (or the one with `board_id`) and its SLM port."""
+    """The one attached board of this kind (or the one with `board_id`) and its SLM port.
+
+    `board_id` names the board by its USB serial number. A board flashed through a separate
+    probe (Thingy:91) takes the probe from `probe_id` or its board file; an id that matches none
+    of its bridges is taken as the probe's, the way `--board-id` named it before `--probe-id`.
+    """
     if board.simulated:
         raise DiscoveryError(f"board {board.name!r} is simulated: there is no port to find")
     ports = (lister or current_lister())()
     found = candidates(board, ports)
     wanted = normalize_id(board_id) if board_id else None
     assert board.usb is not None
-    if wanted is not None and board.usb.probe_is_usb_serial:
+    matching = found
+    if wanted is not None:
         matching = [c for c in found if c.probe_id == wanted]
-    else:
-        matching = found
+        if not matching and not board.usb.probe_is_usb_serial and probe_id is None:
+            probe_id, matching = board_id, found
     if len(matching) == 1 and matching[0].port is not None:
         chosen = matching[0]
-        probe = board_id if board_id else chosen.probe_id
-        if not board.usb.probe_is_usb_serial:
-            probe = board_id
-        return Located(board, chosen.port.path, probe, chosen)
+        if board.usb.probe_is_usb_serial:
+            probe = chosen.probe_id
+        else:
+            probe = probe_id or board.probe_id
+        return Located(board, chosen.port.path, normalize_id(probe) if probe else None, chosen)
     raise DiscoveryError(_explain(board, board_id, matching, found, ports))
+
+
+def usb_serial_of(port: str, lister: PortLister | None = None) -> str | None:
+    """The USB serial number of the device behind a local port path, if the host lists it."""
+    real = os.path.realpath(port)
+    for listed in (lister or current_lister())():
+        names = (listed.device, listed.by_id or listed.device)
+        if real in {os.path.realpath(name) for name in names}:
+            return listed.serial_number
+    return None
 
 
 def _explain(
@@ -235,7 +263,7 @@ def _explain(
     else:
         lines.append(
             f"no {named} is attached (looked for USB serial numbers matching "
-            f"{board.usb.serial!r}); is it plugged in and powered? Serial ports seen:"
+            f"'{board.usb.serial}'); is it plugged in and powered? Serial ports seen:"
         )
         if found:
             lines.append("  boards of this kind with other ids:")

@@ -13,9 +13,9 @@ from pytest_slm.hwmap import (
     BoardPool,
     HardwareMapError,
     board_for_platform,
-    claim_from_config,
     entry_board,
     load_hardware_map,
+    load_pool,
     parse_hardware_map,
     worker_index,
 )
@@ -74,10 +74,10 @@ def test_a_lab_map_parses_with_twisters_field_names(tmp_path: Path) -> None:
     assert first.fixture_names == {"lte_sim", "echo_server"}
     assert first.runner_params == ("--softreset",)
     assert first.connected and not unplugged.connected
-    # space-separated platforms, the newer serial_baud spelling, probe_id winning for flashing
+    # space-separated platforms, the newer serial_baud spelling, the probe apart from the board
     assert third.platforms == ("nrf9151dk/nrf9151/ns", "thingy91x/nrf9151/ns")
     assert third.baud == 921600
-    assert third.flash_id == "000999000111"
+    assert (third.id, third.probe_id) == ("001051222222", "000999000111")
     assert third.flash_timeout == 120.0
 
 
@@ -221,26 +221,13 @@ def test_worker_index() -> None:
     assert [worker_index(w) for w in ("master", "gw0", "gw7", "gwx")] == [0, 0, 7, 0]
 
 
-class _Config:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-
-    def getoption(self, name: str, default=None):
-        assert name == "--hardware-map"
-        return self.path if self.path is not None else default
-
-
 def test_more_workers_than_boards_is_refused_up_front(
     registry: BoardRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_map(tmp_path, "- {platform: sim, serial: 'socket://127.0.0.1:1'}\n")
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
     with pytest.raises(HardwareMapError, match="-n 2 needs 2 boards.*use -n 1"):
-        claim_from_config(_Config(path), registry, worker="gw0", lock_dir=tmp_path)
-
-
-def test_no_hardware_map_means_no_claim(registry: BoardRegistry) -> None:
-    assert claim_from_config(_Config(None), registry) is None
+        load_pool(path, registry)
 
 
 def test_a_serial_pty_entry_runs_its_script_on_a_pty(

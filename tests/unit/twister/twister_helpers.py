@@ -80,8 +80,10 @@ def harness_env(bin_dir: Path, api: str) -> dict[str, str]:
 
 def run_pytest(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600):
     """pytest in a child process, as twister runs it; returns the CompletedProcess."""
+    # The "hardware" twister reserves here is slm-sim on a pty: it shares this host's loopback
+    # with the peers, which a real board would not (pytest-slm then insists on --peer-host).
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
+        [sys.executable, "-m", "pytest", *args, "--peer-host=127.0.0.1"],
         env=env,
         cwd=cwd,
         capture_output=True,
