@@ -299,6 +299,14 @@ class BoardPool:
                     worker=worker,
                     info=claim_info(entry, board, worker),
                 )
+            # Said before the deadline check: on a loaded host one pass over the locks may
+            # outlast a short --lock-timeout, and the wait must still be announced.
+            if not announced and progress and timeout > 0:
+                announced = True
+                progress(
+                    f"all {len(order)} boards of the hardware map are in use; waiting up to "
+                    f"{timeout:g} s for one (--lock-timeout)"
+                )
             if time.monotonic() >= deadline:
                 busy = "; ".join(
                     f"{e.describe()}: {BoardLock(e.lock_key, lock_dir=lock_dir).holder()}"
@@ -307,12 +315,6 @@ class BoardPool:
                 raise BoardBusy(
                     f"every board of the hardware map is in use ({busy}); gave up after "
                     f"--lock-timeout {timeout:g} s"
-                )
-            if not announced and progress:
-                announced = True
-                progress(
-                    f"all {len(order)} boards of the hardware map are in use; waiting up to "
-                    f"{timeout:g} s for one (--lock-timeout)"
                 )
             # Same hand-over poll as BoardLock itself: flock offers nothing to block on for a set.
             time.sleep(POLL_INTERVAL)

@@ -145,18 +145,20 @@ class BoardLock:
         announced = False
         try:
             while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise BoardBusy(
-                        f"board {self.key} is in use by {self.holder()}; gave up after "
-                        f"--lock-timeout {self.timeout:g} s (lock file {self.path})"
-                    )
-                if not announced:
+                # Announced before the deadline check, so a short timeout on a loaded host
+                # still says what it waited for.
+                if not announced and self.timeout > 0:
                     announced = True
                     if self.progress:
                         self.progress(
                             f"board {self.key} is in use by {self.holder()}; waiting up to "
                             f"{self.timeout:g} s for it (--lock-timeout)"
                         )
+                if time.monotonic() >= deadline:
+                    raise BoardBusy(
+                        f"board {self.key} is in use by {self.holder()}; gave up after "
+                        f"--lock-timeout {self.timeout:g} s (lock file {self.path})"
+                    )
                 time.sleep(POLL_INTERVAL)
         except BaseException:
             os.close(fd)

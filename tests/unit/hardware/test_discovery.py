@@ -163,3 +163,29 @@ def test_serial_port_describe_is_readable(tmp_path: Path):
     port = dk_ports("000960012345", by_id_dir=tmp_path)[1]
     assert port.describe() == (f"{tmp_path}/usb-SEGGER_J-Link_000960012345-if02 "
                                "(SER=000960012345 if02, SEGGER J-Link)")
+
+
+def test_windows_location_gives_the_interface(monkeypatch, tmp_path):
+    """pyserial on Windows reports `location` as `1-3:x.<interface>`: the configuration is
+    unknown there. COM numbers say nothing about VCOM order, so the interface must be read."""
+    ports = []
+    for com, iface in (("COM3", 4), ("COM12", 2), ("COM9", 0)):
+        info = ListPortInfo(com, skip_link_detection=True)
+        info.serial_number, info.location = "000960012345", f"1-3:x.{iface}"
+        ports.append(info)
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
+    listed = system_ports(tmp_path / "no-by-id")
+    assert {p.device: p.interface for p in listed} == {"COM3": 4, "COM12": 2, "COM9": 0}
+    assert locate(DK, lister=lambda: listed).port == "COM9"
+
+
+def test_thingy91_is_named_by_its_bridge_and_flashed_through_its_probe():
+    """Two ids: the bridge's USB serial selects the port (and the lock), --probe-id the J-Link."""
+    thingy = REGISTRY.get("thingy91")
+    two = [SerialPort(f"/dev/ttyACM{i}", serial_number=f"THINGY91_{n}", interface=0)
+           for i, n in enumerate(("1A2B3C4D", "5E6F7A8B"))]
+    found = locate(thingy, "thingy91_5e6f7a8b", probe_id="000683123456", lister=lister(two))
+    assert (found.port, found.board_id, found.probe_id) == (
+        "/dev/ttyACM1", "THINGY91_5E6F7A8B", "683123456")
+    with pytest.raises(DiscoveryError, match="2 boards could be a thingy91"):
+        locate(thingy, probe_id="683123456", lister=lister(two))

@@ -254,3 +254,40 @@ def test_a_serial_pty_entry_runs_its_script_on_a_pty(
     finally:
         claim.release()
     assert claim._pty_process is None
+
+
+THINGY_AND_ITS_PROGRAMMER = """\
+- connected: true
+  id: THINGY91_1A2B3C4D
+  probe_id: '000960011111'
+  platform: thingy91/nrf9160/ns
+  runner: nrfjprog
+  serial: /dev/serial/by-id/usb-Nordic_Semiconductor_Thingy:91_UART_THINGY91_1A2B3C4D-if00
+- connected: true
+  id: '000960011111'
+  platform: nrf9160dk/nrf9160/ns
+  runner: nrfjprog
+  serial: /dev/serial/by-id/usb-SEGGER_J-Link_000960011111-if00
+"""
+
+
+def test_a_thingy91_entry_is_found_by_its_bridge_and_flashed_through_its_probe(
+    registry: BoardRegistry, tmp_path: Path
+) -> None:
+    from pytest_slm.hwmap import hardware_settings
+    from pytest_slm.settings import Settings
+
+    pool = BoardPool(load_hardware_map(write_map(tmp_path, THINGY_AND_ITS_PROGRAMMER)), registry)
+    # The DK wired to the Thingy's debug connector is its programmer, not a board under test.
+    assert [e.id for e, _ in pool.members] == ["THINGY91_1A2B3C4D"]
+    assert [e.id for e in pool.programmers] == ["000960011111"]
+    claim = pool.claim(timeout=0, lock_dir=tmp_path)
+    try:
+        settings = Settings(registry=registry, board=registry.get("sim"))
+        hw = hardware_settings(claim, settings)
+        # A local port: found by the bridge's serial and flashed (it used to be opened as a
+        # --port and never flashed), through the J-Link the map names.
+        assert (hw.port, hw.board_id, hw.probe_id) == (None, "THINGY91_1A2B3C4D", "000960011111")
+        assert hw.held_locks == {"id-THINGY91_1A2B3C4D"}
+    finally:
+        claim.release()
