@@ -43,6 +43,9 @@ class UsbMatch:
     # bridges); False when flashing goes through a separate probe (Thingy:91 with an external
     # J-Link), so --board-id names the probe and cannot select the port.
     probe_is_usb_serial: bool = True
+    # What the probe reports as the kit's board version (`nrfutil device list`: PCA10153), to
+    # tell apart kits whose serial numbers share a prefix (nRF9161 DK and nRF5340 DK: 1050...).
+    board_version: str | None = None
 
     def matches(self, usb_serial: str | None) -> bool:
         return usb_serial is not None and re.search(self.serial, usb_serial) is not None
@@ -113,7 +116,8 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
     if not name or not isinstance(name, str):
         raise BoardConfigError(f"{where}: 'name' is missing")
     uart = _section(data, "uart", {"baudrate", "rtscts", "dtr"}, where)
-    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial"}, where)
+    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial", "board_version"},
+                   where)
     timeouts = _section(data, "timeouts", {"flash", "boot"}, where)
     simulated = bool(data.get("simulated", False))
     runner = data.get("runner")
@@ -139,6 +143,7 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
             serial=str(usb["serial"]),
             vcom=int(usb.get("vcom", 0)),
             probe_is_usb_serial=bool(usb.get("probe_is_usb_serial", True)),
+            board_version=None if usb.get("board_version") is None else str(usb["board_version"]),
         )
     features = data.get("features") or []
     if not isinstance(features, list):

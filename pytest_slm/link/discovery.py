@@ -192,12 +192,48 @@ class Located:
         return normalize_id(self.probe_id or self.port)
 
 
+BoardVersions = Callable[[], dict[str, str]]
+
+
+def nrfutil_board_versions() -> dict[str, str]:
+    """Normalized serial number -> board version (PCA number) of every kit nRF Util lists; empty
+    when nRF Util 7+ is not installed or does not answer."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("nrfutil") is None:
+        return {}
+    try:
+        proc = subprocess.run(["nrfutil", "device", "list", "--json", "--skip-overhead"],
+                              capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    versions: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(message, dict):
+            continue
+        # --skip-overhead prints {"devices": [...]}; without it the list is in an info message.
+        devices = message.get("devices") or (message.get("data") or {}).get("devices") or []
+        for device in devices:
+            version = (device.get("devkit") or {}).get("boardVersion")
+            if device.get("serialNumber") and version:
+                versions[normalize_id(str(device["serialNumber"]))] = str(version)
+    return versions
+
+
 def locate(
     board: Board,
     board_id: str | None = None,
     lister: PortLister | None = None,
     *,
     probe_id: str | None = None,
+    board_versions: BoardVersions | None = None,
 ) -> Located:
     """The one attached board of this kind (or the one with `board_id`) and its SLM port.
 
@@ -216,6 +252,13 @@ def locate(
         matching = [c for c in found if c.probe_id == wanted]
         if not matching and not board.usb.probe_is_usb_serial and probe_id is None:
             probe_id, matching = board_id, found
+    versions: dict[str, str] = {}
+    if len(matching) > 1 and board.usb.board_version and wanted is None:
+        # A serial-number prefix is shared by kits with the same interface MCU: ask the probes
+        # what board they sit on, and keep the ones that are (or may be) this kind.
+        versions = (board_versions or nrfutil_board_versions)()
+        matching = [c for c in matching
+                    if versions.get(c.probe_id) in (None, board.usb.board_version)]
     if len(matching) == 1 and matching[0].port is not None:
         chosen = matching[0]
         if board.usb.probe_is_usb_serial:
@@ -223,7 +266,7 @@ def locate(
         else:
             probe = probe_id or board.probe_id
         return Located(board, chosen.port.path, normalize_id(probe) if probe else None, chosen)
-    raise DiscoveryError(_explain(board, board_id, matching, found, ports))
+    raise DiscoveryError(_explain(board, board_id, matching, found, ports, versions))
 
 
 def usb_serial_of(port: str, lister: PortLister | None = None) -> str | None:
@@ -242,6 +285,7 @@ def _explain(
     matching: list[Candidate],
     found: list[Candidate],
     ports: list[SerialPort],
+    versions: dict[str, str] | None = None,
 ) -> str:
     assert board.usb is not None
     named = f"{board.name} with probe {board_id}" if board_id else board.name
@@ -252,7 +296,17 @@ def _explain(
             f"{len(matching)} boards could be {want}; name one with --board-id "
             "(or give the port with --port):"
         )
-        lines += [f"  {c.describe()}" for c in matching]
+        if board.usb.board_version:
+            lines.append(
+                f"  (serial numbers matching {board.usb.serial!s} are shared with other kits; "
+                f"a {board.name} reports board version {board.usb.board_version}"
+                + ("" if versions else ": install nRF Util 7+ to let pytest-slm ask the probes")
+                + ")"
+            )
+        lines += [f"  {c.describe()}"
+                  + (f" [board version {versions[c.probe_id]}]"
+                     if versions and c.probe_id in versions else "")
+                  for c in matching]
     elif len(matching) == 1:
         c = matching[0]
         lines.append(

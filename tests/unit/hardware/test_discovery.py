@@ -189,3 +189,21 @@ def test_thingy91_is_named_by_its_bridge_and_flashed_through_its_probe():
         "/dev/ttyACM1", "THINGY91_5E6F7A8B", "683123456")
     with pytest.raises(DiscoveryError, match="2 boards could be a thingy91"):
         locate(thingy, probe_id="683123456", lister=lister(two))
+
+
+def test_nrf9161dk_among_other_1050_kits_is_told_apart_by_its_board_version(
+        fake_tools, monkeypatch):
+    """1050... is an nRF9161 DK's prefix and an nRF5340 DK's too: the probes say which is which
+    (`nrfutil device list`), else the user must name the board."""
+    kits = lister(dk_ports("001050012345"), dk_ports("001050099999", first_acm=3))
+    board = REGISTRY.get("nrf9161dk")
+    fake_tools.attach("1050012345", "1050099999")
+    monkeypatch.setenv("SLM_FAKE_BOARD_VERSIONS", "1050012345=PCA10095,1050099999=PCA10153")
+    found = locate(board, lister=kits)
+    assert (found.port, found.probe_id) == ("/dev/ttyACM3", "1050099999")
+    assert fake_tools.argvs() == [["nrfutil", "device", "list", "--json", "--skip-overhead"]]
+    with pytest.raises(DiscoveryError) as info:
+        locate(board, lister=kits, board_versions=dict)
+    text = str(info.value)
+    assert "2 boards could be a nrf9161dk; name one with --board-id" in text
+    assert "reports board version PCA10153: install nRF Util 7+" in text
