@@ -72,6 +72,8 @@ def harness_env(bin_dir: Path, api: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STANDIN), path) if p)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     env["TWISTER_HARNESS_STANDIN_API"] = api
+    # The harness cannot be imported without a Zephyr tree; this one holds what it imports.
+    env["ZEPHYR_BASE"] = str(STANDIN / "zephyr_base")
     # The child must not inherit an xdist worker's identity from a parent run.
     for key in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_ADDOPTS"):
         env.pop(key, None)

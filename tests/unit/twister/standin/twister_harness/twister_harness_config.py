@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from twister_harness.constants import API_GENERATION, GEN_2026
+from twister_harness.helpers.domains_helper import get_default_domain_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class DeviceConfig:
     def __post_init__(self) -> None:
         # Sysbuild builds keep the application under <build>/<domain>; without domains.yaml the
         # build dir is the application's own.
-        if self.app_build_dir is None:
+        domains = Path(self.build_dir) / "domains.yaml"
+        if domains.exists():
+            self.app_build_dir = Path(self.build_dir) / get_default_domain_name(domains)
+        elif self.app_build_dir is None:
             self.app_build_dir = self.build_dir
 
 
@@ -66,7 +70,8 @@ class TwisterHarnessConfig:
         opt = config.option
         build_dir = _absolute(opt.build_dir)
         extra = opt.west_flash_extra_args
-        flash_command = opt.flash_command.split(",") if opt.flash_command else ""
+        flash_command = getattr(opt, "flash_command", None)
+        flash_command = flash_command.split(",") if flash_command else ""
         common = dict(
             type=opt.device_type,
             build_dir=build_dir,
