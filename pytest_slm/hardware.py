@@ -219,14 +219,16 @@ class HardwareSettings:
 
 def lock_key_for(board_id: str | None, port: str | None, lister=None) -> str:
     """One lock per physical board, whichever way it was reached (--board, --port, a hardware
-    map): by the board's USB serial number (or probe id) when known; for a local port, by the
-    USB serial number of the device behind it when the host lists one; else by the port."""
-    if board_id:
-        return f"id-{normalize_id(board_id)}"
+    map): for a local port, by the USB serial number of the device behind it when the host lists
+    one (a Thingy:91's bridge, whatever --board-id named); else by the board's id; else by the
+    port itself."""
     if port and is_local_device(port):
         usb_serial = usb_serial_of(port, lister)
         if usb_serial:
             return f"id-{normalize_id(usb_serial)}"
+    if board_id:
+        return f"id-{normalize_id(board_id)}"
+    if port and is_local_device(port):
         return "port-" + os.path.realpath(port)
     return f"port-{port}"
 

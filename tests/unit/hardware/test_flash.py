@@ -408,3 +408,50 @@ def test_thingy91x_programs_through_mcuboot_serial_recovery(fake_tools, tmp_path
     assert fake_tools.argvs()[-1] == ["nrfutil", "device", "program", "--firmware",
                                       str(build / "dfu_application.zip"), "--serial-number",
                                       "THINGY91X_0A1B2C3D4E", "--traits", "mcuboot"]
+
+
+CTRL_C = """
+import sys
+from pytest_slm.flash import run_command
+try:
+    run_command(["west", "flash"], timeout=300)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
+    (tmp_path / ".west").mkdir()  # west's workspace check passes; it then hangs on its child
+    session = subprocess.Popen([sys.executable, "-c", CTRL_C], cwd=tmp_path,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the fake west never started its child"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        session.send_signal(signal.SIGINT)
+        out, _ = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+    assert out.strip() == "interrupted"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

@@ -167,3 +167,15 @@ def test_port_with_the_default_board_takes_the_lock(tmp_path):
     finally:
         first.release()
     PortSource(settings, None).open(OpenContext(settings, progress=lambda m: None)).release()
+
+
+def test_a_thingy91_port_is_locked_by_its_bridge_whatever_id_was_given(tmp_path):
+    from pytest_slm.link import SerialPort
+
+    port = tmp_path / "ttyACM0"
+    port.touch()
+    bridge = [SerialPort(str(port), serial_number="THINGY91_1A2B3C4D", interface=0)]
+    # --port with the J-Link's id (what --board-id meant for a Thingy): still the bridge's lock,
+    # the one `--board thingy91` takes.
+    assert lock_key_for("683123456", str(port), lambda: bridge) == "id-THINGY91_1A2B3C4D"
+    assert lock_key_for("683123456", "rfc2217://lab:7001", lambda: bridge) == "id-683123456"
