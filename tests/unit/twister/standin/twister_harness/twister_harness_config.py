@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,27 +70,28 @@ class TwisterHarnessConfig:
     def create(cls, config: pytest.Config) -> TwisterHarnessConfig:
         opt = config.option
         build_dir = _absolute(opt.build_dir)
+        # As upstream: comma-separated values split like one CSV row, and options that were not
+        # given passed on as None (platform, runner, id, ...), not as "".
         extra = opt.west_flash_extra_args
         flash_command = getattr(opt, "flash_command", None)
-        flash_command = flash_command.split(",") if flash_command else ""
         common = dict(
             type=opt.device_type,
             build_dir=build_dir,
             base_timeout=opt.base_timeout,
             flash_timeout=opt.flash_timeout,
-            platform=opt.platform or "",
-            runner=opt.runner or "",
-            runner_params=list(opt.runner_params or []),
-            id=opt.device_id or "",
-            product=opt.device_product or "",
+            platform=opt.platform,
+            runner=opt.runner,
+            runner_params=[w.strip() for w in opt.runner_params or []],
+            id=opt.device_id,
+            product=opt.device_product,
             flash_before=bool(opt.flash_before),
-            west_flash_extra_args=[a for a in (extra or "").split(",") if a],
-            flash_command=flash_command,
+            west_flash_extra_args=_csv_row(extra),
+            flash_command=_csv_row(flash_command),
             pre_script=_path_or_none(opt.pre_script),
             post_script=_path_or_none(opt.post_script),
             post_flash_script=_path_or_none(opt.post_flash_script),
-            fixtures=list(opt.fixtures or []),
-            extra_test_args=opt.extra_test_args or "",
+            fixtures=opt.fixtures,
+            extra_test_args=opt.extra_test_args,
         )
         if API_GENERATION == GEN_2026:
             ports = list(opt.device_serial or [])
@@ -105,12 +107,18 @@ class TwisterHarnessConfig:
             device = DeviceConfig(serial_configs=serial_configs, **common)
         else:
             device = DeviceConfig(
-                serial=opt.device_serial or "",
+                serial=opt.device_serial,
                 baud=opt.device_serial_baud,
-                serial_pty=opt.device_serial_pty or "",
+                serial_pty=opt.device_serial_pty,
                 **common,
             )
         return cls(devices=[device])
+
+
+def _csv_row(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [w.strip() for w in next(csv.reader([value]))]
 
 
 def _absolute(value: str | Path) -> Path:
