@@ -15,7 +15,7 @@ from pytest_slm import hardware, peers, report, sources
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
-from pytest_slm.settings import SETTINGS_KEY, settings_from_config, settings_of
+from pytest_slm.settings import settings_of
 from pytest_slm.sources.base import OpenContext
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
@@ -41,7 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSIONS_KEY] = []
     # Every option is parsed and checked here, once: a bad one stops the run with pytest's
     # usage-error status before collection.
-    config.stash[SETTINGS_KEY] = settings_from_config(config)
+    # (A conftest's pytest_configure may have asked for them first: they are built once.)
+    settings_of(config)
 
 
 def _one_line(exc: BaseException) -> str:

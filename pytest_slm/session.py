@@ -18,6 +18,7 @@ import pytest
 from pytest_slm import bringup
 from pytest_slm.at import LinkError
 from pytest_slm.at.transcript import Transcript
+from pytest_slm.boards import Board
 from pytest_slm.bringup import Credential, ModemInfo
 from pytest_slm.dut import SlmDut
 from pytest_slm.link import open_when_present
@@ -81,6 +82,8 @@ class BoardSession:
     sec_tags: dict[str, int] = field(default_factory=dict)
     # What this board can do (board file `features:`), None when no board file describes it.
     features: frozenset[str] | None = None
+    # The board's registry entry, as the session used it (UART settings, features).
+    board: Board | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -210,6 +213,7 @@ def open_board_session(
         dut=opened.dut,
         info=session_info(reached, opened),
         features=reached.features,
+        board=reached.board,
         sec_tags=settings.sec_tags(),
     )
     session.on_close(reached.release)
