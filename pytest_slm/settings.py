@@ -144,7 +144,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         # The peers default to loopback, which a board on LTE cannot reach: every network test
         # would time out one by one.
         raise pytest.UsageError(
-            f"a real board ({settings.board.name} via {settings.source.name}) cannot reach "
+            f"a real board ({settings.source.describe()}) cannot reach "
             "peers on this host's loopback: pass --peer-host ADDRESS (an address of this host "
             "the board can reach over its network, once per IP family) or --peer-url URL (an "
             "slm-peer running on a lab host)"

@@ -113,6 +113,10 @@ class BoardSource:
         """True when the board sits on a network the host's loopback peers cannot share."""
         return True
 
+    def describe(self) -> str:
+        """The board(s) this source reaches, for messages."""
+        return f"{self.settings.board.name} via {self.name}"
+
     def open(self, ctx: OpenContext) -> Reached:
         """Find and hold the board. On failure release whatever was taken, then raise."""
         raise NotImplementedError

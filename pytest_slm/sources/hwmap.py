@@ -51,6 +51,9 @@ class HardwareMapSource(BoardSource):
     def real_hardware(self) -> bool:
         return any(not board.simulated for _, board in self.pool.members)
 
+    def describe(self) -> str:
+        return f"the boards of --hardware-map {self.settings.hardware_map}"
+
     def open(self, ctx: OpenContext) -> Reached:
         settings = self.settings
         claim = self.pool.claim(
