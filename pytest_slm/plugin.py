@@ -42,7 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Every option is parsed and checked here, once: a bad one stops the run with pytest's
     # usage-error status before collection.
     # (A conftest's pytest_configure may have asked for them first: they are built once.)
-    settings_of(config)
+    if not config.getoption("help", default=False):
+        settings_of(config)
 
 
 def _one_line(exc: BaseException) -> str:
