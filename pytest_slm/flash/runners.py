@@ -226,7 +226,7 @@ class PyocdRunner(Runner):
         return [cmd]
 
     def hint(self, job: FlashJob, output: str) -> str:
-        if re.search(r"No (connected debug probes|available debug probes)|probe", output, re.I):
+        if re.search(r"debug probe", output, re.I):
             return PYOCD_HINT
         return ""
 
