@@ -3,8 +3,9 @@
 `pytest --board nrf9160dk` does what a firmware engineer does by hand: find the DK by its probe's
 serial number, take the board lock, flash the image unless the board already holds it, wait for
 the port to come back, open the UART with the board's settings, wait for SLM, provision the
-suite's credentials and bring the modem onto LTE. `session.py` calls `open_hardware_board`;
-everything board-specific comes from the board file.
+suite's credentials and bring the modem onto LTE. The board sources (`pytest_slm.sources`) call
+`reach_hardware` (find, lock, offer the flash step) and the session does the rest;
+`open_hardware_board` is both in one call. Everything board-specific comes from the board file.
 """
 
 from __future__ import annotations
