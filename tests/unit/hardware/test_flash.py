@@ -455,3 +455,25 @@ def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
         time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
+
+
+@pytest.mark.parametrize("board_name,offered,wanted", [
+    # An nRF9161 DK build from a Zephyr older than its nrfutil runner.
+    ("nrf9161dk", ("nrfjprog", "jlink"), "nrfutil"),
+    ("nrf9151dk", ("nrfjprog", "jlink"), "nrfutil"),
+    # The Thingy:91 X's board files offer west no pyocd runner.
+    ("thingy91x", ("nrfutil", "jlink"), None),
+])
+def test_runners_yaml_per_board_and_zephyr(fake_tools, tmp_path, board_name, offered, wanted):
+    board = REGISTRY.get(board_name)
+    build = make_build_dir(tmp_path / "build", runners=offered)
+    if wanted is None:
+        # thingy91x's west_runner (nrfutil) is offered: west runs with it.
+        assert board.west_runner in offered
+        flash(build, runner="west", board=board, probe="THINGY91X_0A1B2C3D4E")
+        assert fake_tools.argvs()[0][5:7] == ["--runner", "nrfutil"]
+        return
+    with pytest.raises(FlashError, match=f"offers the runners {', '.join(offered)} .* not "
+                       f"{wanted} that board {board_name} names"):
+        flash(build, runner="west", board=board, probe="1050123456")
+    assert fake_tools.calls() == []
