@@ -207,3 +207,14 @@ def test_nrf9161dk_among_other_1050_kits_is_told_apart_by_its_board_version(
     text = str(info.value)
     assert "2 boards could be a nrf9161dk; name one with --board-id" in text
     assert "reports board version PCA10153: install nRF Util 7+" in text
+
+
+def test_a_lab_board_file_names_the_thingys_probe(tmp_path):
+    (tmp_path / "desk-thingy.yaml").write_text(
+        "name: desk-thingy\nzephyr_board: thingy91/nrf9160/ns\nrunner: nrfutil\n"
+        "probe_id: '000683000111'\nusb: {serial: '^THINGY91_1A2B3C4D$', probe_is_usb_serial: "
+        "false}\n")
+    board = BoardRegistry.load([tmp_path]).get("desk-thingy")
+    bridge = [SerialPort("/dev/ttyACM0", serial_number="THINGY91_1A2B3C4D", interface=0)]
+    found = locate(board, lister=lister(bridge))
+    assert (found.board_id, found.probe_id) == ("THINGY91_1A2B3C4D", "683000111")
