@@ -87,9 +87,19 @@ class Board:
 
 
 _TOP_KEYS = {
-    "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "probe_id",
-    "west_runner", "nrfutil_mode",
-    "uart", "usb", "timeouts", "features",
+    "name",
+    "description",
+    "simulated",
+    "zephyr_board",
+    "pyocd_target",
+    "runner",
+    "probe_id",
+    "west_runner",
+    "nrfutil_mode",
+    "uart",
+    "usb",
+    "timeouts",
+    "features",
 }
 
 
@@ -116,8 +126,7 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
     if not name or not isinstance(name, str):
         raise BoardConfigError(f"{where}: 'name' is missing")
     uart = _section(data, "uart", {"baudrate", "rtscts", "dtr"}, where)
-    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial", "board_version"},
-                   where)
+    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial", "board_version"}, where)
     timeouts = _section(data, "timeouts", {"flash", "boot"}, where)
     simulated = bool(data.get("simulated", False))
     runner = data.get("runner")
@@ -127,8 +136,9 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         )
     nrfutil_mode = str(data.get("nrfutil_mode", "jlink"))
     if nrfutil_mode not in ("jlink", "mcuboot"):
-        raise BoardConfigError(f"{where}: nrfutil_mode must be jlink or mcuboot, not "
-                               f"{nrfutil_mode!r}")
+        raise BoardConfigError(
+            f"{where}: nrfutil_mode must be jlink or mcuboot, not {nrfutil_mode!r}"
+        )
     if not simulated and not usb:
         raise BoardConfigError(f"{where}: a hardware board needs a 'usb' section to be found")
     usb_match = None

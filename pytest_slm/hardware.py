@@ -45,58 +45,87 @@ Progress = Callable[[str], None]
 
 def add_options(group: pytest.OptionGroup) -> None:
     group.addoption(
-        "--boards-dir", action="append", default=[], metavar="DIR",
+        "--boards-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="also read board files (*.yaml) from DIR; a file naming a known board replaces "
         "it (repeatable)",
     )
     group.addoption(
-        "--list-boards", action="store_true", default=False,
+        "--list-boards",
+        action="store_true",
+        default=False,
         help="list the known boards and the ones attached now, then exit",
     )
     group.addoption(
-        "--board-id", default=None, metavar="SERIAL",
+        "--board-id",
+        default=None,
+        metavar="SERIAL",
         help="the probe serial number of the board to use (J-Link SN, e.g. 960012345); "
         "needed when several boards of the --board kind are attached",
     )
     group.addoption(
-        "--probe-id", default=None, metavar="SERIAL",
+        "--probe-id",
+        default=None,
+        metavar="SERIAL",
         help="serial number of the external probe that flashes a board without its own "
         "(Thingy:91: the J-Link on its debug connector); --board-id then names the board's "
         "USB bridge (THINGY91_...)",
     )
     group.addoption(
-        "--firmware", default=None, metavar="PATH",
+        "--firmware",
+        default=None,
+        metavar="PATH",
         help="SLM image to flash: a .hex, or a Zephyr build directory (its zephyr/merged.hex "
         "is used; west needs the build directory)",
     )
     group.addoption(
-        "--slm-runner", default=None, choices=RUNNERS, metavar="{" + ",".join(RUNNERS) + "}",
+        "--slm-runner",
+        default=None,
+        choices=RUNNERS,
+        metavar="{" + ",".join(RUNNERS) + "}",
         help="flash tool (default: the board file's runner). Named --slm-runner because "
         "pytest-twister-harness owns --runner",
     )
     group.addoption(
-        "--flash", default="auto", choices=FLASH_MODES, dest="slm_flash",
+        "--flash",
+        default="auto",
+        choices=FLASH_MODES,
+        dest="slm_flash",
         help="auto (default): flash unless this board already holds this image (remembered "
         "across sessions); always; never",
     )
     group.addoption(
-        "--flash-erase", action="store_true", default=False, dest="slm_flash_erase",
+        "--flash-erase",
+        action="store_true",
+        default=False,
+        dest="slm_flash_erase",
         help="erase the whole chip (or recover it from access protection) before flashing "
         "--firmware: for boards that hold other images or are protected. Also erases the "
         "modem's stored credentials",
     )
     group.addoption(
-        "--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, metavar="SECONDS",
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT,
+        metavar="SECONDS",
         help="how long to wait for a board another session holds before failing "
         f"(default {DEFAULT_LOCK_TIMEOUT:g})",
     )
     group.addoption(
-        "--attach-timeout", type=float, default=DEFAULT_ATTACH_TIMEOUT, metavar="SECONDS",
+        "--attach-timeout",
+        type=float,
+        default=DEFAULT_ATTACH_TIMEOUT,
+        metavar="SECONDS",
         help="how long the modem may take to register on LTE (+CEREG 1 or 5) "
         f"(default {DEFAULT_ATTACH_TIMEOUT:g})",
     )
     group.addoption(
-        "--sec-tag", type=int, default=DEFAULT_SEC_TAG, metavar="N",
+        "--sec-tag",
+        type=int,
+        default=DEFAULT_SEC_TAG,
+        metavar="N",
         help=f"sec_tag the suite provisions its CA into (default {DEFAULT_SEC_TAG}, one the "
         "suite owns)",
     )
@@ -147,7 +176,6 @@ def terminal_progress(config: pytest.Config) -> Progress:
             reporter.write_line(f"[slm] {message}")
 
     return say
-
 
 
 def suite_sec_tags(config: pytest.Config) -> dict[str, int]:
@@ -234,10 +262,12 @@ def lock_key_for(board_id: str | None, port: str | None, lister=None) -> str:
     return f"port-{port}"
 
 
-def take_lock(key: str, *, timeout: float, lock_dir: Path | None, progress: Progress,
-              note: str) -> BoardLock:
-    return BoardLock(key, timeout=timeout, lock_dir=lock_dir, progress=progress,
-                     holder_note=note).acquire()
+def take_lock(
+    key: str, *, timeout: float, lock_dir: Path | None, progress: Progress, note: str
+) -> BoardLock:
+    return BoardLock(
+        key, timeout=timeout, lock_dir=lock_dir, progress=progress, holder_note=note
+    ).acquire()
 
 
 @dataclass
@@ -296,15 +326,25 @@ def reach_hardware(
             # a board under test while it flashes this one.
             keys.append(f"id-{normalize_id(probe_id)}")
     note = f"pytest --board {board.name} (worker {settings.worker})"
-    reached = Reached(name=board.name, url=url, board=board, features=board.features,
-                      ready_timeout=settings.ready_timeout or board.boot_timeout,
-                      may_reenumerate=True)
+    reached = Reached(
+        name=board.name,
+        url=url,
+        board=board,
+        features=board.features,
+        ready_timeout=settings.ready_timeout or board.boot_timeout,
+        may_reenumerate=True,
+    )
     try:
         for key in keys:
             if key in settings.held_locks:
                 continue
-            lock = take_lock(key, timeout=settings.lock_timeout, lock_dir=settings.lock_dir,
-                             progress=say, note=note)
+            lock = take_lock(
+                key,
+                timeout=settings.lock_timeout,
+                lock_dir=settings.lock_dir,
+                progress=say,
+                note=note,
+            )
             reached.on_release(lock.release)
     except BaseException:
         reached.release()
@@ -320,8 +360,11 @@ def reach_hardware(
 
     def flash(say: Progress) -> FlashOutcome:
         outcome = flash_board(
-            board, settings.firmware, probe_id=probe_id,
-            mode="never" if settings.port else settings.flash, runner=settings.runner,
+            board,
+            settings.firmware,
+            probe_id=probe_id,
+            mode="never" if settings.port else settings.flash,
+            runner=settings.runner,
             erase=settings.flash_erase,
             cache=FlashCache(settings.cache_dir) if settings.cache_dir else None,
             progress=say,
@@ -348,10 +391,23 @@ def open_hardware_board(
     say = progress or (lambda message: None)
     reached = reach_hardware(settings, progress=say, lister=lister)
     try:
-        opened = open_reached(reached, list(credentials), attach_timeout=settings.attach_timeout,
-                              progress=say, transcript=transcript)
+        opened = open_reached(
+            reached,
+            list(credentials),
+            attach_timeout=settings.attach_timeout,
+            progress=say,
+            transcript=transcript,
+        )
     except BaseException:
         reached.release()
         raise
-    return HardwareBoard(settings.board, opened.url, opened.dut, reached.info["probe_id"] or None,
-                         opened.flash, opened.modem, reached, session_info(reached, opened))
+    return HardwareBoard(
+        settings.board,
+        opened.url,
+        opened.dut,
+        reached.info["probe_id"] or None,
+        opened.flash,
+        opened.modem,
+        reached,
+        session_info(reached, opened),
+    )

@@ -245,8 +245,11 @@ class BoardPool:
         entries = [e for e in entries if e.connected]
         # A probe that flashes another entry's board (the DK wired to a Thingy:91's debug
         # connector) is that entry's tool, not a board under test.
-        programmers = {normalize_id(e.probe_id) for e in entries
-                       if e.probe_id and normalize_id(e.probe_id) != normalize_id(e.id or "-")}
+        programmers = {
+            normalize_id(e.probe_id)
+            for e in entries
+            if e.probe_id and normalize_id(e.probe_id) != normalize_id(e.id or "-")
+        }
         self.programmers: list[HardwareMapEntry] = []
         for entry in entries:
             if entry.id and normalize_id(entry.id) in programmers:

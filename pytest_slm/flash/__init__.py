@@ -71,8 +71,9 @@ def flash_board(
     probe_id = normalize_id(probe_id) if probe_id else None
     key = board_key(board, probe_id)
     if mode == "auto" and not erase and cache.holds(key, image.sha256):
-        return FlashOutcome(False, f"{key} already holds image {image.short_hash}", image,
-                            runner_name)
+        return FlashOutcome(
+            False, f"{key} already holds image {image.short_hash}", image, runner_name
+        )
     tool = get_runner(runner_name)
     job = FlashJob(board, image, probe_id, erase=erase)
     tool.check(job, env=env)
@@ -85,8 +86,9 @@ def flash_board(
     cache.forget(key)
     started = time.monotonic()
     try:
-        output = run_commands(commands, timeout=timeout or board.flash_timeout,
-                              progress=progress, env=env, cwd=cwd)
+        output = run_commands(
+            commands, timeout=timeout or board.flash_timeout, progress=progress, env=env, cwd=cwd
+        )
     except FlashError as exc:
         hint = tool.hint(job, exc.output)
         if hint:

@@ -35,8 +35,14 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 class FlashError(Exception):
     """Flashing failed; the message holds the command line and the tool's output."""
 
-    def __init__(self, message: str, *, command: list[str] | None = None, output: str = "",
-                 returncode: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: list[str] | None = None,
+        output: str = "",
+        returncode: int | None = None,
+    ) -> None:
         self.command = command
         self.output = output
         self.returncode = returncode
@@ -92,8 +98,9 @@ def runners_offered(build_dir: Path) -> tuple[list[str], str | None]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise FlashError(f"cannot read {path} to know which flash runners the build offers: "
-                         f"{exc}") from None
+        raise FlashError(
+            f"cannot read {path} to know which flash runners the build offers: {exc}"
+        ) from None
     runners = data.get("runners") or []
     return [str(r) for r in runners], data.get("flash-runner")
 
@@ -189,8 +196,13 @@ class WestRunner(Runner):
     def commands(self, job: FlashJob) -> list[list[str]]:
         build_dir = self._build_dir(job)
         runner = self.runner_for(job)
-        cmd = ["west", "flash", "--build-dir", str(build_dir),
-               no_rebuild_flag(self._zephyr_base(job))]
+        cmd = [
+            "west",
+            "flash",
+            "--build-dir",
+            str(build_dir),
+            no_rebuild_flag(self._zephyr_base(job)),
+        ]
         if runner:
             cmd += ["--runner", runner]
         if job.probe_id:
@@ -250,18 +262,31 @@ class NrfutilRunner(Runner):
 
     def check(self, job: FlashJob, *, env: dict[str, str] | None = None) -> None:
         try:
-            proc = subprocess.run(["nrfutil", "device", "--version"], capture_output=True,
-                                  text=True, stdin=subprocess.DEVNULL, env=env, timeout=60)
+            proc = subprocess.run(
+                ["nrfutil", "device", "--version"],
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                timeout=60,
+            )
         except FileNotFoundError:
-            raise FlashError("nrfutil is not installed or not on PATH. " + NRFUTIL_INSTALL,
-                             command=["nrfutil", "device", "--version"]) from None
+            raise FlashError(
+                "nrfutil is not installed or not on PATH. " + NRFUTIL_INSTALL,
+                command=["nrfutil", "device", "--version"],
+            ) from None
         except subprocess.TimeoutExpired:
-            raise FlashError("`nrfutil device --version` did not answer within 60 s",
-                             command=["nrfutil", "device", "--version"]) from None
+            raise FlashError(
+                "`nrfutil device --version` did not answer within 60 s",
+                command=["nrfutil", "device", "--version"],
+            ) from None
         if proc.returncode != 0:
-            raise FlashError("this nrfutil has no `device` command. " + NRFUTIL_INSTALL,
-                             command=["nrfutil", "device", "--version"],
-                             output=proc.stdout + proc.stderr, returncode=proc.returncode)
+            raise FlashError(
+                "this nrfutil has no `device` command. " + NRFUTIL_INSTALL,
+                command=["nrfutil", "device", "--version"],
+                output=proc.stdout + proc.stderr,
+                returncode=proc.returncode,
+            )
         if job.probe_id is None:
             raise FlashError(
                 f"nrfutil needs the probe's serial number for board {job.board.name}: with "
@@ -287,11 +312,23 @@ class NrfutilRunner(Runner):
         select = ["--serial-number", job.probe_id] if job.probe_id else []
         if job.board.nrfutil_mode == "mcuboot":
             if job.erase:
-                raise FlashError(f"--flash-erase: board {job.board.name} is programmed by "
-                                 "MCUboot serial recovery, which cannot erase the chip; erase "
-                                 "it with an external J-Link on its debug connector")
-            return [["nrfutil", "device", "program", "--firmware", str(self._firmware(job)),
-                     *select, "--traits", "mcuboot"]]
+                raise FlashError(
+                    f"--flash-erase: board {job.board.name} is programmed by "
+                    "MCUboot serial recovery, which cannot erase the chip; erase "
+                    "it with an external J-Link on its debug connector"
+                )
+            return [
+                [
+                    "nrfutil",
+                    "device",
+                    "program",
+                    "--firmware",
+                    str(self._firmware(job)),
+                    *select,
+                    "--traits",
+                    "mcuboot",
+                ]
+            ]
         commands = []
         mode = "ERASE_RANGES_TOUCHED_BY_FIRMWARE"
         if job.erase:
@@ -299,8 +336,16 @@ class NrfutilRunner(Runner):
             commands.append(["nrfutil", "device", "recover", *select])
             mode = "ERASE_ALL"
         return commands + [
-            ["nrfutil", "device", "program", "--firmware", str(job.image.hex_path), *select,
-             "--options", f"chip_erase_mode={mode}"],
+            [
+                "nrfutil",
+                "device",
+                "program",
+                "--firmware",
+                str(job.image.hex_path),
+                *select,
+                "--options",
+                f"chip_erase_mode={mode}",
+            ],
             ["nrfutil", "device", "reset", *select],
         ]
 
@@ -346,18 +391,32 @@ def _end_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_command(cmd: list[str], *, timeout: float, progress: Progress | None = None,
-                env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def run_command(
+    cmd: list[str],
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str:
     """Run one tool in its own process group; its combined output, or FlashError on a non-zero
     exit or timeout. On a timeout, a Ctrl-C or any error the whole group is killed."""
-    group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"
-             else {"start_new_session": True})
+    group = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        if sys.platform == "win32"
+        else {"start_new_session": True}
+    )
     try:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             # Nothing to read: west and nrfutil prompt for a probe when several are attached and
             # no id was given; with no terminal they fail instead of hanging the session.
-            stdin=subprocess.DEVNULL, env=env, cwd=cwd, **group,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            **group,
         )
     except FileNotFoundError:
         raise FlashError(f"{cmd[0]} is not installed or not on PATH", command=cmd) from None
@@ -373,9 +432,12 @@ def run_command(cmd: list[str], *, timeout: float, progress: Progress | None = N
             left = deadline - time.monotonic()
             if left <= 0:
                 _end_group(proc)
-                raise FlashError(f"{cmd[0]} did not finish within {timeout:g} s and was killed "
-                                 "with every process it started",
-                                 command=cmd, output="\n".join(output))
+                raise FlashError(
+                    f"{cmd[0]} did not finish within {timeout:g} s and was killed "
+                    "with every process it started",
+                    command=cmd,
+                    output="\n".join(output),
+                )
             try:
                 line = lines.get(timeout=min(left, HEARTBEAT))
             except queue.Empty:
@@ -396,19 +458,36 @@ def run_command(cmd: list[str], *, timeout: float, progress: Progress | None = N
         proc.stdout.close()
     text = "\n".join(output)
     if returncode != 0:
-        raise FlashError(f"{cmd[0]} failed (exit status {returncode})", command=cmd,
-                         output=text, returncode=returncode)
+        raise FlashError(
+            f"{cmd[0]} failed (exit status {returncode})",
+            command=cmd,
+            output=text,
+            returncode=returncode,
+        )
     return text
 
 
-def run_commands(commands: list[list[str]], *, timeout: float, progress: Progress | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def run_commands(
+    commands: list[list[str]],
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str:
     """Run the commands one after the other, sharing one timeout; stop at the first failure."""
     deadline = time.monotonic() + timeout
     outputs = []
     for cmd in commands:
         if progress:
             progress(f"$ {shlex.join(cmd)}" + (f"  (in {cwd})" if cwd else ""))
-        outputs.append(run_command(cmd, timeout=max(deadline - time.monotonic(), 1.0),
-                                   progress=progress, env=env, cwd=cwd))
+        outputs.append(
+            run_command(
+                cmd,
+                timeout=max(deadline - time.monotonic(), 1.0),
+                progress=progress,
+                env=env,
+                cwd=cwd,
+            )
+        )
     return "\n".join(outputs)

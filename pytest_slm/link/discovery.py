@@ -205,9 +205,13 @@ def nrfutil_board_versions() -> dict[str, str]:
     if shutil.which("nrfutil") is None:
         return {}
     try:
-        proc = subprocess.run(["nrfutil", "device", "list", "--json", "--skip-overhead"],
-                              capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["nrfutil", "device", "list", "--json", "--skip-overhead"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     versions: dict[str, str] = {}
@@ -257,8 +261,9 @@ def locate(
         # A serial-number prefix is shared by kits with the same interface MCU: ask the probes
         # what board they sit on, and keep the ones that are (or may be) this kind.
         versions = (board_versions or nrfutil_board_versions)()
-        matching = [c for c in matching
-                    if versions.get(c.probe_id) in (None, board.usb.board_version)]
+        matching = [
+            c for c in matching if versions.get(c.probe_id) in (None, board.usb.board_version)
+        ]
     if len(matching) == 1 and matching[0].port is not None:
         chosen = matching[0]
         if board.usb.probe_is_usb_serial:
@@ -303,10 +308,15 @@ def _explain(
                 + ("" if versions else ": install nRF Util 7+ to let pytest-slm ask the probes")
                 + ")"
             )
-        lines += [f"  {c.describe()}"
-                  + (f" [board version {versions[c.probe_id]}]"
-                     if versions and c.probe_id in versions else "")
-                  for c in matching]
+        lines += [
+            f"  {c.describe()}"
+            + (
+                f" [board version {versions[c.probe_id]}]"
+                if versions and c.probe_id in versions
+                else ""
+            )
+            for c in matching
+        ]
     elif len(matching) == 1:
         c = matching[0]
         lines.append(

@@ -120,8 +120,11 @@ class BoardLock:
         info = os.lstat(self.lock_dir)
         if stat.S_ISLNK(info.st_mode):
             raise LockDirError(f"lock directory {self.lock_dir} is a symlink; refusing to use it")
-        if (hasattr(os, "getuid") and info.st_mode & stat.S_IWOTH
-                and not info.st_mode & stat.S_ISVTX):
+        if (
+            hasattr(os, "getuid")
+            and info.st_mode & stat.S_IWOTH
+            and not info.st_mode & stat.S_ISVTX
+        ):
             raise LockDirError(
                 f"lock directory {self.lock_dir} is writable by everyone without the sticky bit: "
                 "anyone could replace a lock file; set PYTEST_SLM_LOCK_DIR to a safe directory"
@@ -133,8 +136,9 @@ class BoardLock:
             return os.open(self.path, flags, 0o666)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise LockDirError(f"lock file {self.path} is a symlink; refusing to follow it "
-                                   "(remove it)") from None
+                raise LockDirError(
+                    f"lock file {self.path} is a symlink; refusing to follow it (remove it)"
+                ) from None
             raise
 
     def acquire(self) -> BoardLock:

@@ -75,8 +75,7 @@ def reenumerate() -> None:
         return
     delay = float(delay_text)
     code = (
-        "import os, sys, time; time.sleep(float(sys.argv[3])); "
-        "os.symlink(sys.argv[1], sys.argv[2])"
+        "import os, sys, time; time.sleep(float(sys.argv[3])); os.symlink(sys.argv[1], sys.argv[2])"
     )
     # Detached, like the kernel: the port returns after the tool has already exited.
     subprocess.Popen(

@@ -43,15 +43,23 @@ class Desk:
         return ports
 
     def settings(self, **kw) -> HardwareSettings:
-        defaults = dict(board=DK, attach_timeout=60, ready_timeout=30,
-                        cache_dir=self.tmp / "cache", lock_dir=self.tmp / "locks")
+        defaults = dict(
+            board=DK,
+            attach_timeout=60,
+            ready_timeout=30,
+            cache_dir=self.tmp / "cache",
+            lock_dir=self.tmp / "locks",
+        )
         defaults.update(kw)
         return HardwareSettings(**defaults)
 
     def open(self, said: list[str] | None = None, **kw):
         return open_hardware_board(
-            self.settings(**kw), [Credential(71434, CredentialType.ROOT_CA, CA)],
-            progress=(said.append if said is not None else None), lister=self.ports)
+            self.settings(**kw),
+            [Credential(71434, CredentialType.ROOT_CA, CA)],
+            progress=(said.append if said is not None else None),
+            lister=self.ports,
+        )
 
 
 @pytest.fixture
@@ -111,8 +119,7 @@ def test_second_session_skips_the_flash_and_a_new_image_is_flashed(desk, fake_to
     assert hw.flash.flashed and len(fake_tools.calls()) == 2
 
 
-def test_failing_flash_shows_the_tool_output_and_releases_the_board(desk, fake_tools,
-                                                                    build_dir):
+def test_failing_flash_shows_the_tool_output_and_releases_the_board(desk, fake_tools, build_dir):
     fake_tools.fail("west")
     with pytest.raises(FlashError) as info:
         desk.open(firmware=str(build_dir))
@@ -143,8 +150,7 @@ def test_no_board_and_several_boards(tmp_path, sim_pty, fake_tools):
     assert fake_tools.calls() == []
 
 
-def test_port_option_talks_to_what_answers_and_never_flashes(desk, fake_tools, sim_pty,
-                                                              build_dir):
+def test_port_option_talks_to_what_answers_and_never_flashes(desk, fake_tools, sim_pty, build_dir):
     hw = desk.open(port=sim_pty)
     try:
         assert hw.url == sim_pty and not hw.flash.flashed and hw.probe_id is None
@@ -169,8 +175,12 @@ HOLDER = textwrap.dedent("""
 
 
 def test_a_board_held_by_another_process_waits_then_fails(desk, fake_tools, build_dir):
-    other = subprocess.Popen([sys.executable, "-c", HOLDER, str(desk.tmp / "locks")],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(desk.tmp / "locks")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert other.stdout.readline().strip() == "locked"
         said: list[str] = []

@@ -32,8 +32,12 @@ def holder(tmp_path):
     procs = []
 
     def start(key="id-960012345"):
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, key, str(tmp_path / "locks")],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, key, str(tmp_path / "locks")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "locked"
         procs.append(proc)
         return proc
@@ -58,8 +62,7 @@ def test_lock_is_exclusive_and_reusable(tmp_path):
 def test_second_process_gives_up_after_lock_timeout_naming_the_holder(tmp_path, holder):
     proc = holder()
     said: list[str] = []
-    lock = BoardLock("id-960012345", lock_dir=tmp_path / "locks", timeout=0.5,
-                     progress=said.append)
+    lock = BoardLock("id-960012345", lock_dir=tmp_path / "locks", timeout=0.5, progress=said.append)
     with pytest.raises(BoardBusy) as info:
         lock.acquire()
     text = str(info.value)
@@ -110,7 +113,6 @@ def test_lock_keys_follow_the_board_not_the_path_used():
     assert lock_key_for(None, "/dev/ttyACM0").startswith("port-/dev/")
 
 
-
 def test_a_planted_symlink_is_refused_not_followed(tmp_path):
     """Another user plants `<lockdir>/id-1.lock -> ~victim/file`: acquiring used to chmod the
     target to 0666 and truncate it."""
@@ -158,8 +160,9 @@ def test_port_with_the_default_board_takes_the_lock(tmp_path):
 
     registry = BoardRegistry.load()
     url = "socket://127.0.0.1:7"
-    settings = Settings(registry=registry, board=registry.get("sim"), port=url,
-                        lock_dir=tmp_path, lock_timeout=0.2)
+    settings = Settings(
+        registry=registry, board=registry.get("sim"), port=url, lock_dir=tmp_path, lock_timeout=0.2
+    )
     first = PortSource(settings, None).open(OpenContext(settings, progress=lambda m: None))
     try:
         with pytest.raises(BoardBusy, match="board port-socket://127.0.0.1:7 is in use"):

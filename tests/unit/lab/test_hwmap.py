@@ -296,17 +296,23 @@ def test_a_thingy91_entry_is_found_by_its_bridge_and_flashed_through_its_probe(
 def test_a_map_of_real_boards_without_peer_host_is_a_usage_error(pytester) -> None:
     """Checked at configure time: the map is read there, and its DKs cannot reach loopback."""
     hwmap = pytester.path / "map.yaml"
-    hwmap.write_text("- {id: '000960123456', platform: nrf9160dk/nrf9160/ns, "
-                     "serial: 'rfc2217://lab-host:7001'}\n")
+    hwmap.write_text(
+        "- {id: '000960123456', platform: nrf9160dk/nrf9160/ns, "
+        "serial: 'rfc2217://lab-host:7001'}\n"
+    )
     pytester.makepyfile("def test_never(slm):\n    raise AssertionError('collected')\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hardware-map={hwmap}",
-                                           timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--hardware-map={hwmap}", timeout=120
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert (f"a real board (the boards of --hardware-map {hwmap}) cannot reach peers on this "
-            "host's loopback" in result.stderr.str())
+    assert (
+        f"a real board (the boards of --hardware-map {hwmap}) cannot reach peers on this "
+        "host's loopback" in result.stderr.str()
+    )
     broken = pytester.path / "broken.yaml"
     broken.write_text("- {platform: nrf9160dk/nrf9160/ns}\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hardware-map={broken}",
-                                           "--peer-host=127.0.0.1", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--hardware-map={broken}", "--peer-host=127.0.0.1", timeout=120
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "needs 'serial' (a port or pyserial URL) or 'serial_pty'" in result.stderr.str()

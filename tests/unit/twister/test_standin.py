@@ -132,15 +132,20 @@ def test_standin_generations(api: str, tmp_path: Path, pty_board) -> None:
 
 
 def test_an_installed_harness_without_zephyr_base_stops_pytest_before_pytest_slm_runs(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Like the real one, the harness reads ZEPHYR_BASE when it is imported: with the plugin
     installed (auto-loaded) and ZEPHYR_BASE unset, every pytest run fails before any plugin's
     hooks, ours included. docs/real-boards.md says so and gives `-p no:twister_harness`."""
     env = harness_env(tmp_path, "classic")
     env.pop("ZEPHYR_BASE")
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
-    broken = run_pytest(["-p", "twister_harness.plugin", "-p", "no:cacheprovider", "test_x.py"],
-                        env, tmp_path, timeout=120)
+    broken = run_pytest(
+        ["-p", "twister_harness.plugin", "-p", "no:cacheprovider", "test_x.py"],
+        env,
+        tmp_path,
+        timeout=120,
+    )
     assert broken.returncode != 0
     assert "KeyError: 'ZEPHYR_BASE'" in broken.stdout + broken.stderr
     fine = run_pytest(["-p", "no:cacheprovider", "test_x.py"], env, tmp_path, timeout=120)
@@ -162,8 +167,20 @@ def test_flash_command_order_follows_upstream(tmp_path: Path) -> None:
     (tmp_path / "west").write_text("#!/bin/sh\n")
     (tmp_path / "west").chmod(0o755)
     env = harness_env(tmp_path, "2026")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60)
-    assert out.stdout.strip() == str(["flash", "--no-rebuild", "--build-dir", str(tmp_path),
-                                      "--runner", "nrfutil", "--", "--softreset", "--dev-id",
-                                      "000960123456"]), out.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == str(
+        [
+            "flash",
+            "--no-rebuild",
+            "--build-dir",
+            str(tmp_path),
+            "--runner",
+            "nrfutil",
+            "--",
+            "--softreset",
+            "--dev-id",
+            "000960123456",
+        ]
+    ), out.stderr

@@ -121,7 +121,6 @@ def _validate_options(config: pytest.Config) -> None:
         raise Exception("--device-type has to be provided")
 
 
-
 def _normalize_paths(config: pytest.Config) -> None:
     for name in ("build_dir", "pre_script", "post_script", "post_flash_script"):
         value = getattr(config.option, name)

@@ -18,8 +18,9 @@ class Domain:
 class Domains:
     def __init__(self, data: dict) -> None:
         self._default = str(data["default"])
-        self._domains = [Domain(str(d["name"]), str(d.get("build_dir", "")))
-                         for d in data.get("domains") or []]
+        self._domains = [
+            Domain(str(d["name"]), str(d.get("build_dir", ""))) for d in data.get("domains") or []
+        ]
 
     @classmethod
     def from_file(cls, path: Path | str) -> Domains:
