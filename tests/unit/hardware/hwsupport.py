@@ -17,10 +17,41 @@ FAKES_BIN = Path(__file__).resolve().parents[2] / "fakes" / "bin"
 HEX_IMAGE = ":020000040000FA\n:10000000000004200D0100001501000017010000AE\n:00000001FF\n"
 
 
-def make_build_dir(root: Path, runners: tuple[str, ...] = ("nrfjprog", "nrfutil", "jlink",
-                                                          "pyocd"), image: str = HEX_IMAGE) -> Path:
-    """A finished `west build` directory as far as flashing is concerned."""
+def make_workspace(top: Path, rebuild_option: bool = True) -> Path:
+    """A west workspace as `west flash` needs it: `.west/`, and a Zephyr whose west commands
+    either know `--rebuild/--no-rebuild` (Zephyr 3.7 and later) or only `--skip-rebuild`."""
+    (top / ".west").mkdir(parents=True, exist_ok=True)
+    (top / ".west" / "config").write_text("[manifest]\npath = nrf\n")
+    commands = top / "zephyr" / "scripts" / "west_commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    # Only the line the runner looks for: whether the option exists in this Zephyr.
+    (commands / "run_common.py").write_text(
+        "rebuild_group.add_argument('--rebuild')\n"
+        if rebuild_option
+        else "group.add_argument('--skip-rebuild')\n"
+    )
+    return top
+
+
+def write_cmake_cache(build: Path, zephyr_base: Path, source: Path) -> None:
+    (build / "CMakeCache.txt").write_text(
+        f"ZEPHYR_BASE:PATH={zephyr_base}\nAPPLICATION_SOURCE_DIR:PATH={source}\n"
+    )
+
+
+def make_build_dir(
+    root: Path,
+    runners: tuple[str, ...] = ("nrfjprog", "nrfutil", "jlink", "pyocd"),
+    image: str = HEX_IMAGE,
+    workspace: Path | None = None,
+    rebuild_option: bool = True,
+) -> Path:
+    """A finished `west build` directory as far as flashing is concerned, made in a west
+    workspace (`<root>/../ncs` unless given) by a CI machine: its sources are not here."""
+    if workspace is None:
+        workspace = make_workspace(root.parent / "ncs", rebuild_option)
     (root / "zephyr").mkdir(parents=True, exist_ok=True)
+    write_cmake_cache(root, workspace / "zephyr", Path("/ci/ncs/nrf/applications/slm"))
     (root / "zephyr" / "runners.yaml").write_text(
         "# Available runners configured by board.cmake.\nrunners:\n"
         + "".join(f"- {r}\n" for r in runners)
@@ -30,19 +61,32 @@ def make_build_dir(root: Path, runners: tuple[str, ...] = ("nrfjprog", "nrfutil"
     return root
 
 
-def dk_ports(usb_serial: str, first_acm: int = 0, by_id_dir: Path | None = None,
-             interfaces: tuple[int, ...] = (0, 2, 4), bus: str = "1-3") -> list[SerialPort]:
+def dk_ports(
+    usb_serial: str,
+    first_acm: int = 0,
+    by_id_dir: Path | None = None,
+    interfaces: tuple[int, ...] = (0, 2, 4),
+    bus: str = "1-3",
+) -> list[SerialPort]:
     """The serial ports a J-Link OB shows on Linux: one CDC ACM per VCOM, interfaces 0, 2, 4."""
     ports = []
     for n, iface in enumerate(interfaces):
         by_id = None
         if by_id_dir is not None:
             by_id = str(by_id_dir / f"usb-SEGGER_J-Link_{usb_serial}-if{iface:02d}")
-        ports.append(SerialPort(
-            device=f"/dev/ttyACM{first_acm + n}", serial_number=usb_serial, interface=iface,
-            by_id=by_id, vid=0x1366, pid=0x1055, manufacturer="SEGGER", product="J-Link",
-            description="J-Link - CDC",
-        ))
+        ports.append(
+            SerialPort(
+                device=f"/dev/ttyACM{first_acm + n}",
+                serial_number=usb_serial,
+                interface=iface,
+                by_id=by_id,
+                vid=0x1366,
+                pid=0x1055,
+                manufacturer="SEGGER",
+                product="J-Link",
+                description="J-Link - CDC",
+            )
+        )
     return ports
 
 
@@ -104,10 +148,10 @@ class NoCoverage(PtyRelay):
     def rewrite(self, line: bytes) -> bytes:
         body = line.rstrip(b"\r")
         if self._URC.match(body):
-            return b"+CEREG: 2" + line[len(body):]
+            return b"+CEREG: 2" + line[len(body) :]
         match = self._READ.match(body)
         if match:
-            return b"+CEREG: " + match.group(1) + b",2" + line[len(body):]
+            return b"+CEREG: " + match.group(1) + b",2" + line[len(body) :]
         return line
 
 

@@ -7,16 +7,18 @@ import dataclasses
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from hwsupport import HEX_IMAGE, NoCoverage, dk_ports
 
 SN = "000960012345"
 
-CONFTEST = '''
+CONFTEST = """
 import json, os
 from pathlib import Path
 from pytest_slm.link import SerialPort, use_port_lister
@@ -30,25 +32,25 @@ def _ports():
 
 # At import, before --list-boards runs: ports are listed through this seam from then on.
 use_port_lister(_ports)
-'''
+"""
 
-TEST_BOARD = '''
+TEST_BOARD = """
 import json, os
 
 def test_board(slm_board, slm):
     assert slm_board.name == "nrf9160dk"
     assert slm.at("AT+CFUN?").value("+CFUN") == [1]
     print("INFO " + json.dumps(slm_board.info))
-'''
+"""
 
-TEST_HOLD = '''
+TEST_HOLD = """
 import os
 
 def test_hold(slm_board):
     print("HOLDING", flush=True)
     with open(os.environ["SLM_TEST_RELEASE"]) as fifo:
         fifo.read()
-'''
+"""
 
 
 @pytest.fixture
@@ -74,8 +76,20 @@ def board_info(result) -> dict:
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--board", "nrf9160dk",
-                                         "--attach-timeout", "60", *args, timeout=240)
+    # The board is slm-sim behind the DK's port: it shares this host's loopback with the peers.
+    return pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        "--board",
+        "nrf9160dk",
+        "--peer-host",
+        "127.0.0.1",
+        "--attach-timeout",
+        "60",
+        *args,
+        timeout=240,
+    )
 
 
 def test_list_boards_prints_the_registry_and_the_attached_dk(pytester, desk):
@@ -84,29 +98,42 @@ def test_list_boards_prints_the_registry_and_the_attached_dk(pytester, desk):
     out = result.stdout.str()
     for name in ("nrf9160dk", "nrf9161dk", "nrf9151dk", "thingy91", "thingy91x", "sim"):
         assert name in out
-    result.stdout.fnmatch_lines(["attached now:",
-                                 f"  nrf9160dk   --board-id 960012345 * {desk}"])
+    result.stdout.fnmatch_lines(["attached now:", f"  nrf9160dk   --board-id 960012345 * {desk}"])
     assert "collected" not in out, "--list-boards exits before collecting, like --fixtures"
 
 
 def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools, build_dir):
     first = run(pytester, "--firmware", str(build_dir))
     first.assert_outcomes(passed=1)
-    first.stdout.fnmatch_lines([
-        f"[[]slm] found nrf9160dk (probe 960012345) at {desk}",
-        "[[]slm] flashing nrf9160dk-960012345 with west: *merged.hex (*)",
-        f"[[]slm] $ west flash --build-dir {build_dir} --runner nrfjprog --dev-id 960012345",
-        "[[]slm] west: -- runners.nrfjprog: Board with serial number 960012345 flashed *",
-        "[[]slm] flashed nrf9160dk-960012345 in * s",
-        "[[]slm] waiting up to * s for the board's serial port to come back *",
-        f"[[]slm] the board's serial port is back: {desk}",
-        "[[]slm] online after * s: IMEI *, modem firmware mfw_nrf91*, SLM 2.0.0",
-    ])
+    first.stdout.fnmatch_lines(
+        [
+            f"[[]slm] found nrf9160dk (probe 960012345) at {desk}",
+            "[[]slm] flashing nrf9160dk-960012345 with west: *merged.hex (*)",
+            f"[[]slm] $ west flash --build-dir {build_dir} --no-rebuild --runner nrfjprog "
+            f"--dev-id 960012345  (in {build_dir.parent / 'ncs'})",
+            "[[]slm] west: -- runners.nrfjprog: Board with serial number 960012345 flashed *",
+            "[[]slm] flashed nrf9160dk-960012345 in * s",
+            "[[]slm] waiting up to * s for the board's serial port to come back *",
+            f"[[]slm] the board's serial port is back: {desk}",
+            "[[]slm] online after * s: IMEI *, modem firmware mfw_nrf91*, SLM 2.0.0",
+        ]
+    )
     info = board_info(first)
     assert info["flashed"] == "yes" and info["probe_id"] == "960012345"
     assert info["port"] == str(desk) and len(info["imei"]) == 15
-    assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir), "--runner",
-                                   "nrfjprog", "--dev-id", "960012345"]]
+    assert fake_tools.argvs() == [
+        [
+            "west",
+            "flash",
+            "--build-dir",
+            str(build_dir),
+            "--no-rebuild",
+            "--runner",
+            "nrfjprog",
+            "--dev-id",
+            "960012345",
+        ]
+    ]
 
     second = run(pytester, "--firmware", str(build_dir))
     second.assert_outcomes(passed=1)
@@ -116,31 +143,40 @@ def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools,
     (build_dir / "zephyr" / "merged.hex").write_text(HEX_IMAGE + "\n")
     third = run(pytester, "--firmware", str(build_dir), "--slm-runner", "nrfutil")
     third.assert_outcomes(passed=1)
-    assert [a[:3] for a in fake_tools.argvs()[1:]] == [["nrfutil", "device", "program"],
-                                                       ["nrfutil", "device", "reset"]]
+    assert [a[:3] for a in fake_tools.argvs()[1:]] == [
+        ["nrfutil", "device", "--version"],
+        ["nrfutil", "device", "program"],
+        ["nrfutil", "device", "reset"],
+    ]
 
 
 def test_flash_always_and_pyocd(pytester, desk, fake_tools, build_dir):
     image = build_dir / "zephyr" / "merged.hex"
     for _ in range(2):
-        run(pytester, "--firmware", str(image), "--slm-runner", "pyocd",
-            "--flash", "always").assert_outcomes(passed=1)
-    assert fake_tools.argvs() == [["pyocd", "flash", "-t", "nrf91", "--uid", "960012345",
-                                   str(image)]] * 2
+        run(
+            pytester, "--firmware", str(image), "--slm-runner", "pyocd", "--flash", "always"
+        ).assert_outcomes(passed=1)
+    assert (
+        fake_tools.argvs()
+        == [["pyocd", "flash", "-W", "-t", "nrf91", "--uid", "960012345", str(image)]] * 2
+    )
 
 
-def test_failing_flash_fails_the_session_with_the_tools_output(pytester, desk, fake_tools,
-                                                                build_dir):
+def test_failing_flash_fails_the_session_with_the_tools_output(
+    pytester, desk, fake_tools, build_dir
+):
     fake_tools.fail("nrfutil:program")
     result = run(pytester, "--firmware", str(build_dir), "--slm-runner", "nrfutil")
     assert result.ret != 0
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "*FlashError: nrfutil failed (exit status 1)*",
-        "*$ nrfutil device program --firmware * --serial-number 960012345 --options "
-        "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE",
-        "*Failed to write to memory at address 0x00008000*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*FlashError: nrfutil failed (exit status 1)*",
+            "*$ nrfutil device program --firmware * --serial-number 960012345 --options "
+            "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE",
+            "*Failed to write to memory at address 0x00008000*",
+        ]
+    )
 
 
 def test_no_registration_fails_the_session_clearly(pytester, desk, sim_pty, monkeypatch):
@@ -188,12 +224,29 @@ def test_two_pytest_processes_share_one_board(pytester, desk, tmp_path, monkeypa
     release = tmp_path / "release"
     os.mkfifo(release)
     monkeypatch.setenv("SLM_TEST_RELEASE", str(release))
-    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "--board",
-            "nrf9160dk", "--attach-timeout", "60"]
+    base = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        "--board",
+        "nrf9160dk",
+        "--peer-host",
+        "127.0.0.1",
+        "--attach-timeout",
+        "60",
+    ]
 
     def start(*args):
-        return subprocess.Popen([*base, *args], cwd=pytester.path, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [*base, *args],
+            cwd=pytester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     holder = start("test_hold.py")
     procs = [holder]
@@ -226,11 +279,71 @@ def test_two_pytest_processes_share_one_board(pytester, desk, tmp_path, monkeypa
 
 
 def test_no_board_of_that_kind_lists_what_is_attached(pytester, desk, fake_tools):
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--board", "nrf9161dk",
-                                           timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--board", "nrf9161dk", "--peer-host", "127.0.0.1", timeout=120
+    )
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "*DiscoveryError: no nrf9161dk is attached*",
-        f"*{desk} (SER={SN} if00, SEGGER J-Link)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*DiscoveryError: no nrf9161dk is attached*",
+            f"*{desk} (SER={SN} if00, SEGGER J-Link)*",
+        ]
+    )
     assert fake_tools.calls() == []
+
+
+SUITE = Path(__file__).resolve().parents[2] / "slm"
+
+
+def test_no_board_attached_is_one_error_for_the_whole_suite(pytester, monkeypatch, tmp_path):
+    """`pytest tests/slm --board nrf9160dk` with nothing attached (the host's own ports, none a
+    DK): one error naming what was looked for, and the run stops there, non-zero."""
+    monkeypatch.setenv("PYTEST_SLM_LOCK_DIR", str(tmp_path / "locks"))
+    result = pytester.runpytest_subprocess(
+        str(SUITE),
+        "-p",
+        "no:cacheprovider",
+        "--board",
+        "nrf9160dk",
+        "--peer-host",
+        "127.0.0.1",
+        timeout=120,
+    )
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert out.count("ERROR at setup") == 1, out
+    assert "During handling" not in out and "Traceback" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "DiscoveryError: no nrf9160dk is attached (looked for USB "
+            "serial numbers matching '^0*960\\d{6}$'); is it plugged in*"
+        ]
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "! pytest-slm: the board session could not start: DiscoveryError: no nrf9160dk is "
+            "attached *"
+        ]
+    )
+    match = re.search(r"1 error in ([0-9.]+)s", out)
+    assert match and float(match.group(1)) < 10, out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--board", "nrf9160dk"], "cannot reach peers on this host's loopback: pass --peer-host"),
+        (["--board", "nrf9999dk"], "--board: unknown board 'nrf9999dk'"),
+        (["--port", "/dev/ttyACM0", "--firmware", "x.hex"], "--port talks to whatever answers"),
+        (["--ready-timeout", "0"], "--ready-timeout must be a positive number of seconds"),
+        (["--flash-erase"], "--flash-erase erases the board before flashing --firmware"),
+        (["--board", "sim", "--board-id", "960012345"], "--board sim is the simulated board"),
+    ],
+)
+def test_bad_options_are_a_usage_error_before_collection(pytester, args, message):
+    pytester.makepyfile("def test_never(slm):\n    raise AssertionError('collected')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "collected" not in result.stdout.str()
