@@ -107,8 +107,9 @@ class SmDut(SlmDut):
         """`AT#XCLOSE`: the (handle, result) of every socket it closed."""
         result = self.at("AT#XCLOSE", timeout=NETWORK_TIMEOUT)
         self._current = None
-        return [(int(h), int(r)) for h, r in self._rows(result, "#XCLOSE", f"{_INT},{_INT}",
-                                                         count=None)]
+        return [
+            (int(h), int(r)) for h, r in self._rows(result, "#XCLOSE", f"{_INT},{_INT}", count=None)
+        ]
 
     # ------------------------------------------------------------------------ open, close
 
@@ -338,8 +339,9 @@ class SmDut(SlmDut):
         line = self.wait_urc("#XSENDNTF:", timeout=timeout)
         match = re.fullmatch(rf"#XSENDNTF: {_INT},{_INT},{_INT}", line)
         if match is None:
-            raise ProtocolError(f"malformed notification {line!r}",
-                                transcript_tail=self.transcript.tail())
+            raise ProtocolError(
+                f"malformed notification {line!r}", transcript_tail=self.transcript.tail()
+            )
         return SendNotification(*(int(v) for v in match.groups()))
 
     def sendto_string(
@@ -405,8 +407,11 @@ class SmDut(SlmDut):
             )
         line = self.wait_urc("#XDATAMODE:", timeout=1.0)
         if line != "#XDATAMODE: 0":
-            raise AtError(f"data mode ended with {line!r}", command=command,
-                          transcript_tail=self.transcript.tail())
+            raise AtError(
+                f"data mode ended with {line!r}",
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
 
     def _datamode_command(
         self, handle: int | None, flags: int, sendto: tuple[str, int] | None
@@ -469,7 +474,7 @@ class SmDut(SlmDut):
             return at_timeout
         return (timeout if timeout > 0 else NETWORK_TIMEOUT) + _TIMEOUT_MARGIN
 
-    def _payload(self, result: AtResult, size: int, hex_mode: bool) -> bytes:
+    def _decoded(self, result: AtResult, size: int, hex_mode: bool) -> bytes:
         raw = self._only_payload(result)
         if hex_mode:
             try:
@@ -505,7 +510,7 @@ class SmDut(SlmDut):
         self._same_handle(result, fd, h)
         if int(got_mode) != int(mode):
             raise self._bad(result, f"#XRECV mode {got_mode}, asked for {int(mode)}")
-        return Received(self._payload(result, int(size), int(mode) == SocketMode.HEX), int(size))
+        return Received(self._decoded(result, int(size), int(mode) == SocketMode.HEX), int(size))
 
     def recv_hex(self, timeout: int, **kwargs) -> Received:
         return self.recv(timeout, mode=SocketMode.HEX, **kwargs)
@@ -535,13 +540,14 @@ class SmDut(SlmDut):
         self._same_handle(result, fd, h)
         if int(got_mode) != int(mode):
             raise self._bad(result, f"#XRECVFROM mode {got_mode}, asked for {int(mode)}")
-        data = self._payload(result, int(size), int(mode) == SocketMode.HEX)
+        data = self._decoded(result, int(size), int(mode) == SocketMode.HEX)
         return ReceivedFrom(data, int(size), ip, int(port))
 
     # ------------------------------------------------------------------------ #XAPOLL
 
-    def apoll(self, events: PollEvent | int, *, handle: int | None = None,
-              all_sockets: bool = False) -> None:
+    def apoll(
+        self, events: PollEvent | int, *, handle: int | None = None, all_sockets: bool = False
+    ) -> None:
         """`AT#XAPOLL=<h>,1,<events>` (or `=,1,<events>` for every socket, later ones too)."""
         target = "" if all_sockets else str(self._h(handle))
         self._none(self.at(f"AT#XAPOLL={target},{int(ApollOp.START)},{int(events)}"))
@@ -555,23 +561,37 @@ class SmDut(SlmDut):
         rows = self._rows(self.at("AT#XAPOLL?"), "#XAPOLL", f"{_INT},{_INT}", count=None)
         return [(int(h), int(e)) for h, e in rows]
 
-    def wait_apoll(self, handle: int | None = None, events: int | None = None, *,
-                   timeout: float = NETWORK_TIMEOUT) -> int:
+    def wait_apoll(
+        self,
+        handle: int | None = None,
+        events: int | None = None,
+        *,
+        timeout: float = NETWORK_TIMEOUT,
+    ) -> int:
         """The next `#XAPOLL: <h>,<revents>` for `handle` (having all of `events`)."""
         h = self._h(handle)
 
         def wanted(line: str) -> bool:
             match = re.fullmatch(r"#XAPOLL: (\d+),(\d+)", line)
-            return bool(match) and int(match.group(1)) == h and (
-                events is None or int(match.group(2)) & int(events) == int(events))
+            return (
+                bool(match)
+                and int(match.group(1)) == h
+                and (events is None or int(match.group(2)) & int(events) == int(events))
+            )
 
         line = self.wait_urc("#XAPOLL:", timeout=timeout, match=wanted)
         return int(line.rsplit(",", 1)[1])
 
     # ------------------------------------------------------------------------ #XRECVCFG
 
-    def recvcfg(self, flags: RecvCfg | int, *, hex_mode: bool | None = None,
-                handle: int | None = None, all_sockets: bool = False) -> None:
+    def recvcfg(
+        self,
+        flags: RecvCfg | int,
+        *,
+        hex_mode: bool | None = None,
+        handle: int | None = None,
+        all_sockets: bool = False,
+    ) -> None:
         """`AT#XRECVCFG=<h>,<flags>[,<hex_mode>]`: automatic reception as notifications."""
         target = "" if all_sockets else str(self._h(handle))
         params = f"{target},{int(flags)}"
@@ -580,8 +600,7 @@ class SmDut(SlmDut):
         self._none(self.at(f"AT#XRECVCFG={params}"))
 
     def recvcfg_read(self) -> list[tuple[int, int, int]]:
-        rows = self._rows(self.at("AT#XRECVCFG?"), "#XRECVCFG", f"{_INT},{_INT},{_INT}",
-                          count=None)
+        rows = self._rows(self.at("AT#XRECVCFG?"), "#XRECVCFG", f"{_INT},{_INT},{_INT}", count=None)
         return [(int(h), int(f), int(x)) for h, f, x in rows]
 
     def wait_received(self, timeout: float = NETWORK_TIMEOUT) -> DataNotification:
@@ -589,22 +608,26 @@ class SmDut(SlmDut):
         header, raw = self.wait_urc_data(timeout=timeout)
         match = _HEADER_RECV.fullmatch(header) or _HEADER_RECVFROM.fullmatch(header)
         if match is None:
-            raise ProtocolError(f"malformed data notification {header!r}",
-                                transcript_tail=self.transcript.tail())
+            raise ProtocolError(
+                f"malformed data notification {header!r}", transcript_tail=self.transcript.tail()
+            )
         groups = match.groups()
         handle, mode, size = int(groups[0]), int(groups[1]), int(groups[2])
         data = binascii.unhexlify(raw) if mode == SocketMode.HEX else raw
         if len(data) != size:
-            raise ProtocolError(f"{header!r} announced {size} bytes, {len(data)} came",
-                                transcript_tail=self.transcript.tail())
+            raise ProtocolError(
+                f"{header!r} announced {size} bytes, {len(data)} came",
+                transcript_tail=self.transcript.tail(),
+            )
         ip = groups[3] if len(groups) > 3 else None
         port = int(groups[4]) if len(groups) > 4 else None
         return DataNotification(handle, mode, size, data, raw, ip, port)
 
     # ------------------------------------------------------------------------ names
 
-    def getaddrinfo(self, host: str, *, family: int | None = None,
-                    timeout: float = NETWORK_TIMEOUT) -> list[str]:
+    def getaddrinfo(
+        self, host: str, *, family: int | None = None, timeout: float = NETWORK_TIMEOUT
+    ) -> list[str]:
         """`AT#XGETADDRINFO="<host>"[,<family>]` -> `#XGETADDRINFO: "<ip> <ip>..."`."""
         from pytest_slm.dut import ResolveError
 
@@ -656,8 +679,10 @@ class SmDataMode:
     def write(self, data: bytes, **_ignored) -> None:
         data = bytes(data)
         if DATAMODE_TERMINATOR in self._tail + data:
-            raise ValueError("the data (with the bytes before it) holds +++, which ends Serial "
-                             "Modem's data mode anywhere: use send_exact")
+            raise ValueError(
+                "the data (with the bytes before it) holds +++, which ends Serial "
+                "Modem's data mode anywhere: use send_exact"
+            )
         self._dut.write_data(data)
         self._tail = (self._tail + data)[-2:]
         self.written += len(data)
