@@ -54,7 +54,8 @@ def test_a_board_answering_neither_is_one_clear_error():
 @pytest.mark.parametrize("requested, detected", [("sm", V20_BOARD), ("v20", SM_BOARD)])
 def test_a_mismatch_with_the_option_names_both(requested, detected):
     found = dialects.detect(detected)
-    with pytest.raises(dialects.DialectError, match=rf"--dialect {requested} .* but the board runs"):
+    expected = rf"--dialect {requested} .* but the board runs"
+    with pytest.raises(dialects.DialectError, match=expected):
         dialects.resolve(requested, found)
 
 

@@ -14,7 +14,13 @@ from pytest_slm.dut import SlmDut
 from pytest_slm.dut_sm import SmDut
 from pytest_slm.slm_types import PollEvent
 
-PAYLOADS = [b"Test OK", b"a\r\nb\x00c\"d\re\nf", b"\r\nOK\r\n", b"#XRECV: 0,0,3\r\n", bytes(range(256))]
+PAYLOADS = [
+    b"Test OK",
+    b"a\r\nb\x00c\"d\re\nf",
+    b"\r\nOK\r\n",
+    b"#XRECV: 0,0,3\r\n",
+    bytes(range(256)),
+]
 
 
 @pytest.fixture
@@ -91,7 +97,10 @@ def test_automatic_reception_in_hex_mode_and_from_an_address(board, sm):
 
 def test_a_data_notification_during_another_command_is_not_its_answer(board, sm):
     board.script(
-        (b"AT#XSOCKETOPT=0,0,20\r\n", b"\r\n#XRECV: 0,0,3\r\nabc\r\n\r\n#XSOCKETOPT: 0,0\r\n\r\nOK\r\n")
+        (
+            b"AT#XSOCKETOPT=0,0,20\r\n",
+            b"\r\n#XRECV: 0,0,3\r\nabc\r\n\r\n#XSOCKETOPT: 0,0\r\n\r\nOK\r\n",
+        )
     )
     assert sm.getopt(20, handle=0) == 0
     assert sm.wait_received(timeout=5).data == b"abc"
