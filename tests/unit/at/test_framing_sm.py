@@ -16,7 +16,7 @@ from pytest_slm.slm_types import PollEvent
 
 PAYLOADS = [
     b"Test OK",
-    b"a\r\nb\x00c\"d\re\nf",
+    b'a\r\nb\x00c"d\re\nf',
     b"\r\nOK\r\n",
     b"#XRECV: 0,0,3\r\n",
     bytes(range(256)),
@@ -109,7 +109,7 @@ def test_a_data_notification_during_another_command_is_not_its_answer(board, sm)
 def test_apoll_and_sendntf_are_notifications(board, sm):
     board.script(
         (
-            b"AT#XSEND=0,0,8192,\"hi\"\r\n",
+            b'AT#XSEND=0,0,8192,"hi"\r\n',
             b"\r\n#XAPOLL: 0,4\r\n\r\n#XSEND: 0,1,2\r\n\r\nOK\r\n\r\n#XSENDNTF: 0,0,2\r\n",
         )
     )
