@@ -145,6 +145,7 @@ class FirmwareConfig:
     verbose: bool = False
     log_stream: TextIO | None = None
     imei: str = modem_mod.DEFAULT_IMEI
+    dialect: str = "v20"  # the firmware generation (firmware_ref.dialects)
 
     @property
     def effective_baud(self) -> int:
@@ -274,7 +275,7 @@ class Firmware:
         self._rb_pos = 0
         self.datamode_time_limit = 0
         self.modem.power_on_reset(self.config.online)
-        for hook in cmdtable.boot_hooks():
+        for hook in self._hooks(boot=True):
             try:
                 hook(self)
             except Exception:  # a broken hook must not keep the board from booting
@@ -291,11 +292,15 @@ class Firmware:
             t.cancel()
         if self._dm is not None:
             self._dm = None
-        for hook in cmdtable.shutdown_hooks():
+        for hook in self._hooks(boot=False):
             try:
                 hook(self)
             except Exception:
                 self.log("shutdown hook failed:\n" + traceback.format_exc())
+
+    def _hooks(self, *, boot: bool) -> list[Callable[[Firmware], None]]:
+        """The per-boot state makers (or releasers) of this firmware's command table."""
+        return cmdtable.boot_hooks() if boot else cmdtable.shutdown_hooks()
 
     def _reboot(self) -> None:
         self.log("reset")
@@ -393,6 +398,14 @@ class Firmware:
                 self._idle.clear()
                 self._inbox.put((time.monotonic(), bytes(data)))
 
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the worker between two pieces of input (the firmware's work queue),
+        from any thread: how socket events reach a dialect whose firmware reacts to them."""
+        if not self._closed:
+            with self._idle_lock:
+                self._idle.clear()
+                self._inbox.put((time.monotonic(), fn))
+
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
         keep = []
         while True:
@@ -425,6 +438,9 @@ class Firmware:
                     continue
                 if item[1] is _STOP:
                     return
+                if callable(item[1]):
+                    self._guard(item[1])
+                    continue
                 pending = item
             t, data = pending
             pending = None

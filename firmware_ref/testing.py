@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from firmware_ref import commands
+from firmware_ref import commands, dialects
 from firmware_ref.commands import Handler
 from firmware_ref.host import ERROR as ERROR  # re-exported for golden tests
 from firmware_ref.host import OK as OK
@@ -53,7 +53,8 @@ class FirmwareHarness:
         self._cond = threading.Condition()
         self._out = bytearray()
         self._pos = 0
-        self.fw = Firmware(self._collect, config, modem=modem)
+        factory = dialects.firmware_class(config.dialect)
+        self.fw: Firmware = factory(self._collect, config, modem=modem)
         self.fw.start()
         if expect_ready:
             self.wait_output(READY)

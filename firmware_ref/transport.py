@@ -36,6 +36,7 @@ import time
 import tty
 from collections.abc import Callable
 
+from firmware_ref import dialects
 from firmware_ref.host import Firmware, FirmwareConfig, log
 from firmware_ref.modem import ModemState
 
@@ -96,7 +97,8 @@ class Board:
         with self._lock:
             if self._fw is not None:
                 self._fw.close()
-            self._fw = Firmware(output, self.config, modem=self.modem)
+            factory = dialects.firmware_class(self.config.dialect)
+            self._fw = factory(output, self.config, modem=self.modem)
             self._fw.start()
             return self._fw
 
