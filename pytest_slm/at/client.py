@@ -414,7 +414,7 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            self._write(command.encode("latin-1") + self.framing.command_end)
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
@@ -454,7 +454,7 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            self._write(command.encode("latin-1") + self.framing.command_end)
             if self.framing.datamode_entry_answered:
                 # --- dialect hook: the board says OK once data mode is on; wait for it.
                 settle = self.timeout

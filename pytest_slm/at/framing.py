@@ -64,6 +64,8 @@ class Framing:
     """One generation's framing rules; see the module docstring."""
 
     name = "base"
+    #: what ends a command line the client sends
+    command_end = b"\r\n"
     #: lines that are notifications whatever command is in flight
     urc_prefixes: tuple[str, ...] = MODEM_URCS
     #: the line that ends data mode; None: a bare `OK` does (v2.0)
@@ -100,6 +102,10 @@ class V20Framing(Framing):
 
 class SmFraming(Framing):
     name = "sm"
+    # CONFIG_SM_CR_TERMINATION (the default): CR ends a command. An LF after it would be the
+    # first byte of the next line, and after a command entering data mode, the first byte of
+    # the data (cmd_rx_handler executes on the CR; the LF then reaches raw_rx_handler).
+    command_end = b"\r"
     urc_prefixes = MODEM_URCS + ("#XAPOLL:", "#XSENDNTF:", "#XDATAMODE:")
     datamode_exit_prefix = "#XDATAMODE:"
     datamode_entry_answered = True

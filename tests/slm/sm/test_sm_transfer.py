@@ -88,9 +88,19 @@ def test_hex_send_over_the_buffer_is_refused(slm, request):
 @pytest.mark.parametrize("text", ["0A", "0a", "aBcD"])
 def test_hex_digits_of_either_case_are_taken(slm, request, text):
     sink = _tcp(slm, request, kind="tcp_sink")
-    accepted(slm, f'AT#XSEND={slm.current},1,0,"{text}"',
-             [f"#XSEND: {slm.current},0,{len(text) // 2}"])
+    accepted(
+        slm, f'AT#XSEND={slm.current},1,0,"{text}"', [f"#XSEND: {slm.current},0,{len(text) // 2}"]
+    )
     assert sink.wait_for(len(text) // 2) == bytes.fromhex(text)
+
+
+@pytest.mark.parametrize("text, data", [("4", b"\x04"), ("abc", b"\x0a\xbc")])
+def test_odd_length_hex_gets_a_leading_zero_nibble(slm, request, text, data):
+    # Zephyr's hex2bin: an odd count of digits reads as if a 0 came first.
+    sink = _tcp(slm, request, kind="tcp_sink")
+    h = slm.current
+    accepted(slm, f'AT#XSEND={h},1,0,"{text}"', [f"#XSEND: {h},0,{len(data)}"])
+    assert sink.wait_for(len(data)) == data
 
 
 def test_empty_string_send_sends_nothing(slm, request):
@@ -99,9 +109,7 @@ def test_empty_string_send_sends_nothing(slm, request):
     nothing_more(slm, sink)
 
 
-@pytest.mark.parametrize(
-    "size", [1, 255, 1024, 4095, 4096, 10000], ids=lambda s: f"{s}B"
-)
+@pytest.mark.parametrize("size", [1, 255, 1024, 4095, 4096, 10000], ids=lambda s: f"{s}B")
 def test_data_len_mode_carries_every_byte_including_the_terminator(slm, request, size):
     sink = _tcp(slm, request, kind="tcp_sink")
     payload = (b"+++" + ALL_BYTES) * (size // 259 + 1)
@@ -202,7 +210,7 @@ def test_udp_sendto_data_len_carries_binary(slm, udp_sink, size):
     payload = payload[:size]
     slm.send_exact(payload, handle=h, sendto=(udp_sink.board_host, udp_sink.port))
     (datagram,) = udp_sink.wait_datagrams(1)
-    assert datagram.payload == payload
+    assert datagram.data == payload
 
 
 def test_udp_connected_socket_sends_with_xsend(slm, udp_echo):

@@ -39,7 +39,7 @@ def test_use_dialect_turns_the_dut_into_the_dialect_class(sm):
 @pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
 def test_recv_header_names_handle_mode_and_size(board, sm, payload):
     header = b"\r\n#XRECV: 3,0,%d\r\n" % len(payload)
-    board.script((b"AT#XRECV=3,0,0,10\r\n", header + payload + b"\r\nOK\r\n"))
+    board.script((b"AT#XRECV=3,0,0,10\r", header + payload + b"\r\nOK\r\n"))
     got = sm.recv(10, handle=3)
     assert (got.data, got.size) == (payload, len(payload))
     assert sm.urcs() == []
@@ -48,7 +48,7 @@ def test_recv_header_names_handle_mode_and_size(board, sm, payload):
 def test_hex_mode_payload_is_twice_the_size_on_the_wire(board, sm):
     payload = bytes(range(200))
     header = b"\r\n#XRECV: 0,1,%d\r\n" % len(payload)
-    board.script((b"AT#XRECV=0,1,0,5\r\n", header + payload.hex().encode() + b"\r\nOK\r\n"))
+    board.script((b"AT#XRECV=0,1,0,5\r", header + payload.hex().encode() + b"\r\nOK\r\n"))
     got = sm.recv(5, handle=0, mode=1)
     assert got.data == payload and got.size == 200
 
@@ -57,7 +57,7 @@ def test_recvfrom_header_carries_address_and_port(board, sm):
     payload = b"\x00\x01\r\n"
     board.script(
         (
-            b"AT#XRECVFROM=1,0,0,5\r\n",
+            b"AT#XRECVFROM=1,0,0,5\r",
             b'\r\n#XRECVFROM: 1,0,4,"127.0.0.1",4242\r\n' + payload + b"\r\nOK\r\n",
         )
     )
@@ -66,7 +66,7 @@ def test_recvfrom_header_carries_address_and_port(board, sm):
 
 
 def test_a_wrong_handle_in_the_answer_is_a_protocol_error(board, sm):
-    board.script((b"AT#XRECV=1,0,0,5\r\n", b"\r\n#XRECV: 2,0,2\r\nhi\r\nOK\r\n"))
+    board.script((b"AT#XRECV=1,0,0,5\r", b"\r\n#XRECV: 2,0,2\r\nhi\r\nOK\r\n"))
     with pytest.raises(ProtocolError, match="handle 2, expected 1"):
         sm.recv(5, handle=1)
 
@@ -74,7 +74,7 @@ def test_a_wrong_handle_in_the_answer_is_a_protocol_error(board, sm):
 def test_a_lost_byte_is_a_protocol_error(board, sm):
     # The header says 5; 4 bytes and the OK come: the client takes 5 bytes (eating the CR) and
     # the answer no longer parses as a final result before the timeout.
-    board.script((b"AT#XRECV=0,1,0,5\r\n", b"\r\n#XRECV: 0,1,2\r\nabc\r\nOK\r\n"))
+    board.script((b"AT#XRECV=0,1,0,5\r", b"\r\n#XRECV: 0,1,2\r\nabc\r\nOK\r\n"))
     with pytest.raises(ProtocolError, match="not hex|header said"):
         sm.recv(5, handle=0, mode=1)
 
@@ -98,7 +98,7 @@ def test_automatic_reception_in_hex_mode_and_from_an_address(board, sm):
 def test_a_data_notification_during_another_command_is_not_its_answer(board, sm):
     board.script(
         (
-            b"AT#XSOCKETOPT=0,0,20\r\n",
+            b"AT#XSOCKETOPT=0,0,20\r",
             b"\r\n#XRECV: 0,0,3\r\nabc\r\n\r\n#XSOCKETOPT: 0,0\r\n\r\nOK\r\n",
         )
     )
@@ -109,7 +109,7 @@ def test_a_data_notification_during_another_command_is_not_its_answer(board, sm)
 def test_apoll_and_sendntf_are_notifications(board, sm):
     board.script(
         (
-            b'AT#XSEND=0,0,8192,"hi"\r\n',
+            b'AT#XSEND=0,0,8192,"hi"\r',
             b"\r\n#XAPOLL: 0,4\r\n\r\n#XSEND: 0,1,2\r\n\r\nOK\r\n\r\n#XSENDNTF: 0,0,2\r\n",
         )
     )
@@ -122,8 +122,8 @@ def test_apoll_and_sendntf_are_notifications(board, sm):
 
 def test_data_mode_is_entered_with_ok_and_left_with_xdatamode(board, sm):
     board.script(
-        (b"AT#XDATACTRL?\r\n", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
-        (b"AT#XSEND=0,2,0\r\n", b"\r\nOK\r\n"),
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
         (b"hello+++", b"\r\n#XDATAMODE: 0\r\n"),
     )
     sm._current = 0
@@ -135,7 +135,7 @@ def test_data_mode_is_entered_with_ok_and_left_with_xdatamode(board, sm):
 def test_data_len_mode_leaves_by_itself(board, sm):
     data = b"a+++b\r\nOK"
     board.script(
-        (b"AT#XSEND=0,2,0,%d\r\n" % len(data), b"\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0,%d\r" % len(data), b"\r\nOK\r\n"),
         (data, b"\r\n#XDATAMODE: 0\r\n"),
     )
     sm.send_exact(data, handle=0)
@@ -145,8 +145,8 @@ def test_data_len_mode_leaves_by_itself(board, sm):
 def test_a_failed_send_in_data_mode_the_board_says_the_terminator(board, sm):
     # exit_datamode_handler prints the terminator; the host sends it back; #XDATAMODE: -1.
     board.script(
-        (b"AT#XDATACTRL?\r\n", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
-        (b"AT#XSEND=0,2,0\r\n", b"\r\nOK\r\n"),
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
         (b"x", b"+++"),
         (b"+++", b"\r\n#XDATAMODE: -1\r\n"),
     )
@@ -159,8 +159,8 @@ def test_a_failed_send_in_data_mode_the_board_says_the_terminator(board, sm):
 
 def test_terminator_inside_data_is_refused_before_it_is_sent(board, sm):
     board.script(
-        (b"AT#XDATACTRL?\r\n", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
-        (b"AT#XSEND=0,2,0\r\n", b"\r\nOK\r\n"),
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
         (b"ab+", b""),
         (b"+++", b"\r\n#XDATAMODE: 0\r\n"),
     )
@@ -174,9 +174,9 @@ def test_terminator_inside_data_is_refused_before_it_is_sent(board, sm):
 
 def test_accept_waits_on_apoll_then_accepts(board, sm):
     board.script(
-        (b"AT#XAPOLL=0,1,1\r\n", b"\r\nOK\r\n\r\n#XAPOLL: 0,1\r\n"),
-        (b"AT#XAPOLL=0,0\r\n", b"\r\nOK\r\n"),
-        (b"AT#XACCEPT=0\r\n", b'\r\n#XACCEPT: 1,0,"127.0.0.1",50000\r\n\r\nOK\r\n'),
+        (b"AT#XAPOLL=0,1,1\r", b"\r\nOK\r\n\r\n#XAPOLL: 0,1\r\n"),
+        (b"AT#XAPOLL=0,0\r", b"\r\nOK\r\n"),
+        (b"AT#XACCEPT=0\r", b'\r\n#XACCEPT: 1,0,"127.0.0.1",50000\r\n\r\nOK\r\n'),
     )
     sm._current = 0
     got = sm.accept(5)
