@@ -250,15 +250,21 @@ class SmDut(SlmDut):
     def accept(
         self, timeout: int, *, at_timeout: float | None = None, handle: int | None = None
     ) -> Accepted:
-        """Wait up to `timeout` seconds (0: NETWORK_TIMEOUT) for a client, then accept it.
+        """Wait up to `timeout` seconds (0: until `at_timeout`, default NETWORK_TIMEOUT) for a
+        client, then accept it; with none, AT#XACCEPT's ERROR raises AtError, as v2.0 does.
 
         Serial Modem's accept never blocks; the wait is on `#XAPOLL: <h>,1` (POLLIN on the
         listening socket), the event the firmware itself offers for it."""
         h = self._h(handle)
-        wait = at_timeout if at_timeout is not None else (timeout or NETWORK_TIMEOUT)
+        if timeout > 0:
+            wait = float(timeout)
+        else:
+            wait = at_timeout if at_timeout is not None else NETWORK_TIMEOUT
         self.apoll(PollEvent.IN, handle=h)
         try:
             self.wait_apoll(h, PollEvent.IN, timeout=wait)
+        except AtTimeout:
+            pass  # nobody came: AT#XACCEPT answers ERROR below
         finally:
             self.apoll_stop(handle=h)
         return self.accept_now(h)
