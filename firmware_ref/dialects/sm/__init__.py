@@ -1,12 +1,20 @@
 """Serial Modem (nrfconnect/ncs-serial-modem) as a dialect of the simulated board.
 
-Importing this package registers the ``sm`` dialect: ``SmFirmware`` (the host loop of
-``sm_at_host.c``) and its command table (``sm_at_commands.c``, ``sm_at_socket.c``). The
-modelled release is ``version.CURRENT``.
+``table.SM`` is the dialect; ``host.SmFirmware`` its host loop (``sm_at_host.c``: line
+discipline, ``lib/at_parser``, data mode, idle-time URCs) and the generic commands of
+``sm_at_commands.c``; ``sockets`` the commands of ``sm_at_socket.c``. The modelled release is
+``version.CURRENT``. Importing this package registers them all.
 """
 
-from firmware_ref.dialects.sm import sockets as _sockets  # noqa: F401  (registers commands)
+from __future__ import annotations
+
+from firmware_ref.core.dialect import register_dialect
+from firmware_ref.dialects.sm import sockets  # noqa: F401 (registration)
 from firmware_ref.dialects.sm.host import SmFirmware
+from firmware_ref.dialects.sm.table import SM
 from firmware_ref.dialects.sm.version import CURRENT, RELEASES, release
 
-__all__ = ["CURRENT", "RELEASES", "SmFirmware", "release"]
+SM.firmware_class = SmFirmware
+register_dialect(SM)
+
+__all__ = ["CURRENT", "RELEASES", "SM", "SmFirmware", "release"]

@@ -26,7 +26,7 @@ import errno
 import re
 from dataclasses import dataclass
 
-from firmware_ref.commands import CmdType
+from firmware_ref.core.errors import CmdType
 
 
 class TokenType(enum.Enum):

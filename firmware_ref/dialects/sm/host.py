@@ -27,31 +27,20 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware_ref import commands as cmdtable
-from firmware_ref import dialects
-from firmware_ref.commands import CmdType, CmeError, CommandError
-from firmware_ref.dialects.sm import table
+from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.host import ERROR, OK, Firmware, min_time_limit
+from firmware_ref.core.params import ParamError, Params
+from firmware_ref.core.parser import cmd_type_get, modem_command_name
 from firmware_ref.dialects.sm.atparser import UINT16, AtParser, ParseError, cmd_type
-from firmware_ref.dialects.sm.table import SILENT, SmError, sm_command
+from firmware_ref.dialects.sm.lines import grammar_ok
+from firmware_ref.dialects.sm.table import SILENT, SM, SmError, lookup
 from firmware_ref.dialects.sm.version import CURRENT, release
-from firmware_ref.host import (
-    ERROR,
-    OK,
-    Firmware,
-    cmd_type_get,
-    min_time_limit,
-    modem_command_name,
-)
 from firmware_ref.net import NetError
-from firmware_ref.params import ParamError, Params
 
-AT_BUF_MAX_SIZE = 8192  # at_buf grows 128 -> 8192; a line of 8190 characters is the longest
-AT_LINE_MAX = AT_BUF_MAX_SIZE - 2
 DATAMODE_BUF_SIZE = 4096  # CONFIG_SM_DATAMODE_BUF_SIZE
 TERMINATOR = b"+++"  # CONFIG_SM_DATAMODE_TERMINATOR
 URC_RETRY_DELAY = 0.100
 ECHO_URC_DELAY = 1.000  # CONFIG_SM_URC_DELAY_WITH_INCOMPLETE_ECHO_MS
-ECHO_MAX_LEN = 4096  # CONFIG_SM_AT_ECHO_MAX_LEN
 
 MODE_AT = "at"
 MODE_DATA = "data"
@@ -65,41 +54,6 @@ FLAGS_MORE_DATA = 1
 FLAGS_EXIT_HANDLER = 2
 
 DatamodeHandler = Callable[[int, bytes, int], int]
-
-_BS = 0x08
-_DEL = 0x7F
-_CR = 0x0D
-_QUOTE = 0x22
-
-
-def _isalnum_(c: int) -> bool:
-    return 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c == 0x5F
-
-
-def grammar_ok(cmd: bytes) -> bool:
-    """``cmd_grammar_check``: AT, ATE0, ATE1, AT<+%#><alnum_>+ then nothing, ?, =, =? or =..."""
-    if len(cmd) < 2 or cmd[:2].upper() != b"AT":
-        return False
-    rest = cmd[2:]
-    if not rest:
-        return True
-    if rest[:1].upper() == b"E" and rest[1:2] in (b"0", b"1") and len(rest) == 2:
-        return True
-    if rest[0] not in b"+%#":
-        return False
-    i = 1
-    while i < len(rest) and _isalnum_(rest[i]):
-        i += 1
-    if i == 1:
-        return False
-    tail = rest[i:]
-    if not tail:
-        return True
-    if tail[:1] == b"?":
-        return tail == b"?"
-    if tail[:1] != b"=":
-        return False
-    return tail[1:2] != b"?" or tail == b"=?"
 
 
 @dataclass
@@ -129,8 +83,6 @@ class SmFirmware(Firmware):
         self._mode = MODE_AT
         self._sm_dm = _DataMode()
         self._echo = False
-        self._echo_len = 0
-        self._prev = 0
         self._executing = False
         self._idle_deadline = 0.0
         self._idle_retry_due: float | None = None
@@ -144,9 +96,6 @@ class SmFirmware(Firmware):
     def _boot(self) -> None:
         self._sm_reset_host()
         super()._boot()
-
-    def _hooks(self, *, boot: bool) -> list[Callable[[Firmware], None]]:
-        return table.boot_hooks() if boot else table.shutdown_hooks()
 
     @property
     def in_data_mode(self) -> bool:
@@ -269,57 +218,21 @@ class SmFirmware(Firmware):
             elif self._mode == MODE_NULL:
                 self._null_rx(c)
             else:
-                line = self._cmd_rx(c, t)
+                # check_idle_timer(ctx, true): every byte restarts the URC hold-off.
+                self._idle_deadline = t + (ECHO_URC_DELAY if self._echo else URC_RETRY_DELAY)
+                line = self._lines.rx(c)
+                if self._lines.overflowed:
+                    self._lines.overflowed = False
+                    self._cmd_finish()
+                    return data[i + 1 :]
                 if line is not None:
                     self._cmd_send(line)
                     self._cmd_finish()
                     return data[i + 1 :]
         return b""
 
-    def _cmd_rx(self, c: int, t: float) -> bytes | None:
-        """``cmd_rx_handler`` for one character; a finished line, or None."""
-        self._idle_deadline = t + (ECHO_URC_DELAY if self._echo else URC_RETRY_DELAY)
-        buf = self._line
-        if (not buf and c not in (0x41, 0x61)) or (len(buf) == 1 and c not in (0x54, 0x74)):
-            self._in_quotes = False
-            buf.clear()
-            self._echo_char(c, send=False)
-            return None
-        if len(buf) >= AT_LINE_MAX:
-            self.log("AT command buffer overflow, max size reached")
-            self.write(ERROR)
-            self._cmd_finish()
-            return None
-        if c in (_BS, _DEL):
-            del buf[-1]
-            if self._prev == _QUOTE:
-                self._in_quotes = not self._in_quotes
-            self._prev = buf[-1] if buf else 0
-        send = not self._in_quotes and c == _CR
-        if not send:
-            buf.append(c)
-            if c == _QUOTE:
-                self._in_quotes = not self._in_quotes
-            self._prev = c
-        self._echo_char(c, send=send)
-        if send:
-            return bytes(buf) if buf else b""
-        return None
-
-    def _echo_char(self, c: int, *, send: bool) -> None:
-        if not self._echo:
-            return
-        self._echo_len += 1
-        truncate = self._echo_len >= ECHO_MAX_LEN
-        if not truncate:
-            self.write(bytes([c]))
-        elif send:
-            self.write(b"\r")
-
     def _cmd_finish(self) -> None:
-        self._in_quotes = False
-        self._line.clear()
-        self._echo_len = 0
+        self._lines.reset()
         self._idle_deadline = 0.0  # k_timer_stop(idle_timer)
         if self._reset_requested:
             self._reset_requested = False
@@ -340,17 +253,17 @@ class SmFirmware(Firmware):
             self.log("AT command syntax invalid")
             self.write(ERROR)
             return
-        found = table.lookup(line)
+        found = lookup(line)
         self._executing = True
         try:
             if found is not None:
-                self._run_custom(found[0], found[1], line)
+                self._run_custom(found.name, found.handler, line)
             else:
                 self._run_modem(line)
         finally:
             self._executing = False
 
-    def _run_custom(self, name: str, handler: table.SmHandler, line: bytes) -> None:
+    def _run_custom(self, name: str, handler: Callable, line: bytes) -> None:
         parser = AtParser(line)
         ctype = cmd_type(line)
         code: object = 0
@@ -390,7 +303,7 @@ class SmFirmware(Firmware):
         self._start_deferred_timers()
 
     def _run_modem(self, line: bytes) -> None:
-        entry = cmdtable.modem_commands().get(modem_command_name(line))
+        entry = SM.table.modem(modem_command_name(line))
         ctype = cmd_type_get(line)
         if entry is None or ctype is None:
             self.log(f"modem: unknown command {modem_command_name(line)}")
@@ -527,7 +440,7 @@ class SmFirmware(Firmware):
         dm.result = 0
         self._null_match = 0
         self.log("exit data mode")
-        self.write(f"\r\n#XDATAMODE: {result}\r\n".encode())
+        self.write(self.dialect.datamode_exit_response(result))
         self._kick()
 
     def exit_datamode_handler(self, result: int) -> None:
@@ -565,13 +478,10 @@ class SmFirmware(Firmware):
         self._idle_deadline = 0.0
 
 
-dialects.register("sm", SmFirmware)
-
-
 # ---------------------------------------------------------------------- generic commands
 
 
-@sm_command("AT#XSMVER")
+@SM.command("AT#XSMVER", order=0)
 def handle_smver(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -582,24 +492,24 @@ def handle_smver(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     fw.rsp("#XSMVER: " + ",".join(fields))
 
 
-@sm_command("AT#XRESET")
+@SM.command("AT#XRESET", order=0)
 def handle_reset(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
     fw.request_reset()
 
 
-@sm_command("ATE0")
+@SM.command("ATE0", order=0)
 def handle_ate0(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     fw.set_echo(False)
 
 
-@sm_command("ATE1")
+@SM.command("ATE1", order=0)
 def handle_ate1(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     fw.set_echo(True)
 
 
-@sm_command("AT#XDATACTRL")
+@SM.command("AT#XDATACTRL", order=0)
 def handle_datactrl(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     minimum = min_time_limit(fw.config.effective_baud)
     if cmd_type is CmdType.SET:
@@ -613,4 +523,4 @@ def handle_datactrl(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None
         fw.rsp("#XDATACTRL=<time_limit>")
 
 
-__all__ = ["SmFirmware", "grammar_ok"]
+__all__ = ["SmFirmware"]

@@ -24,6 +24,7 @@ import errno
 import fcntl
 import select
 import socket
+import ssl
 import struct
 import termios
 import threading
@@ -32,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType
-from firmware_ref.dialects.sm import table
+from firmware_ref.core.errors import CmdType
+from firmware_ref.core.sockio import interruptible, recv_cap
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -43,7 +44,7 @@ from firmware_ref.dialects.sm.host import (
     TERMINATOR,
 )
 from firmware_ref.dialects.sm.host import MODE_DATA as HOST_MODE_DATA
-from firmware_ref.dialects.sm.table import SmError, sm_command
+from firmware_ref.dialects.sm.table import SM, SmError
 from firmware_ref.net import (
     AF_INET,
     AF_INET6,
@@ -67,7 +68,6 @@ from firmware_ref.net import (
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.security import SessionCache
-from firmware_ref.sockets import interruptible, recv_cap
 
 if TYPE_CHECKING:
     from firmware_ref.dialects.sm.host import SmFirmware
@@ -145,7 +145,7 @@ _SEC_OPTIONS = (
     TLS_DTLS_HANDSHAKE_TIMEO,
     TLS_DTLS_FRAG_EXT,
 )
-DTLS_HANDSHAKE_TIMEOUTS = (0, 1, 3, 7, 15, 31, 63, 123)
+DTLS_HANDSHAKE_TIMEOUTS = (1, 3, 7, 15, 31, 63, 123)
 
 
 @dataclass
@@ -326,12 +326,12 @@ def state(fw: SmFirmware) -> SmSockets:
     return st
 
 
-@table.on_boot
+@SM.on_boot
 def _boot(fw: SmFirmware) -> None:
     fw.state[STATE_KEY] = SmSockets(fw)
 
 
-@table.on_shutdown
+@SM.on_shutdown
 def _shutdown(fw: SmFirmware) -> None:
     st = fw.state.get(STATE_KEY)
     if isinstance(st, SmSockets):
@@ -789,7 +789,7 @@ def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
 # ---------------------------------------------------------------------------- handlers
 
 
-@sm_command("AT#XSOCKET")
+@SM.command("AT#XSOCKET", order=0)
 def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -813,7 +813,7 @@ def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XSOCKET: <handle>,(1,2,3),(1,2,3),(0,1),<cid>")
 
 
-@sm_command("AT#XSSOCKET")
+@SM.command("AT#XSSOCKET", order=0)
 def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -841,7 +841,7 @@ def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XSSOCKET: <handle>,(1,2),(1,2),(0,1),<sec_tag>,<peer_verify>,<cid>")
 
 
-@sm_command("AT#XCLOSE")
+@SM.command("AT#XCLOSE", order=0)
 def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is not CmdType.SET:
@@ -860,6 +860,7 @@ def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 
 def _sockopt_set(st: SmSockets, sock: SmSocket, name: int, value: int) -> None:
+    """``sockopt_set``: the modem's own checks (nrf socket options) decide what is refused."""
     ep = st.ep(sock)
     if name == SO_REUSEADDR:
         ep.set_int_option(socket.SOL_SOCKET, socket.SO_REUSEADDR, value)
@@ -873,31 +874,36 @@ def _sockopt_set(st: SmSockets, sock: SmSocket, name: int, value: int) -> None:
         if value not in (0, 1):
             raise NetError(errno.EINVAL, f"option {name} takes 0 or 1")
         sock.options[name] = value
+    elif name == SO_IPV6_DELAYED_ADDR_REFRESH:
+        if value not in (0, 1):
+            raise NetError(errno.EINVAL, "SO_IPV6_DELAYED_ADDR_REFRESH takes 0 or 1")
+        sock.options[name] = value
     elif name == SO_TCP_SRV_SESSTIMEO:
         if not 0 <= value <= 135:
             raise NetError(errno.EINVAL, "SO_TCP_SRV_SESSTIMEO is 0..135")
         sock.options[name] = value
     elif name == SO_BINDTOPDN:
+        # The simulated network has the default PDN (ID 0) only.
         if value != 0:
             raise NetError(errno.EINVAL, f"no PDN {value}")
         sock.options[name] = value
-    elif name in (SO_RAI, SO_IPV6_DELAYED_ADDR_REFRESH):
+    elif name == SO_RAI:
+        if not 1 <= value <= 5:
+            raise NetError(errno.EINVAL, f"RAI {value}")
         sock.options[name] = value
     else:
         raise SmError(-errno.ENOTSUP, f"Unsupported option: {name}")
 
 
 def _sockopt_get(st: SmSockets, sock: SmSocket, name: int) -> None:
-    ep = st.ep(sock)
-    if name == SO_REUSEADDR:
-        value = 1 if ep.get_int_option(socket.SOL_SOCKET, socket.SO_REUSEADDR) else 0
-    elif name == SO_RCVTIMEO:
+    st.ep(sock)  # a free slot (handle -1) fails here: EBADF
+    if name == SO_RCVTIMEO:
         value = sock.rcvtimeo
     elif name == SO_SNDTIMEO:
         value = sock.sndtimeo
-    elif name in (SO_RAI,):
-        # A set-only option in the modem: getsockopt fails.
-        raise NetError(errno.ENOPROTOOPT, "SO_RAI cannot be read")
+    elif name in (SO_REUSEADDR, SO_BINDTOPDN, SO_RAI):
+        # Set-only options of the modem: getsockopt fails.
+        raise NetError(errno.ENOPROTOOPT, f"option {name} cannot be read")
     elif name in _MODEM_OPTION_DEFAULTS:
         value = sock.options.get(name, _MODEM_OPTION_DEFAULTS[name])
     else:
@@ -905,7 +911,7 @@ def _sockopt_get(st: SmSockets, sock: SmSocket, name: int) -> None:
     st.fw.rsp(f"#XSOCKETOPT: {sock.fd},{value}")
 
 
-@sm_command("AT#XSOCKETOPT")
+@SM.command("AT#XSOCKETOPT", order=0)
 def handle_socketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -957,14 +963,37 @@ def _sec_set(st: SmSockets, sock: SmSocket, name: int, value: int | str) -> None
     elif name == TLS_DTLS_HANDSHAKE_TIMEO:
         if value not in DTLS_HANDSHAKE_TIMEOUTS:
             raise NetError(errno.EINVAL, f"TLS_DTLS_HANDSHAKE_TIMEO: {value}")
-        cfg.handshake_timeout = value or None
+        cfg.handshake_timeout = value
     elif name in (TLS_DTLS_CID, TLS_DTLS_FRAG_EXT):
         if sock.type != SOCK_DGRAM:
             raise NetError(errno.EOPNOTSUPP, "a DTLS option")
+        if value not in (0, 1, 2):
+            raise NetError(errno.EINVAL, f"option {name} takes 0, 1 or 2")
         st.ep(sock).modem_options[name] = value
     else:
         # TLS_CIPHERSUITE_USED and TLS_DTLS_CID_STATUS are read-only.
         raise NetError(errno.ENOPROTOOPT, f"option {name} is read-only")
+
+
+_SUITE_IDS: dict[str, int] = {}
+
+
+def cipher_suite_id(ep: Endpoint) -> int | None:
+    """The IANA number of the negotiated suite (what NRF_SO_SEC_CIPHERSUITE_USED reads)."""
+    name = None
+    tls = getattr(ep, "tls", None)
+    conn = getattr(ep, "conn", None)
+    if tls is not None:
+        info = tls.cipher()
+        name = info[0] if info else None
+    elif conn is not None:
+        name = conn.get_cipher_name()
+    if not name:
+        return None
+    if not _SUITE_IDS:
+        for suite in ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers():
+            _SUITE_IDS[suite["name"]] = suite["id"] & 0xFFFF
+    return _SUITE_IDS.get(name)
 
 
 def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
@@ -974,10 +1003,10 @@ def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
     ep = st.ep(sock)
     fd = sock.fd
     if name == TLS_CIPHERSUITE_USED:
-        suite = getattr(ep, "cipher_id", None)
-        if not callable(suite) or suite() is None:
+        suite = cipher_suite_id(ep)
+        if suite is None:
             raise NetError(errno.ENOTCONN, "no TLS session")
-        st.fw.rsp(f"#XSSOCKETOPT: {fd},0x{suite():x}")
+        st.fw.rsp(f"#XSSOCKETOPT: {fd},0x{suite:x}")
     elif name == TLS_HOSTNAME:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.hostname or ''}")
     elif name == TLS_PEER_VERIFY:
@@ -986,15 +1015,18 @@ def _sec_get(st: SmSockets, sock: SmSocket, name: int) -> None:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.session_cache}")
     elif name == TLS_DTLS_HANDSHAKE_TIMEO:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{cfg.handshake_timeout or 0}")
-    elif name in (TLS_DTLS_CID, TLS_DTLS_FRAG_EXT):
+    elif name == TLS_DTLS_FRAG_EXT:
         st.fw.rsp(f"#XSSOCKETOPT: {fd},{ep.modem_options.get(name, 0)}")
     elif name == TLS_DTLS_CID_STATUS:
+        # The CID status after a handshake: 0, none negotiated (pyOpenSSL offers no CID).
+        if sock.type != SOCK_DGRAM or getattr(ep, "conn", None) is None:
+            raise NetError(errno.ENOTCONN, "no DTLS session")
         st.fw.rsp(f"#XSSOCKETOPT: {fd},0")
     else:
         raise NetError(errno.ENOPROTOOPT, f"option {name} is write-only")
 
 
-@sm_command("AT#XSSOCKETOPT")
+@SM.command("AT#XSSOCKETOPT", order=0)
 def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1022,7 +1054,7 @@ def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> No
         raise SmError(-errno.EINVAL)
 
 
-@sm_command("AT#XBIND")
+@SM.command("AT#XBIND", order=0)
 def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1041,7 +1073,7 @@ def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     sock.local_port = port
 
 
-@sm_command("AT#XCONNECT")
+@SM.command("AT#XCONNECT", order=0)
 def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1113,7 +1145,7 @@ def _enter_datamode(st: SmSockets, sock: SmSocket, data_len: int) -> None:
         update_poll_events(st, sock, POLLIN, False)
 
 
-@sm_command("AT#XSEND")
+@SM.command("AT#XSEND", order=0)
 def handle_send(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1147,7 +1179,7 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
     return mode, flags, timeout, size
 
 
-@sm_command("AT#XRECV")
+@SM.command("AT#XRECV", order=0)
 def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1157,7 +1189,7 @@ def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     do_recv(st, sock, timeout, flags, mode, size)
 
 
-@sm_command("AT#XSENDTO")
+@SM.command("AT#XSENDTO", order=0)
 def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1181,7 +1213,7 @@ def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         raise SmError(-errno.EINVAL, f"mode {mode}")
 
 
-@sm_command("AT#XRECVFROM")
+@SM.command("AT#XRECVFROM", order=0)
 def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1191,7 +1223,7 @@ def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None
     do_recvfrom(st, sock, timeout, flags, mode, size)
 
 
-@sm_command("AT#XLISTEN")
+@SM.command("AT#XLISTEN", order=0)
 def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1209,7 +1241,7 @@ def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XLISTEN: <handle>")
 
 
-@sm_command("AT#XACCEPT")
+@SM.command("AT#XACCEPT", order=0)
 def handle_accept(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.TEST:
@@ -1277,7 +1309,7 @@ def _render_addresses(addresses: list) -> list[str]:
     return out
 
 
-@sm_command("AT#XGETADDRINFO")
+@SM.command("AT#XGETADDRINFO", order=0)
 def handle_getaddrinfo(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     if cmd_type is not CmdType.SET:
         raise SmError(-errno.EINVAL)
@@ -1320,7 +1352,7 @@ def _optional_handle(st: SmSockets, parser: AtParser) -> SmSocket | None:
     return sock
 
 
-@sm_command("AT#XAPOLL")
+@SM.command("AT#XAPOLL", order=0)
 def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
@@ -1361,7 +1393,7 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         fw.rsp("#XAPOLL: <handle>,(0,1),(0,1,4,5)")
 
 
-@sm_command("AT#XRECVCFG")
+@SM.command("AT#XRECVCFG", order=0)
 def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:

@@ -1,14 +1,15 @@
-"""The Serial Modem command table and its handler contract.
+"""The Serial Modem dialect object, its command matching and the handler contract.
 
 Serial Modem registers each command with ``SM_AT_CMD_CUSTOM(entry, "AT#XNAME", handler)``: a
 libmodem custom-command filter. A line goes to the handler whose filter equals the line's
 command name, case-insensitively (the name ends at ``=``, ``?`` or the end of the line), and
-to the modem otherwise. Handler contract::
+to the modem otherwise; the order of the table does not matter. Handler contract::
 
-    @sm_command("AT#XFOO")
+    @SM.command("AT#XFOO", order=0)
     def handle_foo(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         ...  # return -> OK; raise SmError(-errno) (or ParseError, NetError) -> ERROR
 
+``parser`` is ``atparser.AtParser`` (nRF Connect SDK ``lib/at_parser``), not the v2.0 ``Params``.
 Positive codes are modem errors (``sm_at_cb_wrapper``): ``+CME ERROR``/``+CMS ERROR`` by their
 type bits, anything else ``ERROR``.
 """
@@ -16,15 +17,12 @@ type bits, anything else ``ERROR``.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from firmware_ref.commands import CmdType
-    from firmware_ref.dialects.sm.atparser import AtParser
-
-SmHandler = Callable[[Any, "CmdType", "AtParser"], None]
-Hook = Callable[[Any], None]
+from firmware_ref.core.dialect import Dialect
+from firmware_ref.core.modem_commands import MODEM_COMMANDS
+from firmware_ref.dialects.sm.atparser import cmd_type
+from firmware_ref.dialects.sm.lines import SmLines, grammar_ok
+from firmware_ref.dialects.sm.version import CURRENT
 
 # -SILENT_AT_COMMAND_RET: the handler answered (or will answer) by itself.
 SILENT = object()
@@ -38,52 +36,41 @@ class SmError(Exception):
         self.code = code
 
 
-_table: dict[str, SmHandler] = {}
-_boot: list[Hook] = []
-_shutdown: list[Hook] = []
+def filter_matches(line: bytes, name: str) -> bool:
+    """libmodem's custom-command filter: the line's command name is ``name``."""
+    n = len(name)
+    return line[:n].upper() == name.upper().encode() and line[n : n + 1] in (b"", b"=", b"?")
 
 
-def sm_command(name: str) -> Callable[[SmHandler], SmHandler]:
-    def decorator(fn: SmHandler) -> SmHandler:
-        key = name.upper()
-        previous = _table.get(key)
-        if previous is not None and previous.__qualname__ != fn.__qualname__:
-            raise ValueError(f"command {name} registered twice")
-        _table[key] = fn
-        return fn
-
-    return decorator
+def datamode_exit_response(result: int) -> bytes:
+    """``exit_datamode``: any handler failure is reported as -1."""
+    return f"\r\n#XDATAMODE: {-1 if result else 0}\r\n".encode()
 
 
-def lookup(line: bytes) -> tuple[str, SmHandler] | None:
-    """The custom command whose filter is this line's command name."""
-    upper = line.upper()
-    for name, fn in _table.items():
-        n = len(name)
-        if upper[:n] == name.encode() and upper[n : n + 1] in (b"", b"=", b"?"):
-            return name, fn
+SM = Dialect(
+    name="sm",
+    firmware="Serial Modem",
+    version=CURRENT,
+    version_command="AT#XSMVER",
+    # ATE0 and ATE1 are Serial Modem commands too.
+    command_prefix="AT",
+    banner=b"Ready\r\n",
+    modem_base=MODEM_COMMANDS,
+    ok_on_datamode_entry=True,
+    datamode_exit_response=datamode_exit_response,
+    line_discipline=SmLines,
+    grammar_check=grammar_ok,
+    matches=filter_matches,
+    cmd_type=cmd_type,
+)
+
+
+def lookup(line: bytes):
+    """The table entry whose filter is this line's command name, or None."""
+    for entry in SM.table.ordered():
+        if filter_matches(line, entry.name):
+            return entry
     return None
 
 
-def names() -> list[str]:
-    return sorted(_table)
-
-
-def on_boot(fn: Hook) -> Hook:
-    if fn not in _boot:
-        _boot.append(fn)
-    return fn
-
-
-def on_shutdown(fn: Hook) -> Hook:
-    if fn not in _shutdown:
-        _shutdown.append(fn)
-    return fn
-
-
-def boot_hooks() -> list[Hook]:
-    return list(_boot)
-
-
-def shutdown_hooks() -> list[Hook]:
-    return list(_shutdown)
+__all__ = ["SILENT", "SM", "SmError", "datamode_exit_response", "filter_matches", "lookup"]

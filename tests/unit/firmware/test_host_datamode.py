@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from firmware_ref.host import FirmwareConfig, min_time_limit
+from firmware_ref.core.host import FirmwareConfig, min_time_limit
 from firmware_ref.testing import FirmwareHarness, temporary_command
 
 OK = b"\r\nOK\r\n"

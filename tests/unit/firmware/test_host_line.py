@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_ref.commands import CmdType, CommandError
-from firmware_ref.host import cmd_casecmp, cmd_type_get, grammar_ok
+from firmware_ref.core.errors import CmdType, CommandError
+from firmware_ref.core.parser import cmd_casecmp, cmd_type_get, grammar_ok
 from firmware_ref.testing import FirmwareHarness, temporary_command
 
 OK = b"\r\nOK\r\n"

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from firmware_ref import commands
-from firmware_ref.host import FirmwareConfig
-from firmware_ref.modem import DEFAULT_IMEI, ModemState
+from firmware_ref.core.host import FirmwareConfig
+from firmware_ref.core.modem import DEFAULT_IMEI, ModemState
+from firmware_ref.dialects.v20 import V20
 from firmware_ref.testing import FirmwareHarness
 
 OK = b"\r\nOK\r\n"
@@ -298,8 +298,8 @@ def test_reset_runs_shutdown_and_boot_hooks():
     def down(fw):
         events.append("shutdown")
 
-    commands.on_boot(boot)
-    commands.on_shutdown(down)
+    V20.on_boot(boot)
+    V20.on_shutdown(down)
     try:
         with FirmwareHarness() as h:
             assert events == ["boot"]
@@ -310,8 +310,8 @@ def test_reset_runs_shutdown_and_boot_hooks():
             assert h.fw.state == {"probe": 2} or "junk" not in h.fw.state
         assert events[-1] == "shutdown"
     finally:
-        commands.remove_hook(boot)
-        commands.remove_hook(down)
+        V20.remove_hook(boot)
+        V20.remove_hook(down)
 
 
 def test_input_sent_during_reset_is_lost(h):

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from firmware_ref.commands import CommandError
+from firmware_ref.core.errors import CommandError
 
 MAX_PARAMS = 42  # CONFIG_SLM_AT_MAX_PARAM, the command name included
 MAX_ARRAY_SIZE = 32  # AT_CMD_MAX_ARRAY_SIZE

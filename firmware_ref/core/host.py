@@ -1,9 +1,10 @@
-"""The AT host of the simulated SLM v2.0.x firmware (``slm_at_host.c`` + ``slm_at_commands.c``).
+"""The AT host of the simulated board (SLM v2.0 ``slm_at_host.c``), shared by every dialect.
 
-One ``Firmware`` is one powered-on board: bytes go in through ``feed``, bytes come out through
-the ``output`` callable it was built with. Inside, a single worker thread plays the role of the
-firmware's system work queue: it runs the line discipline, the grammar check, dispatch, the
-command handlers and the data-mode engine, one thing at a time.
+One ``Firmware`` is one powered-on board of one dialect (``firmware_ref.core.dialect``): bytes
+go in through ``feed``, bytes come out through the ``output`` callable it was built with.
+Inside, a single worker thread plays the role of the firmware's system work queue: it runs the
+dialect's line discipline, the grammar check, dispatch, the command handlers and the data-mode
+engine, one thing at a time.
 
 Flow control model: the real firmware disables UART RX while a command runs, so without
 hardware flow control the bytes a host sends early are lost. We model a board *with* RTS/CTS:
@@ -24,114 +25,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-# Command modules register their handlers on import: importing modem and sockets here makes
-# the table complete for every user of Firmware.
-import firmware_ref.sockets  # noqa: F401
-from firmware_ref import commands as cmdtable
-from firmware_ref import modem as modem_mod
-from firmware_ref.commands import CmdType, CmeError, CommandError, command
-from firmware_ref.modem import ModemState, redact_line
-from firmware_ref.params import ParamError, Params
+from firmware_ref.core.dialect import DEFAULT_DIALECT, CommandEntry, Dialect, get_dialect
+from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.modem import DEFAULT_IMEI, ModemState, redact_line
+from firmware_ref.core.params import ParamError, Params
+from firmware_ref.core.parser import modem_command_name
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 
-AT_MAX_CMD_LEN = 4096  # at_buf, NUL included
 DATA_BUF_SIZE = 4096  # data_rb
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
 TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
-SLM_VERSION = "2.0.0"
-
-_BS = 0x08
-_DEL = 0x7F
-_CR = 0x0D
-_LF = 0x0A
-_QUOTE = 0x22
-
-
-def _isalpha(c: int) -> bool:
-    return 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
-
-
-def _isalnum(c: int) -> bool:
-    return _isalpha(c) or 0x30 <= c <= 0x39
 
 
 def min_time_limit(baud: int) -> int:
     """Data-mode flush time: one UART buffer's transfer time plus a margin (ms, int math)."""
     return UART_RX_LEN * (8 + 1 + 1) * 1000 // baud + UART_RX_MARGIN_MS
-
-
-def grammar_ok(line: bytes) -> bool:
-    """``cmd_grammar_check``: AT[<+%#><alnum>+][?|=?|=<anything>]."""
-    if len(line) < 2 or line[:2].upper() != b"AT":
-        return False
-    rest = line[2:]
-    if not rest:
-        return True
-    if rest[0] not in b"+%#":
-        return False
-    i = 1
-    while i < len(rest) and _isalnum(rest[i]):
-        i += 1
-    if i == 1:
-        return False
-    tail = rest[i:]
-    if not tail or tail == b"?" or tail == b"=" or tail == b"=?":
-        return True
-    if tail[0:1] == b"=":
-        return tail[1:2] != b"?"
-    return False
-
-
-def cmd_casecmp(line: bytes, name: str) -> bool:
-    """``slm_util_cmd_casecmp``: case-insensitive prefix; a longer line needs ``=``/``?`` next.
-
-    The length allowance of 2 was meant for a trailing CRLF, but the line has none by now, so a
-    line up to two characters longer than the name also matches (bare ``AT#XSENDTO`` runs
-    ``AT#XSEND``).
-    """
-    n = len(name)
-    if len(line) < n or line[:n].upper() != name.encode().upper():
-        return False
-    if len(line) > n + 2:
-        return line[n : n + 1] in (b"=", b"?")
-    return True
-
-
-def cmd_type_get(line: bytes) -> CmdType | None:
-    """``at_parser_cmd_type_get``; None for AT_CMD_TYPE_UNKNOWN."""
-    if len(line) < 2 or line[:2].upper() != b"AT":
-        return None
-    i = 2
-    if i < len(line):
-        if line[i] not in b"+%#\r\n":
-            return None
-        if line[i] not in b"\r\n":
-            i += 1
-    while i < len(line) and (_isalpha(line[i]) or line[i] == 0x5F):
-        i += 1
-    nxt = line[i : i + 2]
-    if nxt == b"=?":
-        return CmdType.TEST
-    if nxt[:1] == b"?":
-        return CmdType.READ
-    if nxt[:1] in (b"=", b"\r", b"\n", b""):
-        return CmdType.SET
-    return None
-
-
-def modem_command_name(line: bytes) -> str:
-    i = 2
-    if i < len(line) and line[i] in b"+%#":
-        i += 1
-    while i < len(line) and _isalnum(line[i]):
-        i += 1
-    return line[:i].decode("ascii", "replace").upper()
 
 
 @dataclass
@@ -144,8 +58,8 @@ class FirmwareConfig:
     online: bool = False
     verbose: bool = False
     log_stream: TextIO | None = None
-    imei: str = modem_mod.DEFAULT_IMEI
-    dialect: str = "v20"  # the firmware generation (firmware_ref.dialects)
+    imei: str = DEFAULT_IMEI
+    dialect: str = DEFAULT_DIALECT  # a folder of firmware_ref/dialects
 
     @property
     def effective_baud(self) -> int:
@@ -185,8 +99,12 @@ class Firmware:
         config: FirmwareConfig | None = None,
         *,
         modem: ModemState | None = None,
+        dialect: Dialect | str | None = None,
     ) -> None:
         self.config = config or FirmwareConfig()
+        if not isinstance(dialect, Dialect):
+            dialect = get_dialect(dialect or self.config.dialect)
+        self.dialect = dialect
         self._output = output
         self.modem = modem or ModemState(
             address=self.config.address, address6=self.config.address6, imei=self.config.imei
@@ -202,9 +120,7 @@ class Firmware:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._generation = 0
-        # line discipline
-        self._line = bytearray()
-        self._in_quotes = False
+        self._lines = dialect.line_discipline(self)
         # data mode
         self._dm: _DataMode | None = None
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
@@ -253,7 +169,7 @@ class Firmware:
     @property
     def line_pending(self) -> bool:
         """Part of a command line has been received, without its terminator."""
-        return bool(self._line)
+        return self._lines.pending
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every byte fed so far is processed and the worker waits for input
@@ -263,25 +179,24 @@ class Firmware:
     @property
     def in_quotes(self) -> bool:
         """The line editor is inside a quoted string (CR/LF do not end the line)."""
-        return self._in_quotes
+        return self._lines.in_quotes
 
     def _boot(self) -> None:
         self._generation += 1
         self.stopping = threading.Event()
         self.state = {}
-        self._line.clear()
-        self._in_quotes = False
+        self._lines.reset()
         self._dm = None
         self._rb_pos = 0
         self.datamode_time_limit = 0
         self.modem.power_on_reset(self.config.online)
-        for hook in self._hooks(boot=True):
+        for hook in self.dialect.boot_hooks():
             try:
                 hook(self)
             except Exception:  # a broken hook must not keep the board from booting
                 self.log("boot hook failed:\n" + traceback.format_exc())
         self.log(f"boot (online={self.modem.online})")
-        self.write(READY)
+        self.write(self.dialect.banner)
 
     def _shutdown(self) -> None:
         self.stopping.set()
@@ -292,15 +207,11 @@ class Firmware:
             t.cancel()
         if self._dm is not None:
             self._dm = None
-        for hook in self._hooks(boot=False):
+        for hook in self.dialect.shutdown_hooks():
             try:
                 hook(self)
             except Exception:
                 self.log("shutdown hook failed:\n" + traceback.format_exc())
-
-    def _hooks(self, *, boot: bool) -> list[Callable[[Firmware], None]]:
-        """The per-boot state makers (or releasers) of this firmware's command table."""
-        return cmdtable.boot_hooks() if boot else cmdtable.shutdown_hooks()
 
     def _reboot(self) -> None:
         self.log("reset")
@@ -464,39 +375,11 @@ class Firmware:
         if self._dm is not None:
             return self._dm_receive(t, data)
         for i, c in enumerate(data):
-            line = self._rx_char(c)
+            line = self._lines.rx(c)
             if line is not None:
                 self._on_line(line)
                 return data[i + 1 :]
         return b""
-
-    # ------------------------------------------------------------------ line discipline
-
-    def _rx_char(self, c: int) -> bytes | None:
-        """``cmd_rx_handler`` with CRLF termination. Returns a finished line (or overflow)."""
-        buf = self._line
-        if c in (_BS, _DEL):
-            if buf:
-                del buf[-1]
-            return None
-        if not self._in_quotes and c == _LF and buf and buf[-1] == _CR:
-            del buf[-1]
-            line = bytes(buf)
-            buf.clear()
-            self._in_quotes = False
-            return line
-        buf.append(c)
-        if len(buf) > AT_MAX_CMD_LEN - 1:
-            # The overflowing character is dropped and ERROR goes out at once; what follows
-            # starts a new command.
-            buf.clear()
-            self._in_quotes = False
-            self.log("RX buffer overflow")
-            self.write(ERROR)
-            return None
-        if c == _QUOTE:
-            self._in_quotes = not self._in_quotes
-        return None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -504,7 +387,7 @@ class Firmware:
         if self.config.verbose:
             # Only well-formed commands are shown: the tail of an overflowed or garbled line can
             # be the middle of a key that was being provisioned.
-            if grammar_ok(line):
+            if self.dialect.grammar_check(line):
                 self.log("RX " + repr(redact_line(line)))
             else:
                 self.log(f"RX <{len(line)} bytes, not a command>")
@@ -516,7 +399,8 @@ class Firmware:
                 self._reboot()
 
     def _dispatch(self, line: bytes) -> None:
-        if not grammar_ok(line):
+        dialect = self.dialect
+        if not dialect.grammar_check(line):
             self.log("AT command invalid")
             self.write(ERROR)
             return
@@ -524,17 +408,17 @@ class Firmware:
             # The firmware hands the parser a C string, which ends at the first NUL.
             line = line[: line.index(b"\0")]
         entry = None
-        for e in cmdtable.slm_table():
-            if cmd_casecmp(line, e.name):
+        for e in dialect.table.ordered():
+            if dialect.matches(line, e.name):
                 entry = e
                 break
         if entry is None:
-            entry = cmdtable.modem_commands().get(modem_command_name(line))
+            entry = dialect.table.modem(modem_command_name(line))
             if entry is None:
                 self.log(f"modem: unknown command {modem_command_name(line)}")
                 self.write(ERROR)
                 return
-        cmd_type = cmd_type_get(line)
+        cmd_type = dialect.cmd_type(line)
         try:
             params = Params.parse(line)
         except ParamError as exc:
@@ -547,7 +431,7 @@ class Firmware:
             return
         self._run_handler(entry, cmd_type, params)
 
-    def _run_handler(self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params) -> None:
+    def _run_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         self._in_handler = True
         try:
             self._call_handler(entry, cmd_type, params)
@@ -555,9 +439,7 @@ class Firmware:
             self._in_handler = False
             self._start_deferred_timers()
 
-    def _call_handler(
-        self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params
-    ) -> None:
+    def _call_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         was_in_dm = self._dm is not None
         self.log(f"{entry.name} {cmd_type.name}")
         try:
@@ -580,7 +462,7 @@ class Firmware:
             self.log(f"{entry.name}: handler crashed:\n" + traceback.format_exc())
             self.write(ERROR)
             return
-        if self._dm is None or was_in_dm:
+        if self._dm is None or was_in_dm or self.dialect.ok_on_datamode_entry:
             self.write(OK)
 
     def _abort_data_mode(self, was_in_dm: bool) -> None:
@@ -637,12 +519,15 @@ class Firmware:
                 self.log("data mode send crashed:\n" + traceback.format_exc())
             if not ok:
                 self.log(f"raw send failed, {len(piece)} dropped")
-                exit_pending = True
+                self._dm_exit(-1)
+                return
             if exit_pending:
                 self._dm_exit()
                 return
 
-    def _dm_exit(self) -> None:
+    def _dm_exit(self, result: int = 0) -> None:
+        """Leave data mode; ``result`` is 0, or negative after a failed send (what the
+        dialect's exit answer may report)."""
         dm, self._dm = self._dm, None
         if dm is None:
             return
@@ -652,39 +537,22 @@ class Firmware:
         self.stopping.wait(DATAMODE_EXIT_RESET_S)
         cutoff = time.monotonic()
         self._drain_inbox(lambda t: t <= cutoff)
-        self._line.clear()
-        self._in_quotes = False
+        self._lines.reset()
         self.log("exit data mode")
-        self.write(OK)
+        self.write(self.dialect.datamode_exit_response(result))
 
 
-# ---------------------------------------------------------------------- SLM general commands
-# Positions follow slm_at_cmd_list in v2.0: the generic commands come before the socket ones.
-
-
-@command("AT#XSLMVER", order=1)
-def handle_slmver(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("XSLMVER is set-only")
-    fw.respond(f'#XSLMVER: "{SLM_VERSION}"')
-
-
-@command("AT#XRESET", order=4)
-def handle_reset(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("XRESET is set-only")
-    fw.request_reset()
-
-
-@command("AT#XDATACTRL", order=7)
-def handle_datactrl(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    minimum = min_time_limit(fw.config.effective_baud)
-    if cmd_type is CmdType.SET:
-        limit = params.get_ushort(1)
-        if limit > 0 and limit < minimum:
-            raise CommandError(f"time limit {limit} below minimum {minimum}")
-        fw.datamode_time_limit = limit
-    elif cmd_type is CmdType.READ:
-        fw.respond(f"#XDATACTRL: {fw.datamode_time_limit},{minimum}")
-    else:
-        fw.respond("#XDATACTRL=<time_limit>")
+def make_firmware(
+    output: Callable[[bytes], None],
+    config: FirmwareConfig | None = None,
+    *,
+    modem: ModemState | None = None,
+    dialect: Dialect | str | None = None,
+) -> Firmware:
+    """A board of ``dialect`` (default: the config's): the dialect's own ``Firmware`` subclass
+    when its host loop differs from the core's, else the core ``Firmware``."""
+    config = config or FirmwareConfig()
+    if not isinstance(dialect, Dialect):
+        dialect = get_dialect(dialect or config.dialect)
+    factory = dialect.firmware_class or Firmware
+    return factory(output, config, modem=modem, dialect=dialect)
