@@ -287,6 +287,10 @@ def bring_up(
     redact_credentials(client, credentials)
     if ready_timeout is not None:
         wait_until_answering(client, ready_timeout, progress)
+    else:
+        # The caller's probes may have been answered twice (one lost to the boot, answered
+        # after it): the version answers below must not be read one behind.
+        _resync(client)
     detected = detect_dialect(client, dialect, progress)
     _say(progress, "modem offline for provisioning (AT+CFUN=4)")
     client.at("AT+CFUN=4", timeout=30.0)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_ref.host import FirmwareConfig
+from firmware_ref.core.host import FirmwareConfig
 from firmware_ref.transport import Board, PtyTransport
 from pytest_slm.simboard import SimulatorProcess
 
@@ -45,8 +45,6 @@ class _MutantBoard(Board):
 @contextmanager
 def serial_modem(mutate: Mutation | None = None) -> Iterator[str]:
     """A simulated Serial Modem on a pty in this process; yields the pty path."""
-    import firmware_ref.dialects.sm  # noqa: F401  (registers the dialect)
-
     config = FirmwareConfig(address="127.0.0.1", address6="::1", dialect="sm")
     stop = threading.Event()
     transport = PtyTransport(_MutantBoard(config, mutate), stop)
