@@ -577,19 +577,21 @@ class SlmDut(AtClient):
         )
         rows = self._rows(result, name, _INT, count=1 if result.ok else None)
         if not result.ok:
-            sent = int(rows[0][0]) if rows else None
-            error = AtError if sent is None else SendError
-            kwargs = {} if sent is None else {"sent": sent}
-            raise error(
-                f"the board answered {result.final}"
-                + ("" if sent is None else f" after sending {sent} bytes"),
-                final=result.final,
-                command=result.command,
-                received=result.lines + [result.final],
-                transcript_tail=self.transcript.tail(),
-                **kwargs,
-            )
+            raise self._send_failed(result, int(rows[0][0]) if rows else None)
         return int(rows[0][0])
+
+    def _send_failed(self, result: AtResult, sent: int | None) -> AtError:
+        """The error of a refused send: SendError with the count the board printed first."""
+        kwargs = {} if sent is None else {"sent": sent}
+        return (AtError if sent is None else SendError)(
+            f"the board answered {result.final}"
+            + ("" if sent is None else f" after sending {sent} bytes"),
+            final=result.final,
+            command=result.command,
+            received=result.lines + [result.final],
+            transcript_tail=self.transcript.tail(),
+            **kwargs,
+        )
 
     def _choose(self, data: bytes, mode: SendMode) -> SendMode:
         if mode is SendMode.AUTO:

@@ -24,7 +24,6 @@ from pytest_slm.dut import (
     _TIMEOUT_MARGIN,
     DUT_CLASSES,
     NETWORK_TIMEOUT,
-    SendError,
     SlmDut,
     _check_string_payload,
     _quote,
@@ -274,18 +273,7 @@ class SmDut(SlmDut):
     def _sent(self, result: AtResult, name: str, h: int) -> Sent:
         rows = self._rows(result, name, f"{_INT},{_INT},{_INT}", count=1 if result.ok else None)
         if not result.ok:
-            sent = int(rows[0][2]) if rows else None
-            error = AtError if sent is None else SendError
-            kwargs = {} if sent is None else {"sent": sent}
-            raise error(
-                f"the board answered {result.final}"
-                + ("" if sent is None else f" after sending {sent} bytes"),
-                final=result.final,
-                command=result.command,
-                received=result.lines + [result.final],
-                transcript_tail=self.transcript.tail(),
-                **kwargs,
-            )
+            raise self._send_failed(result, int(rows[0][2]) if rows else None)
         fd, kind, size = (int(v) for v in rows[0])
         self._same_handle(result, str(fd), h)
         return Sent(fd, kind, size)
@@ -505,18 +493,11 @@ class SmDut(SlmDut):
     ) -> Received:
         """`AT#XRECV=<h>,<mode>,<flags>,<timeout>[,<data_len>]` -> `#XRECV: <h>,<mode>,<size>`
         and the data (hex digits in mode 1, decoded here). No data within `timeout`: ERROR."""
-        h = self._h(handle)
-        result = self.at(
-            f"AT#XRECV={self._recv_args(h, mode, flags, timeout, data_len)}",
-            timeout=self._wait_for(timeout, at_timeout),
-        )
-        if not result.lines and not result.payloads:
+        got = self._receive("#XRECV", "", timeout, at_timeout, handle, mode, flags, data_len)
+        if got is None:
             return Received(b"", None)
-        fd, got_mode, size = self._rows(result, "#XRECV", f"{_INT},{_INT},{_INT}")[0]
-        self._same_handle(result, fd, h)
-        if int(got_mode) != int(mode):
-            raise self._bad(result, f"#XRECV mode {got_mode}, asked for {int(mode)}")
-        return Received(self._decoded(result, int(size), int(mode) == SocketMode.HEX), int(size))
+        data, row = got
+        return Received(data, int(row[2]))
 
     def recv_hex(self, timeout: int, **kwargs) -> Received:
         return self.recv(timeout, mode=SocketMode.HEX, **kwargs)
@@ -533,21 +514,39 @@ class SmDut(SlmDut):
     ) -> ReceivedFrom:
         """`AT#XRECVFROM=<h>,<mode>,<flags>,<timeout>[,<data_len>]` ->
         `#XRECVFROM: <h>,<mode>,<size>,"<ip>",<port>` and the data."""
+        got = self._receive(
+            "#XRECVFROM", f",{_STR},{_INT}", timeout, at_timeout, handle, mode, flags, data_len
+        )
+        if got is None:
+            return ReceivedFrom(b"", None, None)
+        data, row = got
+        return ReceivedFrom(data, int(row[2]), row[3], int(row[4]))
+
+    def _receive(
+        self,
+        name: str,
+        address: str,
+        timeout: int,
+        at_timeout: float | None,
+        handle: int | None,
+        mode: SocketMode | int,
+        flags: int,
+        data_len: int | None,
+    ) -> tuple[bytes, tuple[str, ...]] | None:
+        """One #XRECV/#XRECVFROM: the decoded data and the header's fields; None when the
+        answer is a bare OK (end of stream, an empty datagram)."""
         h = self._h(handle)
         result = self.at(
-            f"AT#XRECVFROM={self._recv_args(h, mode, flags, timeout, data_len)}",
+            f"AT{name}={self._recv_args(h, mode, flags, timeout, data_len)}",
             timeout=self._wait_for(timeout, at_timeout),
         )
         if not result.lines and not result.payloads:
-            return ReceivedFrom(b"", None, None)
-        fd, got_mode, size, ip, port = self._rows(
-            result, "#XRECVFROM", f"{_INT},{_INT},{_INT},{_STR},{_INT}"
-        )[0]
-        self._same_handle(result, fd, h)
-        if int(got_mode) != int(mode):
-            raise self._bad(result, f"#XRECVFROM mode {got_mode}, asked for {int(mode)}")
-        data = self._decoded(result, int(size), int(mode) == SocketMode.HEX)
-        return ReceivedFrom(data, int(size), ip, int(port))
+            return None
+        row = self._rows(result, name, f"{_INT},{_INT},{_INT}" + address)[0]
+        self._same_handle(result, row[0], h)
+        if int(row[1]) != int(mode):
+            raise self._bad(result, f"{name} mode {row[1]}, asked for {int(mode)}")
+        return self._decoded(result, int(row[2]), int(mode) == SocketMode.HEX), row
 
     # ------------------------------------------------------------------------ #XAPOLL
 
