@@ -16,6 +16,7 @@ busy when the bytes arrived.
 
 from __future__ import annotations
 
+import collections
 import queue
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import TextIO
 
 from firmware_ref.core.dialect import DEFAULT_DIALECT, CommandEntry, Dialect, get_dialect
 from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.line import Overflow
 from firmware_ref.core.modem import DEFAULT_IMEI, ModemState, redact_line
 from firmware_ref.core.params import ParamError, Params
 from firmware_ref.core.parser import modem_command_name
@@ -36,11 +38,26 @@ ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 
 DATA_BUF_SIZE = 4096  # data_rb
+UART_RX_TIMEOUT_S = 0.002  # UART_RX_TIMEOUT_US: line idle time that ends an RX event
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
 TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
+
+
+MODEM_RESPONSE_MAX = 4096  # a dialect without a shared buffer: what nrf_modem_at_cmd gets
+
+
+def format_final_result(buf: bytes) -> bytes:
+    """``format_final_result`` (``slm_at_host.c`` 688-752): CRLF before the final result when
+    information lines precede it. The last ``OK\\r\\n`` counts, else the last ``ERROR\\r\\n``, else
+    the last ``+CME ERROR:``, else the last ``+CMS ERROR:``; nothing found, nothing changes."""
+    for token in (b"OK\r\n", b"ERROR\r\n", b"+CME ERROR:", b"+CMS ERROR:"):
+        at = buf.rfind(token)
+        if at >= 0:
+            return buf if at == 0 else buf[:at] + b"\r\n" + buf[at:]
+    return buf
 
 
 def min_time_limit(baud: int) -> int:
@@ -121,6 +138,13 @@ class Firmware:
         self._closed = False
         self._generation = 0
         self._lines = dialect.line_discipline(self)
+        # Input taken from the inbox but not yet processed, oldest first: bytes the UART holds
+        # back (RTS) while a command runs, and items read ahead while collecting an RX event.
+        self._held: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._rx_pos = 0  # position in the UART's DMA buffer since RX was last enabled
+        self._rx_enabled_at = 0.0
+        self._capture: list[bytes] | None = None  # a modem command's answer being collected
+        self._capture_secret = False
         # data mode
         self._dm: _DataMode | None = None
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
@@ -186,6 +210,8 @@ class Firmware:
         self.stopping = threading.Event()
         self.state = {}
         self._lines.reset()
+        self._held.clear()
+        self._uart_receive()
         self._dm = None
         self._rb_pos = 0
         self.datamode_time_limit = 0
@@ -241,7 +267,12 @@ class Firmware:
                 self.log(f"output failed: {exc!r}")
 
     def respond(self, line: str, *, secret: bool = False) -> None:
-        """An information line: ``\\r\\n<line>\\r\\n``."""
+        """An information line: ``\\r\\n<line>\\r\\n`` (a modem command's line: ``<line>\\r\\n``
+        into its answer, which the host frames)."""
+        if self._capture is not None and threading.current_thread() is self._worker:
+            self._capture.append(line.encode("latin-1") + b"\r\n")
+            self._capture_secret = self._capture_secret or secret
+            return
         self.write(b"\r\n" + line.encode("latin-1") + b"\r\n", secret=secret)
 
     def urc(self, line: str) -> None:
@@ -318,6 +349,7 @@ class Firmware:
                 self._inbox.put((time.monotonic(), fn))
 
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
+        self._held = collections.deque(item for item in self._held if not drop(item[0]))
         keep = []
         while True:
             try:
@@ -329,40 +361,74 @@ class Firmware:
         for item in keep:
             self._inbox.put(item)
 
+    def _next_input(self, timeout: float | None) -> tuple[float, object]:
+        if self._held:
+            return self._held.popleft()
+        return self._inbox.get(timeout=timeout)
+
+    def _line_time(self, n: int) -> float:
+        return n * 10.0 / self.config.effective_baud
+
+    def _collect_event(self, t: float, data: bytes) -> tuple[float, bytes]:
+        """One UART RX event in command mode: the bytes that reach the UART back to back.
+
+        The UART reports received bytes once the line has been idle for UART_RX_TIMEOUT_US
+        (``slm_at_host.c`` 39, 148); bytes held back while RX was off (a command running)
+        arrive back to back when it is enabled again. So everything that arrives within that
+        idle time of the previous bytes (plus its own time on the line) is one event."""
+        last = max(t, self._rx_enabled_at)
+        parts = [data]
+        while True:
+            wait = last + UART_RX_TIMEOUT_S - time.monotonic()
+            try:
+                item = self._next_input(max(0.0, wait))
+            except queue.Empty:
+                break
+            t2, more = item
+            if more is _STOP or callable(more):
+                self._held.appendleft(item)  # type: ignore[arg-type]
+                break
+            assert isinstance(more, bytes)
+            if t2 - last > UART_RX_TIMEOUT_S + self._line_time(len(more)):
+                self._held.appendleft((t2, more))
+                break
+            parts.append(more)
+            last = max(t2, last)
+        return last, b"".join(parts)
+
     def _run(self) -> None:
-        pending: tuple[float, bytes] | None = None
         while not self._closed:
-            if pending is None:
-                timeout = None
-                dm = self._dm
-                if dm is not None and dm.buf:
-                    deadline = dm.last_rx + self.datamode_time_limit / 1000.0
-                    timeout = max(0.0, deadline - time.monotonic())
-                else:
-                    with self._idle_lock:
-                        if self._inbox.empty():
-                            self._idle.set()
-                try:
-                    item = self._inbox.get(timeout=timeout)
-                except queue.Empty:
-                    self._guard(self._dm_flush)
-                    continue
-                if item[1] is _STOP:
-                    return
-                if callable(item[1]):
-                    self._guard(item[1])
-                    continue
-                pending = item
-            t, data = pending
-            pending = None
+            timeout = None
+            dm = self._dm
+            if dm is not None and dm.buf:
+                deadline = dm.last_rx + self.datamode_time_limit / 1000.0
+                timeout = max(0.0, deadline - time.monotonic())
+            else:
+                with self._idle_lock:
+                    if self._inbox.empty() and not self._held:
+                        self._idle.set()
+            try:
+                item = self._next_input(timeout)
+            except queue.Empty:
+                self._guard(self._dm_flush)
+                continue
+            if item[1] is _STOP:
+                return
+            if callable(item[1]):
+                self._guard(item[1])
+                continue
+            t, data = item
+            assert isinstance(data, bytes)
             generation = self._generation
             try:
+                if self._dm is None:
+                    t, data = self._collect_event(t, data)
                 rest = self._consume(t, data)
             except Exception:  # never let one bad byte sequence kill the board
                 self.log("internal error:\n" + traceback.format_exc())
                 rest = b""
             if rest and generation == self._generation:
-                pending = (t, rest)  # a reboot in between would have lost them
+                self._held.appendleft((t, rest))  # a reboot in between would have lost them
 
     def _guard(self, fn: Callable[[], None]) -> None:
         try:
@@ -374,12 +440,33 @@ class Firmware:
         """Process input until a command completes; return what is still unprocessed."""
         if self._dm is not None:
             return self._dm_receive(t, data)
-        for i, c in enumerate(data):
-            line = self._lines.rx(c)
-            if line is not None:
-                self._on_line(line)
-                return data[i + 1 :]
+        while data:
+            # Events also end where a DMA buffer is full (UART_RX_LEN bytes from RX enable).
+            room = UART_RX_LEN - self._rx_pos % UART_RX_LEN
+            event, data = data[:room], data[room:]
+            consumed, command = self._lines.feed_event(event)
+            self._rx_pos += consumed
+            if command is None:
+                continue
+            # RX is off from here until the command has run (uart_rx_disable, 865): what is
+            # left waits in the UART (RTS), and comes back as held input.
+            rest = event[consumed:] + data
+            try:
+                if isinstance(command, Overflow):
+                    self.log("AT command buffer overflow")
+                    self.write(ERROR)
+                else:
+                    self._on_line(command)
+            finally:
+                self._lines.command_done()
+                self._uart_receive()
+            return rest
         return b""
+
+    def _uart_receive(self) -> None:
+        """``uart_receive``: RX on again, into a fresh DMA buffer."""
+        self._rx_pos = 0
+        self._rx_enabled_at = time.monotonic()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -404,9 +491,6 @@ class Firmware:
             self.log("AT command invalid")
             self.write(ERROR)
             return
-        if b"\0" in line:
-            # The firmware hands the parser a C string, which ends at the first NUL.
-            line = line[: line.index(b"\0")]
         entry = None
         for e in dialect.table.ordered():
             if dialect.matches(line, e.name):
@@ -434,10 +518,49 @@ class Firmware:
     def _run_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         self._in_handler = True
         try:
-            self._call_handler(entry, cmd_type, params)
+            if entry.own:
+                self._call_handler(entry, cmd_type, params)
+            else:
+                self._call_modem(entry, cmd_type, params)
         finally:
             self._in_handler = False
             self._start_deferred_timers()
+
+    def _call_modem(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
+        """A line the modem answers (``nrf_modem_at_cmd``, ``slm_at_host.c`` 784-801).
+
+        The modem's answer is its information lines and final result, each ending CRLF, in
+        ``at_buf``; SLM sends CRLF, then the answer with one more CRLF before the final result
+        (``format_final_result``). An answer that does not fit the buffer is an error of
+        nrf_modem_at_cmd itself: plain ERROR."""
+        self.log(f"{entry.name} {cmd_type.name} (modem)")
+        self._capture = []
+        try:
+            entry.handler(self, cmd_type, params)
+            final = b"OK\r\n"
+        except CmeError as exc:
+            self.log(f"{entry.name}: +CME ERROR: {exc.code}")
+            final = f"+CME ERROR: {exc.code}\r\n".encode() if self.modem.cmee else b"ERROR\r\n"
+        except CommandError as exc:
+            self.log(f"{entry.name}: ERROR ({exc})")
+            final = b"ERROR\r\n"
+        except Exception:
+            self.log(f"{entry.name}: modem handler crashed:\n" + traceback.format_exc())
+            final = b"ERROR\r\n"
+        finally:
+            captured, self._capture = self._capture, None
+        raw = b"".join(captured) + final
+        secret = self._capture_secret
+        self._capture_secret = False
+        if len(raw) + 1 > self._lines_capacity():
+            self.log(f"{entry.name}: modem answer of {len(raw)} bytes does not fit at_buf")
+            self.write(ERROR)
+            return
+        self._lines.modem_response(raw)
+        self.write(b"\r\n" + format_final_result(raw), secret=secret)
+
+    def _lines_capacity(self) -> int:
+        return len(getattr(self._lines, "at_buf", b"")) or MODEM_RESPONSE_MAX
 
     def _call_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         was_in_dm = self._dm is not None
@@ -483,6 +606,8 @@ class Firmware:
                 # Data mode ended; these bytes came in before the UART reset and are lost.
                 return b""
         piece, rest = data[:UART_RX_LEN], data[UART_RX_LEN:]
+        # data_rb lives in at_buf (ring_buf_init, slm_at_host.c 177).
+        self._lines.shared_write((self._rb_pos + len(dm.buf)) % DATA_BUF_SIZE, piece)
         dm.buf += piece
         dm.last_rx = t
         if DATA_BUF_SIZE - len(dm.buf) < UART_RX_LEN:
@@ -503,9 +628,12 @@ class Firmware:
         first = min(len(data), DATA_BUF_SIZE - self._rb_pos)
         pieces = [data[:first]] + ([data[first:]] if first < len(data) else [])
         for piece in pieces:
+            start = self._rb_pos
             self._rb_pos = (self._rb_pos + len(piece)) % DATA_BUF_SIZE
             exit_pending = False
             if len(piece) >= len(TERMINATOR) and piece.endswith(TERMINATOR):
+                # raw_send blanks the terminator in the ring (memset, slm_at_host.c 497).
+                self._lines.shared_write(start + len(piece) - len(TERMINATOR), bytes(3))
                 piece = piece[: -len(TERMINATOR)]
                 exit_pending = True
                 if not piece:
@@ -537,7 +665,9 @@ class Firmware:
         self.stopping.wait(DATAMODE_EXIT_RESET_S)
         cutoff = time.monotonic()
         self._drain_inbox(lambda t: t <= cutoff)
-        self._lines.reset()
+        # exit_datamode runs uart_receive(): RX restarts; the line editor keeps its state
+        # (at_cmd_len is not touched, slm_at_host.c 199-224).
+        self._uart_receive()
         self.log("exit data mode")
         self.write(self.dialect.datamode_exit_response(result))
 

@@ -52,7 +52,9 @@ class ModemState:
     reg_stat: int = 0  # +CEREG <stat>: 0 not registered, 2 searching, 1 registered home
     attach_seq: int = 0  # invalidates pending registration events after a CFUN change
     cereg_n: int = 0
-    cmee: int = 1
+    # +CMEE=0 after power-on: 27.007's default; SLM v2.0 never sets it (no CMEE in its source)
+    # and nRF9160 logs show ERROR for modem failures until a host enables +CMEE.
+    cmee: int = 0
     cgerep: int = 0
 
     @property
@@ -65,7 +67,7 @@ class ModemState:
         self.attach_seq += 1
         self.cereg_n = 0
         self.cgerep = 0
-        self.cmee = 1
+        self.cmee = 0
 
 
 def redact_line(line: bytes) -> bytes:

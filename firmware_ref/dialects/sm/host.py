@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.host import ERROR, OK, Firmware, min_time_limit
 from firmware_ref.core.params import ParamError, Params
 from firmware_ref.core.parser import cmd_type_get, modem_command_name
@@ -39,6 +39,7 @@ from firmware_ref.net import NetError
 
 DATAMODE_BUF_SIZE = 4096  # CONFIG_SM_DATAMODE_BUF_SIZE
 TERMINATOR = b"+++"  # CONFIG_SM_DATAMODE_TERMINATOR
+SM_AT_BUF_SIZE = 4096  # CONFIG_SM_AT_BUF_SIZE: the modem's answer buffer
 URC_RETRY_DELAY = 0.100
 ECHO_URC_DELAY = 1.000  # CONFIG_SM_URC_DELAY_WITH_INCOMPLETE_ECHO_MS
 
@@ -108,6 +109,11 @@ class SmFirmware(Firmware):
     @property
     def echo(self) -> bool:
         return self._echo
+
+    @property
+    def datamode_remaining(self) -> int:
+        """Bytes data mode still takes before it ends by itself (0: until the terminator)."""
+        return self._sm_dm.data_len if self._mode == MODE_DATA else 0
 
     # ------------------------------------------------------------------ output
 
@@ -303,6 +309,8 @@ class SmFirmware(Firmware):
         self._start_deferred_timers()
 
     def _run_modem(self, line: bytes) -> None:
+        """``nrf_modem_at_cmd`` for a line no filter takes: cmd_send frames the modem's answer
+        exactly as SLM v2.0 does (format_final_result), so the core's modem call serves."""
         entry = SM.table.modem(modem_command_name(line))
         ctype = cmd_type_get(line)
         if entry is None or ctype is None:
@@ -314,23 +322,11 @@ class SmFirmware(Firmware):
         except ParamError:
             self.write(ERROR)
             return
-        self._in_handler = True
-        try:
-            entry.handler(self, ctype, params)
-        except CmeError as exc:
-            self.write(f"\r\n+CME ERROR: {exc.code}\r\n".encode() if self.modem.cmee else ERROR)
-            return
-        except CommandError:
-            self.write(ERROR)
-            return
-        except Exception:  # noqa: BLE001
-            self.log("modem handler crashed:\n" + traceback.format_exc())
-            self.write(ERROR)
-            return
-        finally:
-            self._in_handler = False
-            self._start_deferred_timers()
-        self.write(OK)
+        self._run_handler(entry, ctype, params)
+
+    def _lines_capacity(self) -> int:
+        # sm_response_buf is CONFIG_SM_AT_BUF_SIZE + 1; cmd_send keeps 2 bytes for the CRLF.
+        return SM_AT_BUF_SIZE + 1 - 2
 
     # ------------------------------------------------------------------ data mode
 
@@ -341,7 +337,8 @@ class SmFirmware(Firmware):
             raise SmError(-errno.EINVAL, "Failed to enter data mode")
         dm.buf.clear()
         dm.handler = handler
-        dm.data_len = data_len
+        # size_t: a negative <data_len> becomes a count of about 4 GB, "+++" included as data.
+        dm.data_len = data_len % (1 << 32)
         dm.quit_match = 0
         if self.datamode_time_limit == 0:
             self.datamode_time_limit = min_time_limit(self.config.effective_baud)

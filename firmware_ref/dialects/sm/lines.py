@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from firmware_ref.core.line import LineDiscipline
+
 AT_BUF_MAX_SIZE = 8192
 AT_LINE_MAX = AT_BUF_MAX_SIZE - 2
 ECHO_MAX_LEN = 4096
@@ -57,7 +59,7 @@ def grammar_ok(cmd: bytes) -> bool:
     return tail[1:2] != b"?" or tail == b"=?"
 
 
-class SmLines:
+class SmLines(LineDiscipline):
     """``cmd_rx_handler``; ``overflowed`` tells the host an ERROR was just sent."""
 
     def __init__(self, fw: Any) -> None:

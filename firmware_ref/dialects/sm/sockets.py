@@ -480,14 +480,17 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def nrf_send(fw: SmFirmware, sock: SmSocket, ep: Endpoint, data: bytes, addr=None) -> int:
-    """One blocking ``nrf_send``/``nrf_sendto``: waits for room up to SO_SNDTIMEO."""
+def nrf_send(
+    fw: SmFirmware, sock: SmSocket, ep: Endpoint, data: bytes, addr=None, flags: int = 0
+) -> int:
+    """One ``nrf_send``/``nrf_sendto``: waits for room up to SO_SNDTIMEO, unless
+    MSG_DONTWAIT. Other flag bits are the modem's business and change nothing here."""
     deadline = _deadline(sock.sndtimeo)
     while True:
         try:
             return ep.send(data) if addr is None else ep.sendto(data, addr)
         except NetError as exc:
-            if exc.errno != errno.EAGAIN:
+            if exc.errno != errno.EAGAIN or flags & MSG_DONTWAIT:
                 raise
         left = _remaining(deadline)
         if left is not None and left <= 0:
@@ -518,7 +521,7 @@ def do_send(st: SmSockets, sock: SmSocket, data: bytes, flags: int) -> int:
     try:
         ep = st.ep(sock)
         while sent < len(data):
-            n = nrf_send(fw, sock, ep, data[sent:])
+            n = nrf_send(fw, sock, ep, data[sent:], flags=flags)
             if flags & MSG_WAITACK:
                 _wait_acked(st, sock, ep)
             sent += n
@@ -548,7 +551,9 @@ def do_sendto(st: SmSockets, sock: SmSocket, url: str, port: int, data: bytes, f
     try:
         ep = st.ep(sock)
         while True:
-            n = nrf_send(fw, sock, ep, data[sent:], addr)
+            n = nrf_send(fw, sock, ep, data[sent:], addr, flags)
+            if flags & MSG_WAITACK:
+                _wait_acked(st, sock, ep)
             if n <= 0:
                 ret = -errno.EIO
                 break

@@ -181,3 +181,17 @@ def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
     assert sm.read_until(b"#XAPOLL: 0,1\r\n") == b"\r\n#XAPOLL: 0,1\r\n"
     assert at(sm, "AT#XRECVFROM=0,0,0,1") == info(f"#XRECVFROM: 0,0,1,{origin}") + b"y" + OK
     sm.assert_silent(0.3)
+
+
+def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
+    # With both #XAPOLL (POLLIN) and #XRECVCFG on, one poll work item queues the #XAPOLL URC
+    # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 238): the
+    # #XRECV header goes out first (rsp_send 1128), and data_send (sm_at_host.c) flushes the
+    # pending URC before the payload. The URC ends up between header and data.
+    fd = open_tcp(sm, tcp_echo.port)
+    assert at(sm, "AT#XAPOLL=,1,1") == OK
+    assert at(sm, "AT#XRECVCFG=,1") == OK
+    assert at(sm, f'AT#XSEND={fd},0,0,"data"') == info(f"#XSEND: {fd},0,4") + OK
+    assert sm.read_until(b"data\r\n") == (
+        info(f"#XRECV: {fd},0,4") + info(f"#XAPOLL: {fd},1") + b"data\r\n"
+    )

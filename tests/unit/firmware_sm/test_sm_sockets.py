@@ -178,6 +178,15 @@ def test_send_hex_errors(sm, tcp_echo, data: str) -> None:
     assert at(sm, f"AT#XSEND={fd},1,0,{data}") == ERROR
 
 
+def test_send_flags(sm, tcp_echo) -> None:
+    fd = open_tcp(sm, tcp_echo.port)
+    # 512 (MSG_WAITACK) returns once the peer has the data; 64 (MSG_DONTWAIT) never waits.
+    assert at(sm, f'AT#XSEND={fd},0,512,"acked"') == info(f"#XSEND: {fd},0,5") + OK
+    assert tcp_echo.wait_received(5) == b"acked"
+    assert at(sm, f'AT#XSEND={fd},0,64,"now"') == info(f"#XSEND: {fd},0,3") + OK
+    assert tcp_echo.wait_received(8) == b"ackednow"
+
+
 def test_send_string_forms(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, f"AT#XSEND={fd},0,0") == ERROR  # missing string data (1754)
@@ -274,6 +283,16 @@ def test_data_mode_with_length(sm, tcp_echo) -> None:
     sm.feed(b"ab+++cd")
     assert sm.read_until(b"#XDATAMODE: 0\r\n") == b"\r\n#XDATAMODE: 0\r\n"
     assert tcp_echo.wait_received(7) == b"ab+++cd"
+
+
+def test_negative_data_len_is_a_huge_count(sm, tcp_echo) -> None:
+    fd = open_tcp(sm, tcp_echo.port)
+    # enter_datamode takes a size_t: -1 is a count of 2**32 - 1 bytes, so "+++" is only data.
+    assert at(sm, f"AT#XSEND={fd},2,0,-1") == OK
+    sm.feed(b"ab+++")
+    assert tcp_echo.wait_received(5) == b"ab+++"
+    assert sm.fw.datamode_remaining == (1 << 32) - 1 - 5
+    sm.assert_silent(0.1)
 
 
 def test_data_mode_flushes_on_silence(sm, tcp_echo) -> None:
@@ -451,3 +470,20 @@ def test_getaddrinfo_offline(sm_offline) -> None:
         at(sm_offline, 'AT#XGETADDRINFO="127.0.0.1"')
         == info('#XGETADDRINFO: "EAI_UNKNOWN"') + ERROR
     )
+
+
+def test_hex_limits_and_long_hex_receive(sm, udp_echo) -> None:
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    # bin_data holds 1400 bytes: 2800 hex digits fit, 2802 do not (hex2bin 1760-1763).
+    payload = bytes(range(256)) * 5 + bytes(range(120))
+    line = f'AT#XSENDTO=0,1,0,"127.0.0.1",{udp_echo.port},"{payload.hex().upper()}"'
+    assert at(sm, line) == info("#XSENDTO: 0,0,1400") + OK
+    assert at(sm, line[:-1] + 'AB"') == ERROR
+    udp_echo.wait_received(1400)
+    assert at(sm, "AT#XRECVFROM=0,0,0,5").endswith(OK)  # the 1400-byte echo, consumed
+    # data_send_hex converts 128 bytes at a time; the host sees one run of lowercase digits.
+    line = f'AT#XSENDTO=0,1,0,"127.0.0.1",{udp_echo.port},"{payload[:1000].hex()}"'
+    assert at(sm, line) == info("#XSENDTO: 0,0,1000") + OK
+    origin = f'"127.0.0.1",{udp_echo.port}'
+    expected = info(f"#XRECVFROM: 0,1,1000,{origin}") + payload[:1000].hex().encode() + OK
+    assert at(sm, "AT#XRECVFROM=0,1,0,5") == expected
