@@ -51,7 +51,6 @@ def test_xsocket_opens_each_family_type_and_role(slm, family, type_, proto, role
         "4,1,0",  # no such family
         "1,0,0",  # type 0
         "1,4,0",  # no such type
-        "1,3,0",  # raw type needs the packet family
         "3,1,0",  # the packet family needs the raw type
         "3,2,0",
         "2,3,0",
@@ -363,7 +362,6 @@ def test_xaccept_on_a_socket_that_does_not_listen_is_refused(slm, request, kind)
     "params",
     [
         "{h},2",  # op 2
-        "{h},1",  # start without events
         "{h},1,2",  # POLLPRI is not offered
         "{h},1,8",
         "{h},1,16",
