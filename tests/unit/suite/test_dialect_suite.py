@@ -63,9 +63,10 @@ def _run(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
     )
 
 
-def test_the_whole_suite_on_serial_modem(pytester: pytest.Pytester):
+def test_the_whole_suite_on_serial_modem(pytester: pytest.Pytester, tmp_path):
+    junit = tmp_path / "junit.xml"
     with serial_modem() as url:
-        result = _run(pytester, url, str(SUITE), "--dialect", "sm")
+        result = _run(pytester, url, str(SUITE), "--dialect", "sm", f"--junitxml={junit}")
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()[-4000:]
     # Serial Modem's own tests and the shared behaviour tests ran and passed (counts are the
@@ -74,6 +75,15 @@ def test_the_whole_suite_on_serial_modem(pytester: pytest.Pytester):
     assert outcomes["skipped"] >= 500, outcomes
     result.stdout.fnmatch_lines(["*v20 only; the board runs Serial Modem v2.0.0-preview1*"])
     result.stdout.fnmatch_lines(["*[[]slm] *: Serial Modem v2.0.0-preview1 (dialect sm)*"])
+    # Every test's JUnit record names the dialect and the firmware version.
+    import xml.etree.ElementTree as ET
+
+    cases = [c for c in ET.parse(junit).iter("testcase") if c.find("skipped") is None]
+    assert len(cases) >= 400
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert props["slm_dialect"] == "sm", props
+        assert props["slm_slm_version"] == "v2.0.0-preview1", props
 
 
 def test_dialect_sm_against_slm_v20_is_one_clear_error(pytester: pytest.Pytester, tmp_path):
@@ -158,6 +168,9 @@ def test_a_broken_serial_modem_fails_the_suite(pytester: pytest.Pytester, name):
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     # Every selected test sees the mutation, and every one of them fails.
     assert outcomes.get("failed", 0) >= 1 and not outcomes.get("passed"), outcomes
+    # Each failure's transcript names the firmware it ran against.
+    text = result.stdout.str()
+    assert text.count("Serial Modem v2.0.0-preview1 (dialect sm)) -") >= outcomes["failed"]
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
