@@ -149,12 +149,12 @@ class _LoseAByte:
 MUTATIONS = {
     "wrong-field": (
         _wrong_send_size,
-        "test_sm_transfer.py",
+        "test_serialmodem_transfer.py",
         "string_send_answers or hex_mode_both or either_case or zero_nibble or empty_string",
     ),
-    "missing-notification": (_no_send_notification, "test_sm_async.py", "with_ack"),
-    "wrong-events": (_wrong_apoll_events, "test_sm_async.py", "apoll_pollin"),
-    "lost-byte": (_LoseAByte, "test_sm_transfer.py", "echo or hex_mode or recv_data_len"),
+    "missing-notification": (_no_send_notification, "test_serialmodem_async.py", "with_ack"),
+    "wrong-events": (_wrong_apoll_events, "test_serialmodem_async.py", "apoll_pollin"),
+    "lost-byte": (_LoseAByte, "test_serialmodem_transfer.py", "echo or hex_mode or recv_data_len"),
 }
 
 
