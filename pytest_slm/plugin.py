@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_slm import hardware, peers, report, sources
+from pytest_slm import dialects, hardware, peers, report, sources
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
@@ -42,8 +42,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # Every option is parsed and checked here, once: a bad one stops the run with pytest's
     # usage-error status before collection.
     # (A conftest's pytest_configure may have asked for them first: they are built once.)
+    config.addinivalue_line(
+        "markers",
+        "slm_dialect(*names): the test runs only on boards speaking one of these firmware "
+        "generations (v20, sm); on others it skips with the reason",
+    )
     if not config.getoption("help", default=False):
         settings_of(config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    requested = config.getoption("--dialect", default=dialects.AUTO) or dialects.AUTO
+    known = ", ".join(f"{d.name} = {d.title}" for d in dialects.DIALECTS.values())
+    if requested == dialects.AUTO:
+        return [f"slm dialect: auto (detected at bring-up; known: {known})"]
+    return [f"slm dialect: {requested} ({dialects.get(requested).title}), checked at bring-up"]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -76,6 +89,9 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
     failure: str | None = None
     try:
         session = board_session.open_board_session(settings, ctx, credentials)
+    except dialects.DialectError as exc:
+        # A board of the wrong generation is one usage error for the run, not one per test.
+        pytest.exit(f"pytest-slm: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     except Exception as exc:
         summary = f"the board session could not start: {_one_line(exc)}"
         config.stash[BROKEN_KEY] = f"pytest-slm: {summary} (see the first error)"
@@ -86,6 +102,9 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
         # plugin's own frames would only bury it.
         pytest.fail(failure, pytrace=False)
     config.stash[SESSIONS_KEY].append(session)
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"[slm] {session.name}: {session.dut.describe_firmware()}", bold=True)
     try:
         yield session
     finally:
@@ -96,11 +115,20 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
 def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -> SlmDut:
     """The board's SlmDut in a clean state: out of data mode, every socket closed, input drained."""
     dut = slm_board.dut
+    skip_other_dialects(request.node, dut)
     dut.reset_state()
     record = report.RunRecord(dut.transcript, slm_board.name, slm_board.url, slm_board.info)
     report.start_test(request.node, record)
     request.node.stash[RECORD_KEY] = record
     return dut
+
+
+def skip_other_dialects(node: pytest.Item, dut: SlmDut) -> None:
+    """Skip `node` when its `slm_dialect` marker names dialects the board does not speak."""
+    marker = node.get_closest_marker("slm_dialect")
+    if marker is not None and dut.dialect.name not in marker.args:
+        wanted = ", ".join(dialects.get(name).title + f" ({name})" for name in marker.args)
+        pytest.skip(f"{wanted} only; the board runs {dut.describe_firmware()}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -116,6 +144,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for session in config.stash.get(SESSIONS_KEY, []):
         if not session.dut.timings:
             continue
-        terminalreporter.write_sep("-", f"SLM command latency: {session.name} {session.url}")
+        terminalreporter.write_sep(
+            "-",
+            f"SLM command latency: {session.name} {session.url} "
+            f"({session.dut.describe_firmware()})",
+        )
         for line in report.latency_summary(session.dut.timings):
             terminalreporter.write_line(line)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_slm import bringup
+from pytest_slm import bringup, dialects
 from pytest_slm.at import LinkError
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.boards import Board
@@ -59,6 +59,15 @@ def add_options(group: pytest.OptionGroup) -> None:
         default=None,
         metavar="N",
         help="pace the simulated board's UART as N baud would (default: unpaced)",
+    )
+    group.addoption(
+        "--dialect",
+        default=dialects.AUTO,
+        choices=dialects.CHOICES,
+        help="the firmware generation the board must run: auto (default: detected at bring-up "
+        "from #XSLMVER / #XSMVER), v20 (SLM of NCS v2.0.x) or sm (Serial Modem, "
+        "ncs-serial-modem); with --board sim it picks the simulator's dialect; a board running "
+        "another one is an error at session start",
     )
     group.addoption(
         "--ready-timeout",
@@ -123,6 +132,7 @@ def open_reached(
     attach_timeout: float,
     progress: Progress,
     transcript: Transcript | None = None,
+    dialect: str = dialects.AUTO,
 ) -> Opened:
     """Flash (if offered), open, wait for the firmware, bring up. Releases nothing: the caller
     releases `reached` when this raises."""
@@ -165,7 +175,12 @@ def open_reached(
                     "opening it again"
                 )
         modem = bringup.bring_up(
-            dut, credentials, attach_timeout=attach_timeout, ready_timeout=None, progress=say
+            dut,
+            credentials,
+            attach_timeout=attach_timeout,
+            ready_timeout=None,
+            progress=say,
+            dialect=dialect,
         )
     except BaseException:
         if dut is not None:
@@ -203,6 +218,7 @@ def open_board_session(
             list(credentials),
             attach_timeout=settings.attach_timeout,
             progress=ctx.progress,
+            dialect=settings.dialect,
         )
     except BaseException:
         reached.release()

@@ -54,6 +54,8 @@ class Settings:
     peer_hosts: tuple[str, ...] = ()
     peer_url: str | None = None
     twister: bool = False
+    # --dialect: `auto` (detect at bring-up) or a `pytest_slm.dialects` name the board must run.
+    dialect: str = "auto"
     # Private directories for tests; None means the user's cache and lock directories.
     cache_dir: Path | None = None
     lock_dir: Path | None = None
@@ -121,6 +123,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         peer_hosts=tuple(_opt(config, "peer_host") or ()),
         peer_url=_opt(config, "peer_url"),
         cache_dir=_env_path("PYTEST_SLM_CACHE_DIR"),
+        dialect=_opt(config, "--dialect", "auto") or "auto",
     )
     _positive(settings.lock_timeout, "--lock-timeout")
     _positive(settings.attach_timeout, "--attach-timeout")
@@ -137,6 +140,12 @@ def settings_from_config(config: pytest.Config) -> Settings:
         )
     if settings.flash_erase and settings.flash == "never":
         raise pytest.UsageError("--flash-erase and --flash never contradict each other")
+    allowed = settings.board.dialects
+    if settings.dialect != "auto" and allowed and settings.dialect not in allowed:
+        raise pytest.UsageError(
+            f"--dialect {settings.dialect}: the board file of {settings.board.name} lists only "
+            f"{', '.join(allowed)} (dialects:)"
+        )
     from pytest_slm.sources.base import choose_source
 
     settings.source = choose_source(settings, config)

@@ -28,35 +28,18 @@ from pytest_slm.at.errors import (
     ProtocolError,
     SlmError,
 )
+from pytest_slm.at.framing import MAX_PAYLOAD, V20, Framing
 from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
 from pytest_slm.at.transcript import RX, TX, Transcript
 
 BANNER = "Ready"
 TERMINATOR = b"+++"
 
-# Lines the modem may send at any time. `Ready` is handled on its own (it also means a reset).
-URC_PREFIXES: tuple[str, ...] = (
-    "+CEREG:",
-    "+CGEV:",
-    "+CSCON:",
-    "+CNEC",
-    "+CIREG:",
-    "+CEDRXP:",
-    "+CMT:",
-    "%CESQ:",
-    "%XSIM:",
-    "%XTIME:",
-    "%MDMEV:",
-    "#XMODEM:",
-    "#XDATAMODE:",
-    "#XSLEEP:",
-)
+# Lines SLM v2.0 may send at any time. `Ready` is handled on its own (it also means a reset).
+# Each generation's list lives in its Framing (pytest_slm.at.framing).
+URC_PREFIXES: tuple[str, ...] = V20.urc_prefixes
 
 _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
-_PAYLOAD_HEADER = re.compile(r"^#XRECV(?:FROM)?:")
-_PAYLOAD_LENGTH = re.compile(r"^#XRECV(?:FROM)?: (\d{1,5})(?:,.*)?$")
-# A header can announce at most what the firmware's receive buffer holds.
-MAX_PAYLOAD = 4096
 
 
 def expected_prefix(command: str) -> str | None:
@@ -104,8 +87,14 @@ class AtClient:
         timeout: float = 10.0,
         datamode_settle: float = 0.3,
         close_port: bool = True,
+        framing: Framing = V20,
     ) -> None:
         self.port = port
+        # --- dialect hook: every generation-specific framing rule is asked of this object.
+        self.framing = framing
+        # Automatic-reception data (Serial Modem #XRECVCFG): (header line, payload) pairs.
+        self._urc_payloads: deque[tuple[str, bytes]] = deque()
+        self._urc_header: str | None = None
         self.transcript = transcript if transcript is not None else Transcript()
         self.timeout = timeout
         # v2.0 enters data mode silently: the absence of ERROR within this window is the only
@@ -208,6 +197,7 @@ class AtClient:
             newline = data.find(b"\n", index)
             if newline < 0:
                 self._line.extend(data[index:])
+                self._check_board_terminator()
                 return
             self._line.extend(data[index : newline + 1])
             index = newline + 1
@@ -215,9 +205,26 @@ class AtClient:
             self._line.clear()
             self._on_line(raw.rstrip(b"\r\n").decode("latin-1"))
 
+    def _check_board_terminator(self) -> None:
+        # Serial Modem ends data mode itself on a failed send by printing the bare terminator
+        # (no CRLF) and drops input until the host sends it back (sm_at_host.c
+        # exit_datamode_handler, null_handler): the host must still send `+++`.
+        if (
+            self.in_data_mode
+            and self.framing.datamode_exit_prefix is not None
+            and bytes(self._line) == TERMINATOR
+        ):
+            self._line.clear()
+            self._left_by_board = True
+
     def _deliver_payload(self) -> None:
         payload = bytes(self._payload)
         self._payload.clear()
+        if self._urc_header is not None:
+            # --- dialect hook: automatic reception delivers data as a notification.
+            self._urc_payloads.append((self._urc_header, payload))
+            self._urc_header = None
+            return
         if self._pending is not None and not self._pending.done:
             self._pending.payloads.append(payload)
         else:
@@ -243,14 +250,15 @@ class AtClient:
                     transcript_tail=self.transcript.tail(),
                 )
             return
-        if self._orphaned and not line.startswith(URC_PREFIXES):
+        if self._orphaned and not self.framing.is_urc(line):
             # Answers to commands we gave up on (how many is unknown after a reboot) until the
             # next command's quiet-line resync; notifications still queue.
             self.strays.append(line)
-            if _PAYLOAD_LENGTH.match(line):
-                self._payload_left = int(_PAYLOAD_LENGTH.match(line).group(1))
+            header = self.framing.payload_header(line)
+            if header is not None:
+                self._payload_left = header.wire
             return
-        if _PAYLOAD_HEADER.match(line):
+        if self.framing.is_payload_header(line):
             self._on_payload_header(line, pending)
             return
         if pending is None:
@@ -260,7 +268,15 @@ class AtClient:
             pending.final = line
         elif pending.prefix is not None and line.startswith(pending.prefix):
             pending.lines.append(line)
-        elif line.startswith(URC_PREFIXES):
+        elif (
+            pending.command == TERMINATOR.decode()
+            and self.framing.datamode_exit_prefix is not None
+            and line.startswith(self.framing.datamode_exit_prefix)
+        ):
+            # --- dialect hook: Serial Modem answers the terminator with #XDATAMODE: <status>.
+            pending.lines.append(line)
+            pending.final = line
+        elif self.framing.is_urc(line):
             self._urcs.append(line)
         else:
             pending.lines.append(line)
@@ -268,8 +284,22 @@ class AtClient:
             pending.garbage.append(line)
 
     def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
-        match = _PAYLOAD_LENGTH.match(line)
-        length = int(match.group(1)) if match else -1
+        header = self.framing.payload_header(line)
+        if (
+            header is not None
+            and self.framing.payload_urcs
+            and (pending is None or pending.prefix != header.command + ":")
+        ):
+            # --- dialect hook: a header no command asked for is automatic reception's.
+            if header.size > MAX_PAYLOAD:
+                self.strays.append(line)
+                return
+            self._urc_header = line
+            self._payload_left = header.wire
+            if header.wire == 0:
+                self._deliver_payload()
+            return
+        length = header.size if header else -1
         if not 0 <= length <= MAX_PAYLOAD:
             problem = ProtocolError(
                 f"malformed payload header {line!r} (expected a length of 0..{MAX_PAYLOAD})",
@@ -286,12 +316,19 @@ class AtClient:
             pending.lines.append(line)
         else:
             self.strays.append(line)
-        self._payload_left = length
+        self._payload_left = header.wire
         if length == 0:
             self._deliver_payload()
 
     def _unsolicited(self, line: str) -> None:
-        if self.in_data_mode and is_final(line):
+        exit_prefix = self.framing.datamode_exit_prefix
+        if self.in_data_mode and exit_prefix is not None and line.startswith(exit_prefix):
+            # --- dialect hook: Serial Modem left data mode by itself (<data_len> reached).
+            self.in_data_mode = False
+            self._left_by_board = not line.endswith(" 0")
+            self._urcs.append(line)
+            return
+        if self.in_data_mode and exit_prefix is None and is_final(line):
             if line == FINAL_OK:
                 # v2.0 leaves data mode by itself after a failed send and says OK.
                 self.in_data_mode = False
@@ -377,7 +414,7 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            self._write(command.encode("latin-1") + self.framing.command_end)
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
@@ -417,12 +454,23 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            self._write(command.encode("latin-1") + self.framing.command_end)
+            if self.framing.datamode_entry_answered:
+                # --- dialect hook: the board says OK once data mode is on; wait for it.
+                settle = self.timeout
             answered = self._wait(pending, settle)
             with self._cond:
                 self._pending = None
                 if pending.error is not None:
                     raise pending.error
+                if not answered and self.framing.datamode_entry_answered:
+                    self._orphaned = True
+                    raise AtTimeout(
+                        f"no answer to a data-mode entry within {settle:g} s",
+                        command=command,
+                        received=list(pending.lines),
+                        transcript_tail=self.transcript.tail(),
+                    )
                 if answered and pending.final != FINAL_OK:
                     raise AtError(
                         "the board refused to enter data mode",
@@ -467,6 +515,13 @@ class AtClient:
                 self.in_data_mode = False if completed else self.in_data_mode
             result = self._finish(pending, completed, timeout)
             self.transcript.note("data mode left")
+            exit_prefix = self.framing.datamode_exit_prefix
+            if exit_prefix is not None and result.final.startswith(exit_prefix):
+                # --- dialect hook: `#XDATAMODE: 0` is a clean exit; a non-zero status follows a
+                # send that failed, after which the board dropped the data (and said `+++`).
+                failed = result.final != exit_prefix + " 0"
+                self._left_by_board = failed
+                return not failed
             if not result.ok:
                 raise AtError(
                     f"leaving data mode answered {result.final}",
@@ -529,6 +584,29 @@ class AtClient:
                     )
                 self._cond.wait(left)
 
+    def wait_urc_data(self, *, timeout: float | None = None) -> tuple[str, bytes]:
+        """Take the first data notification (Serial Modem's automatic reception): its header
+        line and the payload exactly as sent (hex digits in hex mode)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._urc_payloads:
+                if self._link_error is not None:
+                    raise self._link_error
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AtTimeout(
+                        f"no received-data notification within {timeout:g} s",
+                        transcript_tail=self.transcript.tail(),
+                    )
+                self._cond.wait(left)
+            return self._urc_payloads.popleft()
+
+    def urc_data(self) -> list[tuple[str, bytes]]:
+        """The data notifications queued now, left in the queue."""
+        with self._cond:
+            return list(self._urc_payloads)
+
     def urcs(self) -> list[str]:
         """The unsolicited lines queued now, left in the queue."""
         with self._cond:
@@ -538,6 +616,7 @@ class AtClient:
         with self._cond:
             lines = list(self._urcs)
             self._urcs.clear()
+            self._urc_payloads.clear()
             return lines
 
     def wait_ready(self, timeout: float = 30.0, probe_interval: float = 1.0) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_slm import dialects
 from pytest_slm.settings import SIM_BOARD, Settings
 from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
 from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
@@ -38,6 +39,8 @@ class SimulatorSource(BoardSource):
     def open(self, ctx: OpenContext) -> Reached:
         # Not --online: the simulated modem attaches through the same bring-up a board does.
         args = ["--pty"]
+        if self.settings.dialect != dialects.AUTO:
+            args += dialects.get(self.settings.dialect).sim_args
         if self.settings.sim_baud:
             args += ["--baud", str(self.settings.sim_baud)]
         simulator = SimulatorProcess(args)
