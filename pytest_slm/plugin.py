@@ -14,6 +14,7 @@ import pytest
 from pytest_slm import hardware, hwmap, peers, report
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
+from pytest_slm.sources import labgrid as labgrid_source
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
@@ -25,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     board_session.add_options(group)
     hardware.add_options(group)
     hwmap.add_options(group)
+    labgrid_source.add_options(group)
     peers.add_options(group)
     report.add_options(group)
 

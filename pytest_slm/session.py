@@ -17,6 +17,7 @@ from pytest_slm import bringup, hardware, hwmap, twister
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.dut import SlmDut
 from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
+from pytest_slm.sources import labgrid as labgrid_source
 
 SIM_BOARD = "sim"
 
@@ -104,6 +105,10 @@ def _open_board(
 ) -> BoardSession:
     if request is not None and twister.is_active(config):
         return _open_twister_board(config, request, credentials)
+    if labgrid_source.requested(config):
+        return labgrid_source.open_board_session(
+            config, credentials, worker_id(), hwmap.worker_count()
+        )
     board = config.getoption("--board")
     port = config.getoption("--port")
     ready_timeout = config.getoption("--ready-timeout")
