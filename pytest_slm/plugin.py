@@ -14,8 +14,8 @@ import pytest
 from pytest_slm import hardware, hwmap, peers, report
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
-from pytest_slm.sources import labgrid as labgrid_source
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
+from pytest_slm.sources import labgrid as labgrid_source
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()

@@ -373,8 +373,12 @@ class _Attempt:
             place = self.session.places[name]
             if place.acquired != self.me:
                 continue
-            lock = BoardLock(lock_key(self.request.coordinator, name), timeout=0,
-                             lock_dir=self.lock_dir, holder_note=self._note(name))
+            lock = BoardLock(
+                lock_key(self.request.coordinator, name),
+                timeout=0,
+                lock_dir=self.lock_dir,
+                holder_note=self._note(name),
+            )
             try:
                 lock.acquire()
             except BoardBusy:
@@ -392,8 +396,10 @@ class _Attempt:
                 lock.release()
                 continue
             if self.request.place:
-                self.say(f"place {name} is already acquired by you ({self.me}); using it and "
-                         "leaving it acquired")
+                self.say(
+                    f"place {name} is already acquired by you ({self.me}); using it and "
+                    "leaving it acquired"
+                )
                 self.lock = lock
                 return name
             lock.release()
@@ -431,14 +437,19 @@ class _Attempt:
         # The record goes down before the place is acquired, so that a session killed at any
         # moment after AcquirePlace leaves what the next one needs to clean up.
         self.record = self._record_path(name)
-        self.record.write_text(json.dumps({
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "worker": self.request.worker,
-            "place": name,
-            "token": self.token,
-            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }), encoding="utf-8")
+        self.record.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "worker": self.request.worker,
+                    "place": name,
+                    "token": self.token,
+                    "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            ),
+            encoding="utf-8",
+        )
         try:
             await self.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=name))
         except grpc.aio.AioRpcError as exc:
@@ -464,9 +475,16 @@ class _Attempt:
             f"{self.request.coordinator}: serial port {serial.path} at {serial.url}"
         )
         held = HeldPlace(
-            name=name, coordinator=self.request.coordinator, identity=self.me,
-            tags=dict(place.tags), serial=serial, resources=resources, owned=owned,
-            token=self.token if owned else None, _lock=self.lock, _record=self.record,
+            name=name,
+            coordinator=self.request.coordinator,
+            identity=self.me,
+            tags=dict(place.tags),
+            serial=serial,
+            resources=resources,
+            owned=owned,
+            token=self.token if owned else None,
+            _lock=self.lock,
+            _record=self.record,
         )
         # Handed over: abandon() must not undo it now.
         self.lock = self.record = None
@@ -487,12 +505,14 @@ class _Attempt:
                 match = place.getmatch(path)
                 paths[(match.rename or path[3] if match else path[3], path[2])] = tuple(path)
             resources = sorted("/".join(p) for p in paths.values())
-            ports = {name: entry for (name, cls), entry in entries.items()
-                     if cls == "NetworkSerialPort"}
+            ports = {
+                name: entry for (name, cls), entry in entries.items() if cls == "NetworkSerialPort"
+            }
             if not ports:
                 raise PlaceError(
                     f"place {place.name} has no serial port (a NetworkSerialPort exported from a "
-                    f"RawSerialPort or USBSerialPort); its resources: {', '.join(resources) or 'none'}"
+                    "RawSerialPort or USBSerialPort); its resources: "
+                    f"{', '.join(resources) or 'none'}"
                 )
             name = self._pick_port(place.name, ports)
             entry = ports[name]
@@ -512,8 +532,10 @@ class _Attempt:
         wanted = self.request.port_name
         if wanted:
             if wanted not in ports:
-                raise PlaceError(f"place {place} has no serial port named {wanted} "
-                                 f"(it has {', '.join(sorted(ports))})")
+                raise PlaceError(
+                    f"place {place} has no serial port named {wanted} "
+                    f"(it has {', '.join(sorted(ports))})"
+                )
             return wanted
         if len(ports) == 1:
             return next(iter(ports))
@@ -551,8 +573,9 @@ class _Attempt:
         try:
             return await getattr(self.session.stub, method)(request)
         except grpc.aio.AioRpcError as exc:
-            raise PlaceError(f"labgrid coordinator {self.request.coordinator}: {method}: "
-                             f"{exc.details()}") from None
+            raise PlaceError(
+                f"labgrid coordinator {self.request.coordinator}: {method}: {exc.details()}"
+            ) from None
 
     def _record_path(self, name: str) -> Path:
         key = lock_key(self.request.coordinator, name)
@@ -573,8 +596,10 @@ class _Attempt:
             if place is None:
                 continue
             if place.acquired:
-                rows.append(f"{name} acquired by {_who(place.acquired)} since "
-                            f"{_clock(place.changed)}{self._local_holder(name, place)}")
+                rows.append(
+                    f"{name} acquired by {_who(place.acquired)} since "
+                    f"{_clock(place.changed)}{self._local_holder(name, place)}"
+                )
             elif place.reservation:
                 rows.append(f"{name} reserved for another session")
         return rows or ["waiting for the coordinator to allocate one"]
@@ -586,13 +611,18 @@ class _Attempt:
         return f" (here: {lock.holder()})"
 
     def _freeing_hint(self, candidates: list[str]) -> str:
-        held = [(n, self.session.places[n].acquired) for n in candidates
-                if n in self.session.places and self.session.places[n].acquired]
+        held = [
+            (n, self.session.places[n].acquired)
+            for n in candidates
+            if n in self.session.places and self.session.places[n].acquired
+        ]
         if not held:
             return ""
         name, holder = held[0]
-        return (f". If that session is gone, free the place with: labgrid-client -x "
-                f"{self.request.coordinator} -p {name} release-from {holder}")
+        return (
+            f". If that session is gone, free the place with: labgrid-client -x "
+            f"{self.request.coordinator} -p {name} release-from {holder}"
+        )
 
 
 async def _release(session: Any, name: str, who: str, token: str | None) -> None:
@@ -628,15 +658,25 @@ def _serial_from_entry(name: str, path: tuple, entry: Any) -> SerialExport:
 
     args = dict(entry.args)
     resource = NetworkSerialPort(
-        Target(f"slm-{name}"), name, host=args["host"], port=int(args["port"]),
-        speed=int(args.get("speed", 115200)), protocol=args.get("protocol", "rfc2217"),
+        Target(f"slm-{name}"),
+        name,
+        host=args["host"],
+        port=int(args["port"]),
+        speed=int(args.get("speed", 115200)),
+        protocol=args.get("protocol", "rfc2217"),
     )
     resource.extra = entry.extra
     host, port = proxymanager.get_host_and_port(resource)
     exporter, group, _cls, resource_name = path
     return SerialExport(
-        name=name, exporter=exporter, group=group, resource=resource_name, host=host,
-        port=int(port), speed=resource.speed, protocol=resource.protocol,
+        name=name,
+        exporter=exporter,
+        group=group,
+        resource=resource_name,
+        host=host,
+        port=int(port),
+        speed=resource.speed,
+        protocol=resource.protocol,
     )
 
 
@@ -682,7 +722,8 @@ def parse_match(values: list[str]) -> tuple[tuple[str, str], ...]:
             if not sep or not key or not val:
                 raise PlaceError(f"--lg-match {item}: expected KEY=VALUE, e.g. board=nrf9160dk")
             if not TAG_KEY.fullmatch(key):
-                raise PlaceError(f"--lg-match {item}: '{key}' is not a labgrid tag key "
-                                 f"({TAG_KEY.pattern})")
+                raise PlaceError(
+                    f"--lg-match {item}: '{key}' is not a labgrid tag key ({TAG_KEY.pattern})"
+                )
             pairs[key] = val
     return tuple(sorted(pairs.items()))

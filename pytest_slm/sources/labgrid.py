@@ -39,28 +39,41 @@ SIM_BOARD = "sim"
 
 def add_options(group: pytest.OptionGroup) -> None:
     group.addoption(
-        "--lg-place", default=None, metavar="NAME",
+        "--lg-place",
+        default=None,
+        metavar="NAME",
         help="take the board from this labgrid place: reserve and acquire it through the "
         "coordinator (waiting up to --lock-timeout while someone holds it), open its exported "
         "serial port, release it at the end",
     )
     group.addoption(
-        "--lg-match", action="append", default=[], metavar="TAG=VALUE",
+        "--lg-match",
+        action="append",
+        default=[],
+        metavar="TAG=VALUE",
         help="take any labgrid place whose tags include these (e.g. board=nrf9160dk; "
         "repeatable); with -n N each worker takes a different place",
     )
     group.addoption(
-        "--lg-port", default=None, metavar="NAME",
+        "--lg-port",
+        default=None,
+        metavar="NAME",
         help="the place's serial port to use when it exports several (default: the only one, "
         "or the one named 'modem')",
     )
     if labgrid_missing():
         group.addoption(
-            "--lg-env", dest="lg_env", default=None, metavar="FILE",
+            "--lg-env",
+            dest="lg_env",
+            default=None,
+            metavar="FILE",
             help=f"labgrid environment file naming a RemotePlace ({INSTALL_HINT})",
         )
         group.addoption(
-            "--lg-coordinator", dest="lg_coordinator", default=None, metavar="HOST:PORT",
+            "--lg-coordinator",
+            dest="lg_coordinator",
+            default=None,
+            metavar="HOST:PORT",
             help=f"labgrid coordinator address ({INSTALL_HINT})",
         )
 
@@ -88,8 +101,15 @@ def settings_from_config(config: pytest.Config, worker: str, sessions: int) -> L
     place = config.getoption("--lg-place")
     match_values = config.getoption("--lg-match")
     env_file = config.getoption("lg_env", default=None)
-    given = [name for name, value in (("--lg-place", place), ("--lg-match", match_values),
-                                      ("--lg-env", env_file)) if value]
+    given = [
+        name
+        for name, value in (
+            ("--lg-place", place),
+            ("--lg-match", match_values),
+            ("--lg-env", env_file),
+        )
+        if value
+    ]
     if len(given) > 1:
         raise pytest.UsageError(f"{' and '.join(given)} each choose the place: give one")
     for other in ("--port", "--hardware-map"):
@@ -217,20 +237,28 @@ def open_board_session(config: pytest.Config, credentials: list, worker: str, se
             raise pytest.UsageError(f"labgrid place {held.name}: {exc}") from None
         uart = board.uart
         dut = SlmDut.open(
-            held.url, baudrate=held.serial.speed or uart.baudrate, rtscts=uart.rtscts,
-            dtr=uart.dtr, transcript=Transcript(label=f"{name} {held.name} {held.url}"),
+            held.url,
+            baudrate=held.serial.speed or uart.baudrate,
+            rtscts=uart.rtscts,
+            dtr=uart.dtr,
+            transcript=Transcript(label=f"{name} {held.name} {held.url}"),
         )
         info = {"worker": worker, "port": held.url, **held.info()}
-        session = BoardSession(name=name, url=held.url, dut=dut, info=info,
-                               features=frozenset(board.features))
+        session = BoardSession(
+            name=name, url=held.url, dut=dut, info=info, features=frozenset(board.features)
+        )
         session.on_close(term.remove)
         session.on_close(held.release)
-        ready = max(config.getoption("--ready-timeout"),
-                    0.0 if board.simulated else board.boot_timeout)
+        ready = max(
+            config.getoption("--ready-timeout"), 0.0 if board.simulated else board.boot_timeout
+        )
         bringup.wait_until_answering(dut, ready, progress=progress)
         modem = bringup.bring_up(
-            dut, credentials, attach_timeout=config.getoption("--attach-timeout"),
-            ready_timeout=None, progress=progress,
+            dut,
+            credentials,
+            attach_timeout=config.getoption("--attach-timeout"),
+            ready_timeout=None,
+            progress=progress,
         )
     except BaseException:
         if session is not None:

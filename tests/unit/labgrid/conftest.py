@@ -1,5 +1,5 @@
-"""One labgrid lab per module: a real coordinator and exporter on loopback, two simulated boards
-behind ptys exported as places slm-a and slm-b (tags board=sim, dialect=slm)."""
+"""One labgrid lab for this directory's tests: a real coordinator and exporter on loopback, two
+simulated boards behind ptys exported as places slm-a and slm-b (tags board=sim, dialect=slm)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_helpers import Lab, labgrid_client, require_labgrid
+from lab_helpers import Lab, assert_all_free, require_labgrid
 
 from pytest_slm.simboard import SimulatorProcess
 
 PLACES = {"slm-a": "slm-a", "slm-b": "slm-b"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     require_labgrid()
     workdir = tmp_path_factory.mktemp("lab")
@@ -23,7 +23,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         ptys = [sim.start() for sim in simulators]
         lab.start_coordinator()
-        lab.start_exporter(dict(zip(PLACES.values(), ptys)))
+        lab.start_exporter(dict(zip(PLACES.values(), ptys, strict=True)))
         for place, group in PLACES.items():
             lab.create_place(place, group, board="sim", dialect="slm")
         yield lab
@@ -48,10 +48,3 @@ def idle_lab(lab: Lab, lock_dir: Path) -> Iterator[Lab]:
     assert_all_free(lab)
     yield lab
     assert_all_free(lab)
-
-
-def assert_all_free(lab: Lab) -> None:
-    who = labgrid_client(lab.address, "who").stdout.strip().splitlines()
-    reservations = labgrid_client(lab.address, "reservations").stdout.strip()
-    assert who == ["User  Host  Place  Changed"], "\n".join(who) + lab.logs()[-3000:]
-    assert reservations == "", reservations

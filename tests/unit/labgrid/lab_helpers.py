@@ -52,8 +52,13 @@ class LoggedProcess:
     def start(self, timeout: float = READY_TIMEOUT) -> re.Match[str]:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            self.argv, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, env=env,
+            self.argv,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -89,12 +94,16 @@ class LoggedProcess:
             self._reader.join(timeout=10)
 
 
-def labgrid_client(address: str, *args: str, env: dict[str, str] | None = None,
-                   check: bool = True) -> subprocess.CompletedProcess[str]:
+def labgrid_client(
+    address: str, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`labgrid-client -x ADDRESS ARGS...`, the lab engineer's tool."""
     result = subprocess.run(
         [sys.executable, "-m", "labgrid.remote.client", "-x", address, *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -119,7 +128,9 @@ class Lab:
         # The coordinator keeps places.yaml in its working directory: one per test.
         self.coordinator = LoggedProcess(
             [sys.executable, "-m", "labgrid.remote.coordinator", "-l", "127.0.0.1:0"],
-            self.workdir / "coordinator.log", self.workdir, r"listening on 127\.0\.0\.1:(\d+)",
+            self.workdir / "coordinator.log",
+            self.workdir,
+            r"listening on 127\.0\.0\.1:(\d+)",
         )
         port = self.coordinator.start().group(1)
         self.address = f"127.0.0.1:{port}"
@@ -138,9 +149,21 @@ class Lab:
             encoding="utf-8",
         )
         self.exporter = LoggedProcess(
-            [sys.executable, "-m", "labgrid.remote.exporter", "-c", self.address,
-             "-n", self.exporter_name, "--hostname", "127.0.0.1", str(config)],
-            self.workdir / "exporter.log", self.workdir, r"exporter name: ",
+            [
+                sys.executable,
+                "-m",
+                "labgrid.remote.exporter",
+                "-c",
+                self.address,
+                "-n",
+                self.exporter_name,
+                "--hostname",
+                "127.0.0.1",
+                str(config),
+            ],
+            self.workdir / "exporter.log",
+            self.workdir,
+            r"exporter name: ",
         )
         self.exporter.start()
         self.wait_for_resources(set(ports))
@@ -172,8 +195,9 @@ class Lab:
         labgrid_client(self.address, "-p", name, "create")
         labgrid_client(self.address, "-p", name, "add-match", f"{self.exporter_name}/{group}/*")
         if tags:
-            labgrid_client(self.address, "-p", name, "set-tags",
-                           *(f"{k}={v}" for k, v in tags.items()))
+            labgrid_client(
+                self.address, "-p", name, "set-tags", *(f"{k}={v}" for k, v in tags.items())
+            )
 
     def place(self, name: str):
         with connected(self.address) as client:
@@ -182,10 +206,22 @@ class Lab:
     def logs(self) -> str:
         return "".join(
             f"\n--- {p.log.name} ---\n{p.text()}"
-            for p in (self.coordinator, self.exporter) if p is not None
+            for p in (self.coordinator, self.exporter)
+            if p is not None
         )
 
     def stop(self) -> None:
         for process in (self.exporter, self.coordinator):
             if process is not None:
                 process.stop()
+
+
+def assert_all_free(lab: Lab) -> None:
+    """No place acquired and no reservation queued, as the coordinator itself reports it."""
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+    with connected(lab.address) as client:
+        held = {n: p.acquired for n, p in client.session.places.items() if p.acquired}
+        reply = client.run(client.session.stub.GetReservations(pb2.GetReservationsRequest()))
+    assert held == {}, f"{held}{lab.logs()[-3000:]}"
+    assert [(r.owner, r.token) for r in reply.reservations] == []

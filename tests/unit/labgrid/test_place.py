@@ -41,8 +41,14 @@ def test_acquire_resolves_the_exported_port_and_release_gives_it_back(
         assert held.identity == f"{who[1].split()[1]}/{who[1].split()[0]}"
         port = held.serial.port
         assert held.serial == SerialExport(
-            name="modem", exporter="lab-host-1", group="slm-a", resource="modem",
-            host="127.0.0.1", port=port, speed=115200, protocol="rfc2217",
+            name="modem",
+            exporter="lab-host-1",
+            group="slm-a",
+            resource="modem",
+            host="127.0.0.1",
+            port=port,
+            speed=115200,
+            protocol="rfc2217",
         )
         assert held.url == f"rfc2217://127.0.0.1:{port}?ign_set_control"
         assert held.resources == ["lab-host-1/slm-a/NetworkSerialPort/modem"]
@@ -125,8 +131,7 @@ def test_a_place_someone_else_holds_times_out_naming_the_holder(
     try:
         said: list[str] = []
         with pytest.raises(PlaceBusy) as busy:
-            acquire_place(request(idle_lab, lock_dir, place="slm-a", lock_timeout=2.0),
-                          said.append)
+            acquire_place(request(idle_lab, lock_dir, place="slm-a", lock_timeout=2.0), said.append)
         since = re.search(r"since (\d\d:\d\d:\d\d)", str(busy.value))
         assert since, busy.value
         assert str(busy.value) == (
@@ -195,8 +200,10 @@ def test_a_place_acquired_by_hand_is_used_and_left_acquired(idle_lab: Lab, lock_
         said: list[str] = []
         held = acquire_place(request(idle_lab, lock_dir, place="slm-a"), said.append)
         assert not held.owned and held.token is None
-        assert said[0] == (f"place slm-a is already acquired by you ({held.identity}); using it "
-                           "and leaving it acquired")
+        assert said[0] == (
+            f"place slm-a is already acquired by you ({held.identity}); using it "
+            "and leaving it acquired"
+        )
         held.release()
         with connected(idle_lab.address) as client:
             assert client.session.places["slm-a"].acquired == held.identity
@@ -209,7 +216,9 @@ def test_match_values_follow_labgrid_tag_rules() -> None:
 
     require_labgrid()
     assert parse_match(["board=nrf9160dk", "dialect=sm"]) == (
-        ("board", "nrf9160dk"), ("dialect", "sm"))
+        ("board", "nrf9160dk"),
+        ("dialect", "sm"),
+    )
     assert parse_match(["board=sim dialect=slm"]) == (("board", "sim"), ("dialect", "slm"))
     with pytest.raises(PlaceError, match=r"--lg-match board: expected KEY=VALUE"):
         parse_match(["board"])
