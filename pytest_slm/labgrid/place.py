@@ -266,11 +266,18 @@ def acquire_place(request: PlaceRequest, progress: Progress | None = None) -> He
     started = time.monotonic()
     with connected(request.coordinator) as client:
         attempt = _Attempt(client, request, say)
+        task = client.loop.create_task(attempt.acquire(deadline))
         try:
-            held = client.run(attempt.acquire(deadline))
+            held = client.loop.run_until_complete(task)
         except BaseException:
-            # Interrupted or failed while waiting: no reservation or place is left behind.
-            client.run(attempt.abandon())
+            # Interrupted (Ctrl-C, SIGTERM) or failed while waiting: stop the attempt, then
+            # leave no reservation or place behind. The first error is the one to report.
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    client.loop.run_until_complete(task)
+            with contextlib.suppress(Exception):
+                client.run(attempt.abandon())
             raise
     held.waited = time.monotonic() - started
     return held

@@ -227,7 +227,11 @@ def open_board_session(config: pytest.Config, credentials: list, worker: str, se
         )
     term = ReleaseOnTerm()
     term.install()
-    held = acquire(settings, progress)
+    try:
+        held = acquire(settings, progress)
+    except BaseException:
+        term.remove()
+        raise
     session = None
     try:
         name = board_name(held, settings)

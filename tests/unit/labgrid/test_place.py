@@ -224,3 +224,21 @@ def test_match_values_follow_labgrid_tag_rules() -> None:
         parse_match(["board"])
     with pytest.raises(PlaceError, match=r"'Board' is not a labgrid tag key"):
         parse_match(["Board=x"])
+
+
+def test_an_interrupted_wait_leaves_no_reservation_behind(idle_lab: Lab, lock_dir: Path) -> None:
+    labgrid_client(idle_lab.address, "-p", "slm-a", "acquire", env=ALICE)
+    try:
+
+        def ctrl_c_while_waiting(message: str) -> None:
+            if "in use" in message:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            acquire_place(
+                request(idle_lab, lock_dir, place="slm-a", lock_timeout=300.0),
+                ctrl_c_while_waiting,
+            )
+        assert labgrid_client(idle_lab.address, "reservations").stdout.strip() == ""
+    finally:
+        labgrid_client(idle_lab.address, "-p", "slm-a", "release", env=ALICE)
