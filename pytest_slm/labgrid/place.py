@@ -128,6 +128,8 @@ class HeldPlace:
     owned: bool = True
     token: str | None = None
     waited: float = 0.0
+    # The NetworkSerialPort as the exporter published it (its host before any proxying).
+    published: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: BoardLock | None = field(default=None, repr=False)
     _record: Path | None = field(default=None, repr=False)
 
@@ -138,6 +140,11 @@ class HeldPlace:
     @property
     def exporters(self) -> list[str]:
         return sorted({path.split("/", 1)[0] for path in self.resources})
+
+    def network_resource(self) -> Any:
+        """The place's serial port as a labgrid resource: what labgrid's own tools (its SSH
+        connection, its file transfer) take to work on the exporter's machine."""
+        return _network_serial_port(self.serial.name, self.published)
 
     def info(self) -> dict[str, str]:
         """What the session report records about where the board was."""
@@ -475,7 +482,7 @@ class _Attempt:
 
     async def _open(self, name: str, *, owned: bool) -> HeldPlace:
         place = self.session.places[name]
-        serial, resources = await self._serial_export(place)
+        serial, resources, published = await self._serial_export(place)
         verb = "acquired" if owned else "using"
         self.say(
             f"{verb} labgrid place {name} ({_tags_text(place.tags) or 'no tags'}) from "
@@ -490,6 +497,7 @@ class _Attempt:
             resources=resources,
             owned=owned,
             token=self.token if owned else None,
+            published=published,
             _lock=self.lock,
             _record=self.record,
         )
@@ -498,7 +506,7 @@ class _Attempt:
         self.acquired = self.token = None
         return held
 
-    async def _serial_export(self, place: Any) -> tuple[SerialExport, list[str]]:
+    async def _serial_export(self, place: Any) -> tuple[SerialExport, list[str], dict[str, Any]]:
         from labgrid.remote.client import Error as LabgridError
 
         deadline = time.monotonic() + EXPORT_TIMEOUT
@@ -525,7 +533,8 @@ class _Attempt:
             entry = ports[name]
             if entry.avail and entry.args.get("port"):
                 path = paths[(name, "NetworkSerialPort")]
-                return _serial_from_entry(name, path, entry), resources
+                published = {**entry.args, "extra": entry.extra}
+                return _serial_from_entry(name, path, published), resources, published
             left = deadline - time.monotonic()
             if left <= 0:
                 raise PlaceError(
@@ -656,23 +665,12 @@ async def _cancel_reservation(session: Any, token: str) -> None:
         await session.stub.CancelReservation(pb2.CancelReservationRequest(token=token))
 
 
-def _serial_from_entry(name: str, path: tuple, entry: Any) -> SerialExport:
+def _serial_from_entry(name: str, path: tuple, published: dict[str, Any]) -> SerialExport:
     """host and port as labgrid's SerialDriver reaches them (its proxy manager forwards through
     SSH when the exporter runs isolated or LG_PROXY is set)."""
-    from labgrid import Target
-    from labgrid.resource import NetworkSerialPort
     from labgrid.util.proxy import proxymanager
 
-    args = dict(entry.args)
-    resource = NetworkSerialPort(
-        Target(f"slm-{name}"),
-        name,
-        host=args["host"],
-        port=int(args["port"]),
-        speed=int(args.get("speed", 115200)),
-        protocol=args.get("protocol", "rfc2217"),
-    )
-    resource.extra = entry.extra
+    resource = _network_serial_port(name, published)
     host, port = proxymanager.get_host_and_port(resource)
     exporter, group, _cls, resource_name = path
     return SerialExport(
@@ -685,6 +683,22 @@ def _serial_from_entry(name: str, path: tuple, entry: Any) -> SerialExport:
         speed=resource.speed,
         protocol=resource.protocol,
     )
+
+
+def _network_serial_port(name: str, published: dict[str, Any]) -> Any:
+    from labgrid import Target
+    from labgrid.resource import NetworkSerialPort
+
+    resource = NetworkSerialPort(
+        Target(f"slm-{name}"),
+        name,
+        host=published["host"],
+        port=int(published["port"]),
+        speed=int(published.get("speed", 115200)),
+        protocol=published.get("protocol", "rfc2217"),
+    )
+    resource.extra = dict(published.get("extra") or {})
+    return resource
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:

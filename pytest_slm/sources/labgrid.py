@@ -216,15 +216,12 @@ def open_board_session(config: pytest.Config, credentials: list, worker: str, se
     from pytest_slm.at.transcript import Transcript
     from pytest_slm.boards import BoardConfigError
     from pytest_slm.dut import SlmDut
+    from pytest_slm.flash import FirmwareError
+    from pytest_slm.labgrid.flash import flash_place
     from pytest_slm.session import BoardSession
 
     settings = settings_from_config(config, worker, sessions)
     progress = hardware.terminal_progress(config)
-    if config.getoption("--firmware", default=None):
-        raise pytest.UsageError(
-            "--firmware with a labgrid place: flashing through the place is not supported yet; "
-            "flash on the exporter's machine, then run without --firmware"
-        )
     term = ReleaseOnTerm()
     term.install()
     try:
@@ -239,6 +236,19 @@ def open_board_session(config: pytest.Config, credentials: list, worker: str, se
             board = hardware.registry_from_config(config).get(name)
         except BoardConfigError as exc:
             raise pytest.UsageError(f"labgrid place {held.name}: {exc}") from None
+        try:
+            outcome = flash_place(
+                held,
+                board,
+                config.getoption("--firmware", default=None),
+                mode=config.getoption("slm_flash", default="auto"),
+                runner=config.getoption("--slm-runner", default=None),
+                progress=progress,
+            )
+        except FirmwareError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not outcome.flashed:
+            progress(f"not flashing: {outcome.reason}")
         uart = board.uart
         dut = SlmDut.open(
             held.url,
@@ -247,7 +257,15 @@ def open_board_session(config: pytest.Config, credentials: list, worker: str, se
             dtr=uart.dtr,
             transcript=Transcript(label=f"{name} {held.name} {held.url}"),
         )
-        info = {"worker": worker, "port": held.url, **held.info()}
+        info = {
+            "worker": worker,
+            "port": held.url,
+            **held.info(),
+            "flashed": "yes" if outcome.flashed else f"no ({outcome.reason})",
+        }
+        if outcome.image is not None:
+            info["image"] = str(outcome.image.hex_path)
+            info["image_sha256"] = outcome.image.sha256
         session = BoardSession(
             name=name, url=held.url, dut=dut, info=info, features=frozenset(board.features)
         )

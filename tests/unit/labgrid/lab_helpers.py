@@ -225,3 +225,79 @@ def assert_all_free(lab: Lab) -> None:
         reply = client.run(client.session.stub.GetReservations(pb2.GetReservationsRequest()))
     assert held == {}, f"{held}{lab.logs()[-3000:]}"
     assert [(r.owner, r.token) for r in reply.reservations] == []
+
+
+class Sshd:
+    """A real OpenSSH server on loopback standing for the exporter's machine: labgrid reaches an
+    exporter's host with `ssh HOST` (its SSH manager) to copy files and run tools there.
+
+    The client side is the real ssh too, given this server's port, key and host key through a
+    config file by an `ssh` wrapper first on PATH (labgrid runs plain `ssh HOST`). Commands run
+    through it see `session_env` (e.g. PATH with the fake flash tools)."""
+
+    def __init__(self, workdir: Path, session_env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.session_env = session_env
+        self.process: LoggedProcess | None = None
+        self.bin = workdir / "bin"
+
+    def start(self) -> None:
+        import getpass
+        import shutil
+        import socket
+
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        if not Path(sshd).exists() or shutil.which("ssh") is None:
+            message = "openssh-server and openssh-client (apt-get install openssh-server)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message + " are listed in .ci/apt-packages, so CI must have them")
+            pytest.skip("flashing through a place needs " + message)
+        if os.geteuid() != 0:
+            pytest.skip("a private sshd on loopback needs root here")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for name in ("host_key", "client_key"):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.workdir / name)],
+                check=True,
+                timeout=60,
+            )
+        (self.workdir / "authorized_keys").write_text((self.workdir / "client_key.pub").read_text())
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = " ".join(f"{k}={v}" for k, v in self.session_env.items())
+        config = self.workdir / "sshd_config"
+        config.write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {self.workdir / 'host_key'}\n"
+            f"AuthorizedKeysFile {self.workdir / 'authorized_keys'}\n"
+            f"PidFile {self.workdir / 'sshd.pid'}\nStrictModes no\nUsePAM no\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"PermitRootLogin prohibit-password\nSetEnv {env}\n"
+        )
+        # sshd refuses to start without its privilege-separation directory.
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.process = LoggedProcess(
+            [sshd, "-D", "-e", "-f", str(config)],
+            self.workdir / "sshd.log",
+            self.workdir,
+            r"Server listening on 127\.0\.0\.1 port",
+        )
+        self.process.start()
+        host_key = (self.workdir / "host_key.pub").read_text().split()
+        (self.workdir / "known_hosts").write_text(
+            f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n"
+        )
+        client = self.workdir / "ssh_config"
+        client.write_text(
+            f"Host 127.0.0.1\n  Port {port}\n  User {getpass.getuser()}\n"
+            f"  IdentityFile {self.workdir / 'client_key'}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {self.workdir / 'known_hosts'}\n  BatchMode yes\n"
+        )
+        self.bin.mkdir(exist_ok=True)
+        wrapper = self.bin / "ssh"
+        wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {client} "$@"\n')
+        wrapper.chmod(0o755)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
