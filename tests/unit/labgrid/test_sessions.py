@@ -384,3 +384,26 @@ def test_labgrid_plugin_and_ours_declare_their_own_options(pytester: pytest.Pyte
         assert re.search(rf"^\s+{option}[ =]", text, re.M), option
     labgrid_group = text[text.index("labgrid:") :]
     assert "--lg-env" in labgrid_group.split("\n\n")[0]
+
+
+def test_lg_env_names_the_place_and_the_coordinator(
+    idle_lab: Lab, pytester: pytest.Pytester
+) -> None:
+    """labgrid's convention: an environment file with a RemotePlace, read by labgrid's own
+    plugin (`--lg-env` is its option) and by ours for the place and the coordinator."""
+    env = pytester.path / "env.yaml"
+    env.write_text(
+        "targets:\n  main:\n    resources:\n      RemotePlace:\n        name: slm-b\n"
+        f"options:\n  coordinator_address: {idle_lab.address}\n"
+    )
+    pytester.makepyfile(test_plain=PLAIN)
+    result = pytester.runpytest_subprocess(
+        "test_plain.py", "--lg-env", str(env), "-p", "no:cacheprovider", timeout=600
+    )
+    output = result.stdout.str()
+    assert result.ret == 0, output
+    assert "2 passed" in output
+    assert (
+        f"[slm] acquired labgrid place slm-b (board=sim dialect=slm) from {idle_lab.address}"
+        in output
+    ), output

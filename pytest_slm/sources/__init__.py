@@ -1,0 +1,1 @@
+"""Board sources: the ways of reaching a board."""
