@@ -48,6 +48,8 @@ DEFAULT_COORDINATOR = "127.0.0.1:20408"
 INSTALL_HINT = "labgrid is not installed: pip install 'pytest-slm[labgrid]'"
 # labgrid's coordinator expires a reservation 60 s after its last poll; poll well inside that.
 RESERVATION_REFRESH = 10.0
+# While waiting, the holders are said again when they change and at least this often.
+PROGRESS_INTERVAL = 60.0
 # A coordinator that does not answer the client's first sync within this is not there.
 CONNECT_TIMEOUT = 30.0
 # After AcquirePlace the exporter starts ser2net for the port and publishes its TCP port; it
@@ -315,6 +317,7 @@ class _Attempt:
         filters = {"name": candidates[0]} if self.request.place else dict(self.request.match)
         self.token = await self._reserve(filters)
         announced: frozenset[str] | None = None
+        announced_at = 0.0
         while True:
             reservation = await self._poll()
             state = reservation.state.name
@@ -322,6 +325,12 @@ class _Attempt:
                 name = reservation.allocations["main"][0]
                 if await self._take(name, deadline):
                     return await self._open(name, owned=True)
+                continue
+            if state == "acquired":
+                # Our allocation was acquired by someone under our own name (a hand-typed
+                # labgrid-client acquire): it is theirs now; queue again.
+                await self._cancel()
+                self.token = await self._reserve(filters)
                 continue
             if state in ("expired", "invalid"):
                 if self.request.place and self.request.place not in self.session.places:
@@ -337,8 +346,8 @@ class _Attempt:
                     f"{self.request.lock_timeout:g} s: {'; '.join(sorted(holders))}"
                     f"{self._freeing_hint(candidates)}"
                 )
-            if holders != announced:
-                announced = holders
+            if holders != announced or time.monotonic() - announced_at >= PROGRESS_INTERVAL:
+                announced, announced_at = holders, time.monotonic()
                 self.say(
                     f"{self._what(candidates)} in use ({'; '.join(sorted(holders))}); waiting up "
                     f"to {left:.0f} s more (--lock-timeout)"
@@ -405,9 +414,11 @@ class _Attempt:
                     f"(worker {record.get('worker', '?')}, since {record.get('since', '?')}), "
                     "which is gone; releasing it"
                 )
-                await _release(self.session, name, self.me, record.get("token"))
-                record_path.unlink(missing_ok=True)
-                lock.release()
+                try:
+                    await _release(self.session, name, self.me, record.get("token"))
+                    record_path.unlink(missing_ok=True)
+                finally:
+                    lock.release()
                 continue
             if self.request.place:
                 self.say(
