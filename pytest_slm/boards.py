@@ -43,6 +43,9 @@ class UsbMatch:
     # bridges); False when flashing goes through a separate probe (Thingy:91 with an external
     # J-Link), so --board-id names the probe and cannot select the port.
     probe_is_usb_serial: bool = True
+    # What the probe reports as the kit's board version (`nrfutil device list`: PCA10153), to
+    # tell apart kits whose serial numbers share a prefix (nRF9161 DK and nRF5340 DK: 1050...).
+    board_version: str | None = None
 
     def matches(self, usb_serial: str | None) -> bool:
         return usb_serial is not None and re.search(self.serial, usb_serial) is not None
@@ -56,7 +59,13 @@ class Board:
     zephyr_board: str | None = None
     pyocd_target: str | None = None
     runner: str | None = None
+    # The external probe that flashes this very board (a lab's own board file for a Thingy:91
+    # names its J-Link here, so no --probe-id is needed).
+    probe_id: str | None = None
     west_runner: str | None = None
+    # How nRF Util programs the board: `jlink` (a .hex through the J-Link, default) or `mcuboot`
+    # (MCUboot serial recovery through the USB bridge, with the build's dfu_application.zip).
+    nrfutil_mode: str = "jlink"
     uart: UartSettings = field(default_factory=UartSettings)
     usb: UsbMatch | None = None
     flash_timeout: float = 300.0
@@ -78,7 +87,8 @@ class Board:
 
 
 _TOP_KEYS = {
-    "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "west_runner",
+    "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "probe_id",
+    "west_runner", "nrfutil_mode",
     "uart", "usb", "timeouts", "features",
 }
 
@@ -106,7 +116,8 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
     if not name or not isinstance(name, str):
         raise BoardConfigError(f"{where}: 'name' is missing")
     uart = _section(data, "uart", {"baudrate", "rtscts", "dtr"}, where)
-    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial"}, where)
+    usb = _section(data, "usb", {"serial", "vcom", "probe_is_usb_serial", "board_version"},
+                   where)
     timeouts = _section(data, "timeouts", {"flash", "boot"}, where)
     simulated = bool(data.get("simulated", False))
     runner = data.get("runner")
@@ -114,6 +125,10 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         raise BoardConfigError(
             f"{where}: runner must be one of {', '.join(RUNNERS)}, not {runner!r}"
         )
+    nrfutil_mode = str(data.get("nrfutil_mode", "jlink"))
+    if nrfutil_mode not in ("jlink", "mcuboot"):
+        raise BoardConfigError(f"{where}: nrfutil_mode must be jlink or mcuboot, not "
+                               f"{nrfutil_mode!r}")
     if not simulated and not usb:
         raise BoardConfigError(f"{where}: a hardware board needs a 'usb' section to be found")
     usb_match = None
@@ -128,6 +143,7 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
             serial=str(usb["serial"]),
             vcom=int(usb.get("vcom", 0)),
             probe_is_usb_serial=bool(usb.get("probe_is_usb_serial", True)),
+            board_version=None if usb.get("board_version") is None else str(usb["board_version"]),
         )
     features = data.get("features") or []
     if not isinstance(features, list):
@@ -139,7 +155,9 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         zephyr_board=data.get("zephyr_board"),
         pyocd_target=data.get("pyocd_target"),
         runner=runner,
+        probe_id=None if data.get("probe_id") is None else str(data["probe_id"]),
         west_runner=data.get("west_runner"),
+        nrfutil_mode=nrfutil_mode,
         uart=UartSettings(
             baudrate=int(uart.get("baudrate", 115200)),
             rtscts=bool(uart.get("rtscts", False)),

@@ -3,26 +3,24 @@
 `pytest --board nrf9160dk` does what a firmware engineer does by hand: find the DK by its probe's
 serial number, take the board lock, flash the image unless the board already holds it, wait for
 the port to come back, open the UART with the board's settings, wait for SLM, provision the
-suite's credentials and bring the modem onto LTE. `session.py` calls `open_hardware_board`;
-everything board-specific comes from the board file.
+suite's credentials and bring the modem onto LTE. The board sources (`pytest_slm.sources`) call
+`reach_hardware` (find, lock, offer the flash step) and the session does the rest;
+`open_hardware_board` is both in one call. Everything board-specific comes from the board file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_slm import bringup
-from pytest_slm.at import LinkError
 from pytest_slm.at.transcript import Transcript
-from pytest_slm.boards import RUNNERS, Board, BoardConfigError, BoardRegistry
+from pytest_slm.boards import RUNNERS, Board, BoardRegistry
 from pytest_slm.bringup import DEFAULT_ATTACH_TIMEOUT, DEFAULT_SEC_TAG, Credential, ModemInfo
 from pytest_slm.dut import SlmDut
 from pytest_slm.flash import FLASH_MODES, FlashCache, FlashOutcome, flash_board
@@ -34,13 +32,15 @@ from pytest_slm.link import (
     is_local_device,
     locate,
     normalize_id,
-    open_when_present,
+    usb_serial_of,
 )
+from pytest_slm.session import open_reached, session_info
+from pytest_slm.settings import DEFAULT_LOCK_TIMEOUT, Settings, registry_from_config, settings_of
+from pytest_slm.sources.base import Reached
 
 log = logging.getLogger("pytest_slm.hardware")
 
 Progress = Callable[[str], None]
-DEFAULT_LOCK_TIMEOUT = 600.0
 
 
 def add_options(group: pytest.OptionGroup) -> None:
@@ -59,6 +59,12 @@ def add_options(group: pytest.OptionGroup) -> None:
         "needed when several boards of the --board kind are attached",
     )
     group.addoption(
+        "--probe-id", default=None, metavar="SERIAL",
+        help="serial number of the external probe that flashes a board without its own "
+        "(Thingy:91: the J-Link on its debug connector); --board-id then names the board's "
+        "USB bridge (THINGY91_...)",
+    )
+    group.addoption(
         "--firmware", default=None, metavar="PATH",
         help="SLM image to flash: a .hex, or a Zephyr build directory (its zephyr/merged.hex "
         "is used; west needs the build directory)",
@@ -72,6 +78,12 @@ def add_options(group: pytest.OptionGroup) -> None:
         "--flash", default="auto", choices=FLASH_MODES, dest="slm_flash",
         help="auto (default): flash unless this board already holds this image (remembered "
         "across sessions); always; never",
+    )
+    group.addoption(
+        "--flash-erase", action="store_true", default=False, dest="slm_flash_erase",
+        help="erase the whole chip (or recover it from access protection) before flashing "
+        "--firmware: for boards that hold other images or are protected. Also erases the "
+        "modem's stored credentials",
     )
     group.addoption(
         "--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, metavar="SECONDS",
@@ -88,13 +100,6 @@ def add_options(group: pytest.OptionGroup) -> None:
         help=f"sec_tag the suite provisions its CA into (default {DEFAULT_SEC_TAG}, one the "
         "suite owns)",
     )
-
-
-def registry_from_config(config: pytest.Config) -> BoardRegistry:
-    try:
-        return BoardRegistry.load(config.getoption("--boards-dir") or [])
-    except BoardConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def list_boards_text(registry: BoardRegistry, lister=None) -> str:
@@ -144,127 +149,125 @@ def terminal_progress(config: pytest.Config) -> Progress:
     return say
 
 
+
+def suite_sec_tags(config: pytest.Config) -> dict[str, int]:
+    """The sec_tags the suite owns (see `Settings.sec_tags`)."""
+    return settings_of(config).sec_tags()
+
+
+def suite_credentials(
+    sec_tags: dict[str, int], ca_pem: str | None, other_ca_pem: str | None = None
+) -> list[Credential]:
+    """The suite's CA certificate in its sec_tag, an unrelated CA in the wrong-CA one."""
+    root_ca = bringup.CredentialType.ROOT_CA
+    credentials = []
+    if ca_pem:
+        credentials.append(Credential(sec_tags["ca"], root_ca, ca_pem))
+    if other_ca_pem:
+        credentials.append(Credential(sec_tags["wrong_ca"], root_ca, other_ca_pem))
+    return credentials
+
+
 @dataclass
 class HardwareSettings:
+    """What reaching one real board needs; built from `Settings` by the sources."""
+
     board: Board
+    # Open this port as given (never flashed) instead of finding the board.
     port: str | None = None
+    # The board's own id: the USB serial number it is found by (DK: the J-Link's; Thingy:91: the
+    # bridge's). For a board flashed through a separate probe, an id that is not the bridge's
+    # is taken as the probe's (what --board-id meant for a Thingy:91 before --probe-id).
     board_id: str | None = None
+    # The id the flash tools select the probe by, when it is not the board's own id.
+    probe_id: str | None = None
     firmware: str | None = None
     runner: str | None = None
     flash: str = "auto"
+    flash_erase: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     attach_timeout: float = DEFAULT_ATTACH_TIMEOUT
     ready_timeout: float | None = None
     sec_tag: int = DEFAULT_SEC_TAG
     cache_dir: Path | None = None
     lock_dir: Path | None = None
+    worker: str = "master"
+    # Lock keys this process already holds for the board (a hardware-map claim).
+    held_locks: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, config: pytest.Config, registry: BoardRegistry | None = None,
-                    board_name: str | None = None) -> HardwareSettings:
-        registry = registry or registry_from_config(config)
-        name = board_name or config.getoption("--board")
-        try:
-            board = registry.get(name)
-        except BoardConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    def from_settings(cls, settings: Settings, board: Board | None = None) -> HardwareSettings:
+        board = board or settings.board
         return cls(
             board=board,
-            port=config.getoption("--port"),
-            board_id=config.getoption("--board-id"),
-            firmware=config.getoption("--firmware"),
-            runner=config.getoption("--slm-runner"),
-            flash=config.getoption("slm_flash"),
-            lock_timeout=config.getoption("--lock-timeout"),
-            attach_timeout=config.getoption("--attach-timeout"),
-            sec_tag=config.getoption("--sec-tag"),
+            port=settings.port,
+            board_id=settings.board_id_given,
+            probe_id=settings.probe_id,
+            firmware=settings.firmware,
+            runner=settings.runner,
+            flash=settings.flash,
+            flash_erase=settings.flash_erase,
+            lock_timeout=settings.lock_timeout,
+            attach_timeout=settings.attach_timeout,
+            # The board file knows how long its boot takes after a flash; a longer
+            # --ready-timeout wins.
+            ready_timeout=max(settings.ready_timeout, board.boot_timeout),
+            sec_tag=settings.sec_tag,
+            cache_dir=settings.cache_dir,
+            lock_dir=settings.lock_dir,
         )
 
 
-def hardware_board(config: pytest.Config) -> Board | None:
-    """The --board's entry when it is real hardware, None for a simulated board."""
-    try:
-        board = registry_from_config(config).get(config.getoption("--board"))
-    except BoardConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    return None if board.simulated else board
-
-
-def suite_sec_tags(config: pytest.Config) -> dict[str, int]:
-    """The sec_tags the suite owns: its CA in --sec-tag, an unrelated CA in the next one (the
-    wrong-CA tests), and one more left empty (a tag holding no credential)."""
-    base = config.getoption("--sec-tag")
-    return {"ca": base, "wrong_ca": base + 1, "empty": base + 5}
-
-
-def suite_credentials(
-    config: pytest.Config, ca_pem: str | None, other_ca_pem: str | None = None
-) -> list[Credential]:
-    """The suite's CA certificate in the --sec-tag slot, an unrelated CA in the next one."""
-    tags = suite_sec_tags(config)
-    root_ca = bringup.CredentialType.ROOT_CA
-    credentials = []
-    if ca_pem:
-        credentials.append(Credential(tags["ca"], root_ca, ca_pem))
-    if other_ca_pem:
-        credentials.append(Credential(tags["wrong_ca"], root_ca, other_ca_pem))
-    return credentials
-
-
-def open_from_config(
-    config: pytest.Config,
-    credentials: Iterable[Credential] = (),
-    *,
-    transcript: Transcript | None = None,
-) -> HardwareBoard:
-    """`open_hardware_board` with everything taken from the command line."""
-    settings = HardwareSettings.from_config(config)
-    ready = config.getoption("--ready-timeout", default=None)
-    # The board file knows how long its boot takes after a flash; a longer --ready-timeout wins.
-    settings.ready_timeout = max(ready or 0.0, settings.board.boot_timeout)
-    return open_hardware_board(settings, credentials, progress=terminal_progress(config),
-                               transcript=transcript)
-
-
-def lock_key_for(probe_id: str | None, port: str | None) -> str:
+def lock_key_for(board_id: str | None, port: str | None, lister=None) -> str:
     """One lock per physical board, whichever way it was reached (--board, --port, a hardware
-    map): by probe serial number when known, else by the port's real path."""
-    if probe_id:
-        return f"id-{normalize_id(probe_id)}"
+    map): for a local port, by the USB serial number of the device behind it when the host lists
+    one (a Thingy:91's bridge, whatever --board-id named); else by the board's id; else by the
+    port itself."""
+    if port and is_local_device(port):
+        usb_serial = usb_serial_of(port, lister)
+        if usb_serial:
+            return f"id-{normalize_id(usb_serial)}"
+    if board_id:
+        return f"id-{normalize_id(board_id)}"
     if port and is_local_device(port):
         return "port-" + os.path.realpath(port)
     return f"port-{port}"
 
 
+def take_lock(key: str, *, timeout: float, lock_dir: Path | None, progress: Progress,
+              note: str) -> BoardLock:
+    return BoardLock(key, timeout=timeout, lock_dir=lock_dir, progress=progress,
+                     holder_note=note).acquire()
+
+
 @dataclass
 class HardwareBoard:
-    """An opened, online real board; `close()` closes the UART and releases the lock."""
+    """An opened, online real board; `close()` closes the UART and releases its locks."""
 
     board: Board
     url: str
     dut: SlmDut
     probe_id: str | None
-    flash: FlashOutcome
+    flash: FlashOutcome | None
     modem: ModemInfo
-    lock: BoardLock
+    reached: Reached
     info: dict[str, str] = field(default_factory=dict)
 
     def close(self) -> None:
         try:
             self.dut.close()
         finally:
-            self.lock.release()
+            self.reached.release()
 
 
-def open_hardware_board(
+def reach_hardware(
     settings: HardwareSettings,
-    credentials: Iterable[Credential] = (),
     *,
     progress: Progress | None = None,
-    transcript: Transcript | None = None,
     lister=None,
-) -> HardwareBoard:
-    """Find, lock, flash, open, attach and provision; everything is released on failure."""
+    info: dict[str, str] | None = None,
+) -> Reached:
+    """Find the board (or take --port as given), lock it, and offer the flash step."""
     board = settings.board
     say = progress or (lambda message: None)
     if board.simulated:
@@ -276,73 +279,79 @@ def open_hardware_board(
                 "--port talks to whatever answers there and never flashes; to flash, drop "
                 "--port and let --board (with --board-id) find the board"
             )
-        url, probe_id = settings.port, settings.board_id
+        url = settings.port
+        probe_id = settings.probe_id or settings.board_id
+        keys = [lock_key_for(settings.board_id, url, lister)]
     else:
-        located = locate(board, settings.board_id, lister=lister)
+        located = locate(board, settings.board_id, probe_id=settings.probe_id, lister=lister)
         url, probe_id = located.port, located.probe_id
-        say(f"found {board.name} (probe {probe_id or '?'}) at {url}")
-    lock = BoardLock(
-        lock_key_for(probe_id, url), timeout=settings.lock_timeout, lock_dir=settings.lock_dir,
-        progress=say, holder_note=f"pytest --board {board.name} (worker "
-        f"{os.environ.get('PYTEST_XDIST_WORKER', 'master')})",
-    ).acquire()
-    dut: SlmDut | None = None
+        if probe_id == located.board_id:
+            ident = f"probe {probe_id}"
+        else:
+            ident = f"board {located.board_id}, probe {probe_id or '?'}"
+        say(f"found {board.name} ({ident}) at {url}")
+        keys = [f"id-{located.board_id}"]
+        if probe_id and normalize_id(probe_id) != located.board_id:
+            # The external programmer (often a DK) is held too, so that no session takes it for
+            # a board under test while it flashes this one.
+            keys.append(f"id-{normalize_id(probe_id)}")
+    note = f"pytest --board {board.name} (worker {settings.worker})"
+    reached = Reached(name=board.name, url=url, board=board, features=board.features,
+                      ready_timeout=settings.ready_timeout or board.boot_timeout,
+                      may_reenumerate=True)
     try:
+        for key in keys:
+            if key in settings.held_locks:
+                continue
+            lock = take_lock(key, timeout=settings.lock_timeout, lock_dir=settings.lock_dir,
+                             progress=say, note=note)
+            reached.on_release(lock.release)
+    except BaseException:
+        reached.release()
+        raise
+    reached.info = {
+        **(info or {}),
+        "board": board.name,
+        "port": url,
+        "probe_id": probe_id or "",
+    }
+    if located is not None:
+        reached.info["board_id"] = located.board_id
+
+    def flash(say: Progress) -> FlashOutcome:
         outcome = flash_board(
             board, settings.firmware, probe_id=probe_id,
             mode="never" if settings.port else settings.flash, runner=settings.runner,
+            erase=settings.flash_erase,
             cache=FlashCache(settings.cache_dir) if settings.cache_dir else None,
             progress=say,
         )
         if not outcome.flashed:
             say(f"not flashing: {outcome.reason}")
-        ready_timeout = settings.ready_timeout or board.boot_timeout
-        transcript = transcript or Transcript(label=f"{board.name} {url}")
+        return outcome
 
-        def find() -> str | None:
-            return find_port_again(located, lister=lister) if located else url
+    reached.flash = flash
+    if located is not None:
+        reached.find_port = lambda: find_port_again(located, lister=lister)
+    return reached
 
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            url, port = open_when_present(
-                find, board.uart, max(deadline - time.monotonic(), 0.1), progress=say
-            )
-            dut = SlmDut(port, transcript=transcript)
-            say(f"opened {url} ({board.uart.baudrate} baud, "
-                f"{'RTS/CTS' if board.uart.rtscts else 'no flow control'}, DTR "
-                f"{'on' if board.uart.dtr else 'off'})")
-            try:
-                bringup.wait_until_answering(
-                    dut, max(deadline - time.monotonic(), 0.1), progress=say
-                )
-                break
-            except LinkError:
-                # The probe re-enumerated after we opened the port (a reset lands a moment
-                # after the flash tool exits): the node we hold is dead, a new one is coming.
-                dut.close()
-                dut = None
-                if time.monotonic() >= deadline:
-                    raise
-                say("the port went away while waiting for SLM (USB re-enumeration); "
-                    "opening it again")
-        modem = bringup.bring_up(
-            dut, credentials, attach_timeout=settings.attach_timeout, ready_timeout=None,
-            progress=say,
-        )
+
+def open_hardware_board(
+    settings: HardwareSettings,
+    credentials: Iterable[Credential] = (),
+    *,
+    progress: Progress | None = None,
+    transcript: Transcript | None = None,
+    lister=None,
+) -> HardwareBoard:
+    """Find, lock, flash, open, attach and provision; everything is released on failure."""
+    say = progress or (lambda message: None)
+    reached = reach_hardware(settings, progress=say, lister=lister)
+    try:
+        opened = open_reached(reached, list(credentials), attach_timeout=settings.attach_timeout,
+                              progress=say, transcript=transcript)
     except BaseException:
-        if dut is not None:
-            dut.close()
-        lock.release()
+        reached.release()
         raise
-    info: dict[str, Any] = {
-        "board": board.name,
-        "port": url,
-        "probe_id": probe_id or "",
-        "flashed": "yes" if outcome.flashed else f"no ({outcome.reason})",
-    }
-    if outcome.image is not None:
-        info["image"] = str(outcome.image.hex_path)
-        info["image_sha256"] = outcome.image.sha256
-    info.update(modem.as_dict())
-    return HardwareBoard(board, url, dut, probe_id, outcome, modem, lock,
-                         {k: str(v) for k, v in info.items()})
+    return HardwareBoard(settings.board, opened.url, opened.dut, reached.info["probe_id"] or None,
+                         opened.flash, opened.modem, reached, session_info(reached, opened))

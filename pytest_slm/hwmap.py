@@ -27,7 +27,9 @@ import yaml
 
 from pytest_slm.boards import Board, BoardRegistry
 from pytest_slm.hardware import lock_key_for
+from pytest_slm.link import normalize_id
 from pytest_slm.link.lock import POLL_INTERVAL, BoardBusy, BoardLock
+from pytest_slm.settings import Settings
 
 DEFAULT_BAUD = 115200
 
@@ -70,11 +72,6 @@ class HardwareMapEntry:
     @property
     def platform(self) -> str:
         return self.platforms[0]
-
-    @property
-    def flash_id(self) -> str:
-        """What the flash tool selects the probe with: twister prefers probe_id over id."""
-        return self.probe_id or self.id
 
     @property
     def lock_key(self) -> str:
@@ -245,8 +242,15 @@ class BoardPool:
         wanted_fixtures = frozenset(fixtures)
         self.registry = registry
         self.members: list[tuple[HardwareMapEntry, Board]] = []
+        entries = [e for e in entries if e.connected]
+        # A probe that flashes another entry's board (the DK wired to a Thingy:91's debug
+        # connector) is that entry's tool, not a board under test.
+        programmers = {normalize_id(e.probe_id) for e in entries
+                       if e.probe_id and normalize_id(e.probe_id) != normalize_id(e.id or "-")}
+        self.programmers: list[HardwareMapEntry] = []
         for entry in entries:
-            if not entry.connected:
+            if entry.id and normalize_id(entry.id) in programmers:
+                self.programmers.append(entry)
                 continue
             resolved = entry_board(entry, registry)
             if board is not None and resolved.name != board:
@@ -295,6 +299,14 @@ class BoardPool:
                     worker=worker,
                     info=claim_info(entry, board, worker),
                 )
+            # Said before the deadline check: on a loaded host one pass over the locks may
+            # outlast a short --lock-timeout, and the wait must still be announced.
+            if not announced and progress and timeout > 0:
+                announced = True
+                progress(
+                    f"all {len(order)} boards of the hardware map are in use; waiting up to "
+                    f"{timeout:g} s for one (--lock-timeout)"
+                )
             if time.monotonic() >= deadline:
                 busy = "; ".join(
                     f"{e.describe()}: {BoardLock(e.lock_key, lock_dir=lock_dir).holder()}"
@@ -303,12 +315,6 @@ class BoardPool:
                 raise BoardBusy(
                     f"every board of the hardware map is in use ({busy}); gave up after "
                     f"--lock-timeout {timeout:g} s"
-                )
-            if not announced and progress:
-                announced = True
-                progress(
-                    f"all {len(order)} boards of the hardware map are in use; waiting up to "
-                    f"{timeout:g} s for one (--lock-timeout)"
                 )
             # Same hand-over poll as BoardLock itself: flock offers nothing to block on for a set.
             time.sleep(POLL_INTERVAL)
@@ -344,21 +350,14 @@ def worker_count() -> int:
         return 1
 
 
-def claim_from_config(
-    config: pytest.Config,
+def load_pool(
+    path: str | Path,
     registry: BoardRegistry,
     *,
     board: str | None = None,
-    worker: str = "master",
-    timeout: float = 600.0,
-    lock_dir: Path | None = None,
-    progress: Callable[[str], None] | None = None,
     fixtures: Sequence[str] = (),
-) -> Claim | None:
-    """The pool member this session runs on, or None when no ``--hardware-map`` was given."""
-    path = config.getoption("--hardware-map", default=None)
-    if not path:
-        return None
+) -> BoardPool:
+    """The pool of a ``--hardware-map`` for this run, checked against the number of workers."""
     pool = BoardPool(load_hardware_map(path), registry, board=board, fixtures=fixtures)
     if not pool:
         what = f" for --board {board}" if board else ""
@@ -371,15 +370,17 @@ def claim_from_config(
             f"-n {workers} needs {workers} boards but --hardware-map {path} has {len(pool)} "
             f"connected{' ' + board if board else ''}; use -n {len(pool)} or fewer"
         )
-    return pool.claim(worker=worker, timeout=timeout, lock_dir=lock_dir, progress=progress)
+    return pool
 
 
-def hardware_settings(claim: Claim, config: pytest.Config, registry: BoardRegistry):
+def hardware_settings(claim: Claim, settings: Settings):
     """The hardware session's settings for a claimed real board.
 
-    A local port (``/dev/...``) means the board sits on this machine: it is found by its probe id,
-    so it can be flashed like ``--board X --board-id N``. A URL (``rfc2217://`` to a lab host's
-    ser2net) is opened as given and never flashed, like ``--port``.
+    A local port (``/dev/...``) means the board sits on this machine: it is found by its ``id``
+    (its USB serial number: a DK's J-Link, a Thingy:91's bridge) and flashed through
+    ``probe_id`` when the map names a separate probe, like ``--board X --board-id ID
+    --probe-id P``. A URL (``rfc2217://`` to a lab host's ser2net) is opened as given and never
+    flashed, like ``--port``.
     """
     from dataclasses import replace
 
@@ -387,13 +388,15 @@ def hardware_settings(claim: Claim, config: pytest.Config, registry: BoardRegist
     from pytest_slm.link import is_local_device
 
     board = claim.board
-    settings = HardwareSettings.from_config(config, registry, board_name=board.name)
-    settings.board = replace(board, uart=replace(board.uart, baudrate=claim.baudrate))
-    settings.board_id = claim.entry.flash_id or None
+    hw = HardwareSettings.from_settings(settings, board)
+    hw.board = replace(board, uart=replace(board.uart, baudrate=claim.baudrate))
+    hw.board_id = claim.entry.id or None
+    hw.probe_id = claim.entry.probe_id or None
     url = claim.url
-    # Discovery finds a board by probe id only where the probe is the USB serial device.
-    findable = board.usb is not None and board.usb.probe_is_usb_serial
-    settings.port = None if (is_local_device(url) and settings.board_id and findable) else url
+    findable = board.usb is not None and (hw.board_id or hw.probe_id)
+    hw.port = None if (is_local_device(url) and findable) else url
     if claim.entry.flash_timeout:
-        settings.board = replace(settings.board, flash_timeout=claim.entry.flash_timeout)
-    return settings
+        hw.board = replace(hw.board, flash_timeout=claim.entry.flash_timeout)
+    # The claim holds the board's lock already.
+    hw.held_locks = frozenset({claim.entry.lock_key})
+    return hw

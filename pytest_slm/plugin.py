@@ -11,22 +11,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_slm import hardware, hwmap, peers, report
+from pytest_slm import hardware, peers, report, sources
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
-from pytest_slm.sources import labgrid as labgrid_source
+from pytest_slm.settings import settings_of
+from pytest_slm.sources.base import OpenContext
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
+BROKEN_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("slm", "pytest-slm: nRF91 Serial LTE Modem socket AT commands")
     board_session.add_options(group)
     hardware.add_options(group)
-    hwmap.add_options(group)
-    labgrid_source.add_options(group)
+    sources.add_options(group)
     peers.add_options(group)
     report.add_options(group)
 
@@ -38,19 +39,53 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSIONS_KEY] = []
+    # Every option is parsed and checked here, once: a bad one stops the run with pytest's
+    # usage-error status before collection.
+    # (A conftest's pytest_configure may have asked for them first: they are built once.)
+    if not config.getoption("help", default=False):
+        settings_of(config)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 @pytest.fixture(scope="session")
-def slm_board(
-    request: pytest.FixtureRequest, peer_certs
-) -> Iterator[board_session.BoardSession]:
+def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_session.BoardSession]:
     """The board under test for the whole session: started or opened, ready, online, with the
-    suite's CA (and an unrelated one, for wrong-CA tests) provisioned (`.sec_tags`)."""
+    suite's CA (and an unrelated one, for wrong-CA tests) provisioned (`.sec_tags`).
+
+    A board that cannot be reached is one error: the first test that needs it reports why in
+    full and the run stops there (pytest's -x), instead of one traceback per test.
+    """
+    config = request.config
+    broken = config.stash.get(BROKEN_KEY, None)
+    if broken is not None:
+        pytest.fail(broken, pytrace=False)
+    settings = settings_of(config)
     credentials = hardware.suite_credentials(
-        request.config, peer_certs.ca_pem, getattr(peer_certs, "other_ca_pem", None)
+        settings.sec_tags(), peer_certs.ca_pem, getattr(peer_certs, "other_ca_pem", None)
     )
-    session = board_session.open_board_session(request.config, request, credentials)
-    request.config.stash[SESSIONS_KEY].append(session)
+    ctx = OpenContext(
+        settings=settings,
+        progress=hardware.terminal_progress(config),
+        request=request,
+        worker=board_session.worker_id(),
+    )
+    failure: str | None = None
+    try:
+        session = board_session.open_board_session(settings, ctx, credentials)
+    except Exception as exc:
+        summary = f"the board session could not start: {_one_line(exc)}"
+        config.stash[BROKEN_KEY] = f"pytest-slm: {summary} (see the first error)"
+        request.session.shouldfail = f"pytest-slm: {summary}"
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        # The message is the whole story (what was looked for, the tool's output); the
+        # plugin's own frames would only bury it.
+        pytest.fail(failure, pytrace=False)
+    config.stash[SESSIONS_KEY].append(session)
     try:
         yield session
     finally:

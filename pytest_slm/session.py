@@ -1,25 +1,40 @@
-"""The session pipeline: pick the board, start or open it, and bring it to the state tests expect.
+"""The session pipeline: reach the board through its source, then the same steps for every board.
 
-pick the board (`--board`, default `sim`; `--port` overrides) -> lock -> flash if the image
-changed -> open the UART -> wait for `Ready` or probe with `AT` -> bring the modem online ->
-provision the suite's credentials -> tests.
+source.open (find, lock, start) -> flash if the source offers it and the image changed -> open
+the UART (waiting for a port that re-enumerates) -> wait for the firmware to answer -> bring the
+modem online -> provision the suite's credentials -> tests. Whatever fails, or a Ctrl-C, closes
+the port and releases what the source took.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_slm import bringup, hardware, hwmap, twister
+from pytest_slm import bringup
+from pytest_slm.at import LinkError
 from pytest_slm.at.transcript import Transcript
+from pytest_slm.boards import Board
+from pytest_slm.bringup import Credential, ModemInfo
 from pytest_slm.dut import SlmDut
-from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
-from pytest_slm.sources import labgrid as labgrid_source
+from pytest_slm.link import open_when_present
+from pytest_slm.settings import DEFAULT_READY_TIMEOUT, SIM_BOARD, Settings
+from pytest_slm.sources.base import OpenContext, Progress, Reached
 
-SIM_BOARD = "sim"
+__all__ = [
+    "SIM_BOARD",
+    "BoardSession",
+    "Opened",
+    "add_options",
+    "open_board_session",
+    "open_reached",
+    "session_info",
+    "worker_id",
+]
 
 
 def add_options(group: pytest.OptionGroup) -> None:
@@ -35,7 +50,8 @@ def add_options(group: pytest.OptionGroup) -> None:
         default=None,
         metavar="URL",
         help="talk to whatever SLM answers at this pyserial URL (/dev/ttyACM0, "
-        "socket://host:port, rfc2217://host:port, a pty path); no flashing",
+        "socket://host:port, rfc2217://host:port, a pty path), locked like a found board; "
+        "no flashing",
     )
     group.addoption(
         "--sim-baud",
@@ -47,9 +63,10 @@ def add_options(group: pytest.OptionGroup) -> None:
     group.addoption(
         "--ready-timeout",
         type=float,
-        default=30.0,
+        default=DEFAULT_READY_TIMEOUT,
         metavar="SECONDS",
-        help="how long to wait for the board to answer AT after opening its port (default 30)",
+        help="how long to wait for the board to answer AT after opening its port (default "
+        f"{DEFAULT_READY_TIMEOUT:g}; a board file's boot timeout wins when longer)",
     )
 
 
@@ -65,6 +82,8 @@ class BoardSession:
     sec_tags: dict[str, int] = field(default_factory=dict)
     # What this board can do (board file `features:`), None when no board file describes it.
     features: frozenset[str] | None = None
+    # The board's registry entry, as the session used it (UART settings, features).
+    board: Board | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def on_close(self, closer: Callable[[], None]) -> None:
@@ -87,164 +106,115 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "master")
 
 
-def open_board_session(
-    config: pytest.Config,
-    request: pytest.FixtureRequest | None = None,
-    credentials: Sequence[bringup.Credential] = (),
-) -> BoardSession:
-    """Open the board this session tests and bring it online with `credentials` provisioned."""
-    session = _open_board(config, request, list(credentials))
-    session.sec_tags = hardware.suite_sec_tags(config)
-    return session
+@dataclass
+class Opened:
+    """A reached board after the common steps: flashed (or not), open, online."""
+
+    url: str
+    dut: SlmDut
+    modem: ModemInfo
+    flash: object | None  # FlashOutcome when the source offered a flash step
 
 
-def _open_board(
-    config: pytest.Config,
-    request: pytest.FixtureRequest | None,
-    credentials: list[bringup.Credential],
-) -> BoardSession:
-    if request is not None and twister.is_active(config):
-        return _open_twister_board(config, request, credentials)
-    if labgrid_source.requested(config):
-        return labgrid_source.open_board_session(
-            config, credentials, worker_id(), hwmap.worker_count()
-        )
-    board = config.getoption("--board")
-    port = config.getoption("--port")
-    ready_timeout = config.getoption("--ready-timeout")
-    closers: list[Callable[[], None]] = []
-    features: frozenset[str] | None = None
-    claim = _claim_from_hardware_map(config)
-    info = {"worker": worker_id()}
-    if claim is not None:
-        if not claim.board.simulated:
-            return _open_claimed_hardware(config, claim, credentials)
-        # A simulator the map lists runs elsewhere: open it like --port.
-        board, port = claim.board.name, claim.url
-        closers.append(claim.release)
-        info.update(claim.info)
-    elif hardware.hardware_board(config) is not None:
-        # A real board, found by its probe's serial number (or at --port): lock, flash if the
-        # image changed, open with the board's UART settings, bring online.
-        settings = hardware.HardwareSettings.from_config(config)
-        return _open_hardware(config, settings, info, [], credentials)
-    if port:
-        url = port
-    elif board == SIM_BOARD:
-        # Not --online: the simulated modem attaches through the same bring-up a board does.
-        args = ["--pty"]
-        baud = config.getoption("--sim-baud")
-        if baud:
-            args += ["--baud", str(baud)]
-        simulator = SimulatorProcess(args)
-        url = simulator.start()
-        closers.append(simulator.stop)
-        features = frozenset(hardware.registry_from_config(config).get(SIM_BOARD).features)
-        if host_allows_raw_sockets():
-            features |= {"raw_sockets"}
-    else:
-        raise pytest.UsageError(
-            f"--board {board}: pytest-slm starts only the built-in simulated board 'sim'; "
-            "reach another simulator with --port"
-        )
+def open_reached(
+    reached: Reached,
+    credentials: Sequence[Credential],
+    *,
+    attach_timeout: float,
+    progress: Progress,
+    transcript: Transcript | None = None,
+) -> Opened:
+    """Flash (if offered), open, wait for the firmware, bring up. Releases nothing: the caller
+    releases `reached` when this raises."""
+    say = progress
+    outcome = reached.flash(say) if reached.flash is not None else None
+    board = reached.board
+    transcript = transcript or Transcript(label=f"{reached.name} {reached.url}")
+    find = reached.find_port or (lambda: reached.url)
+    # One deadline for the port to return and the firmware to answer: a board file's boot time
+    # counts from the flash, not from the port's return.
+    timeout = reached.ready_timeout
+    deadline = time.monotonic() + timeout
+    dut: SlmDut | None = None
     try:
-        dut = SlmDut.open(url, transcript=Transcript(label=f"{board} {url}"))
-    except Exception:
-        for closer in closers:
-            closer()
-        raise
-    session = BoardSession(name=board, url=url, dut=dut, info=info, features=features)
-    for closer in closers:
-        session.on_close(closer)
-    try:
-        dut.wait_ready(timeout=ready_timeout)
+        while True:
+            url, port = open_when_present(
+                find, board.uart, timeout, deadline=deadline, progress=say
+            )
+            dut = SlmDut(port, transcript=transcript)
+            if reached.may_reenumerate:
+                say(
+                    f"opened {url} ({board.uart.baudrate} baud, "
+                    f"{'RTS/CTS' if board.uart.rtscts else 'no flow control'}, DTR "
+                    f"{'on' if board.uart.dtr else 'off'})"
+                )
+            try:
+                bringup.wait_until_answering(
+                    dut, max(deadline - time.monotonic(), 0.1), progress=say
+                )
+                break
+            except LinkError:
+                # The probe re-enumerated after we opened the port (a reset lands a moment
+                # after the flash tool exits): the node we hold is dead, a new one is coming.
+                dut.close()
+                dut = None
+                if not reached.may_reenumerate or time.monotonic() >= deadline:
+                    raise
+                say(
+                    "the port went away while waiting for SLM (USB re-enumeration); "
+                    "opening it again"
+                )
         modem = bringup.bring_up(
-            dut,
-            credentials,
-            attach_timeout=config.getoption("--attach-timeout"),
-            ready_timeout=None,
-            progress=hardware.terminal_progress(config),
+            dut, credentials, attach_timeout=attach_timeout, ready_timeout=None, progress=say
         )
     except BaseException:
-        session.close()
+        if dut is not None:
+            dut.close()
         raise
-    session.info.update(modem.as_dict())
-    return session
+    return Opened(url, dut, modem, outcome)
 
 
-def _claim_from_hardware_map(config: pytest.Config) -> hwmap.Claim | None:
-    """With --hardware-map, the pool member this session (this xdist worker) holds."""
-    if not config.getoption("--hardware-map"):
-        return None
-    if config.getoption("--port"):
-        raise pytest.UsageError("--port and --hardware-map both name the board: give one")
-    board = config.getoption("--board")
-    registry = hardware.registry_from_config(config)
-    try:
-        return hwmap.claim_from_config(
-            config,
-            registry,
-            board=None if board == SIM_BOARD else board,
-            worker=worker_id(),
-            timeout=config.getoption("--lock-timeout"),
-            progress=hardware.terminal_progress(config),
-        )
-    except hwmap.HardwareMapError as exc:
-        raise pytest.UsageError(str(exc)) from None
+def session_info(reached: Reached, opened: Opened) -> dict[str, str]:
+    """What the report says about the board: the source's facts, the flash, the modem."""
+    info = dict(reached.info)
+    if reached.may_reenumerate:
+        info["port"] = opened.url
+    outcome = opened.flash
+    if outcome is not None:
+        info["flashed"] = "yes" if outcome.flashed else f"no ({outcome.reason})"
+        if outcome.image is not None:
+            info["image"] = str(outcome.image.hex_path)
+            info["image_sha256"] = outcome.image.sha256
+    info.update(opened.modem.as_dict())
+    return {k: str(v) for k, v in info.items()}
 
 
-def _open_hardware(
-    config: pytest.Config,
-    settings: hardware.HardwareSettings,
-    info: dict[str, str],
-    closers: list[Callable[[], None]],
-    credentials: list[bringup.Credential],
+def open_board_session(
+    settings: Settings,
+    ctx: OpenContext,
+    credentials: Sequence[Credential] = (),
 ) -> BoardSession:
-    ready = config.getoption("--ready-timeout", default=None)
-    settings.ready_timeout = max(ready or 0.0, settings.board.boot_timeout)
+    """Reach the board through the run's source and bring it online with `credentials`."""
+    assert settings.source is not None, "settings_from_config chooses the source"
+    reached = settings.source.open(ctx)
     try:
-        hw = hardware.open_hardware_board(
-            settings, credentials, progress=hardware.terminal_progress(config)
+        opened = open_reached(
+            reached,
+            list(credentials),
+            attach_timeout=settings.attach_timeout,
+            progress=ctx.progress,
         )
     except BaseException:
-        for closer in reversed(closers):
-            closer()
+        reached.release()
         raise
-    session = BoardSession(name=hw.board.name, url=hw.url, dut=hw.dut, info={**hw.info, **info})
-    session.on_close(hw.lock.release)
-    for closer in closers:
-        session.on_close(closer)
+    session = BoardSession(
+        name=reached.name,
+        url=opened.url,
+        dut=opened.dut,
+        info=session_info(reached, opened),
+        features=reached.features,
+        board=reached.board,
+        sec_tags=settings.sec_tags(),
+    )
+    session.on_close(reached.release)
     return session
-
-
-def _open_claimed_hardware(
-    config: pytest.Config, claim: hwmap.Claim, credentials: list[bringup.Credential]
-) -> BoardSession:
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    settings = hwmap.hardware_settings(claim, config, hardware.registry_from_config(config))
-    # The claim already holds this board's lock (in the shared lock directory, under the key a
-    # plain --board-id run takes); the hardware session's own lock goes to a private directory
-    # so it does not wait on the claim held by this very process.
-    private = tempfile.mkdtemp(prefix="pytest-slm-claimed-")
-    settings.lock_dir = Path(private)
-    closers = [claim.release, lambda: shutil.rmtree(private, ignore_errors=True)]
-    info = {"worker": worker_id(), **claim.info}
-    return _open_hardware(config, settings, info, closers, credentials)
-
-
-def _open_twister_board(
-    config: pytest.Config, request: pytest.FixtureRequest, credentials: list[bringup.Credential]
-) -> BoardSession:
-    """Under pytest-twister-harness: its device is flashed once by the harness, released, and
-    opened here byte-exact; pytest-slm does not flash."""
-    registry = hardware.registry_from_config(config)
-    try:
-        taken = twister.take_over(request, registry)
-    except twister.TwisterBridgeError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    settings = twister.hardware_settings(taken, config, registry)
-    info = {"worker": worker_id(), **taken.info()}
-    return _open_hardware(config, settings, info, [taken.close], credentials)

@@ -29,6 +29,7 @@ import pytest
 from pytest_slm.boards import Board, BoardRegistry
 from pytest_slm.hwmap import board_for_platform
 from pytest_slm.processes import stop_process
+from pytest_slm.settings import Settings
 
 DEFAULT_BAUD = 115200
 
@@ -267,7 +268,7 @@ def take_over(request: pytest.FixtureRequest, registry: BoardRegistry) -> Twiste
     return result
 
 
-def hardware_settings(taken: TwisterBoard, config: pytest.Config, registry: BoardRegistry):
+def hardware_settings(taken: TwisterBoard, settings: Settings):
     """The hardware session's settings for the board the harness reserved and flashed.
 
     The port is given, so the hardware session never flashes (the harness did); the baud is
@@ -277,10 +278,12 @@ def hardware_settings(taken: TwisterBoard, config: pytest.Config, registry: Boar
 
     from pytest_slm.hardware import HardwareSettings
 
-    settings = HardwareSettings.from_config(config, registry, board_name=taken.board.name)
-    settings.board = replace(taken.board, uart=replace(taken.board.uart, baudrate=taken.baudrate))
-    settings.port = taken.url
-    settings.board_id = taken.target.board_id or None
-    settings.firmware = None
-    settings.flash = "never"
-    return settings
+    hw = HardwareSettings.from_settings(settings, taken.board)
+    hw.board = replace(taken.board, uart=replace(taken.board.uart, baudrate=taken.baudrate))
+    hw.port = taken.url
+    hw.board_id = taken.target.board_id or None
+    hw.probe_id = None
+    hw.firmware = None
+    hw.flash = "never"
+    hw.flash_erase = False
+    return hw

@@ -20,6 +20,7 @@ from pytest_slm.flash.runners import (
     run_command,
     run_commands,
 )
+from pytest_slm.link.discovery import normalize_id
 
 FLASH_MODES = ("auto", "always", "never")
 
@@ -35,8 +36,9 @@ class FlashOutcome:
 
 
 def board_key(board: Board, probe_id: str | None) -> str:
-    """What the cache and the lock are keyed by: the board kind and its probe's serial number."""
-    return f"{board.name}-{probe_id}" if probe_id else board.name
+    """What the flash cache is keyed by: the board kind and its probe's serial number, as the
+    probe reports it whatever way it was typed (`000960012345` and `960012345` are one board)."""
+    return f"{board.name}-{normalize_id(probe_id)}" if probe_id else board.name
 
 
 def flash_board(
@@ -50,6 +52,7 @@ def flash_board(
     progress: Callable[[str], None] | None = None,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
+    erase: bool = False,
 ) -> FlashOutcome:
     """Program `firmware` onto the board unless mode or the cache says it is not needed."""
     if mode not in FLASH_MODES:
@@ -65,20 +68,30 @@ def flash_board(
     if not runner_name:
         raise FlashError(f"board {board.name} has no default runner; choose one with --slm-runner")
     cache = cache if cache is not None else FlashCache()
+    probe_id = normalize_id(probe_id) if probe_id else None
     key = board_key(board, probe_id)
-    if mode == "auto" and cache.holds(key, image.sha256):
+    if mode == "auto" and not erase and cache.holds(key, image.sha256):
         return FlashOutcome(False, f"{key} already holds image {image.short_hash}", image,
                             runner_name)
     tool = get_runner(runner_name)
-    commands = tool.commands(FlashJob(board, image, probe_id))
+    job = FlashJob(board, image, probe_id, erase=erase)
+    tool.check(job, env=env)
+    commands = tool.commands(job)
+    cwd = tool.cwd(job)
     if progress:
         progress(f"flashing {key} with {runner_name}: {image.hex_path} ({image.short_hash})")
     # Until the new record is written the board's content is unknown: a flash that fails or is
     # interrupted halfway must not leave the old record claiming the old image is still there.
     cache.forget(key)
     started = time.monotonic()
-    output = run_commands(commands, timeout=timeout or board.flash_timeout, progress=progress,
-                          env=env)
+    try:
+        output = run_commands(commands, timeout=timeout or board.flash_timeout,
+                              progress=progress, env=env, cwd=cwd)
+    except FlashError as exc:
+        hint = tool.hint(job, exc.output)
+        if hint:
+            raise FlashError(f"{exc}\n  {hint}") from None
+        raise
     cache.record(key, image.sha256, str(image.hex_path), runner_name)
     duration = time.monotonic() - started
     if progress:

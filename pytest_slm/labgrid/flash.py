@@ -23,6 +23,7 @@ from pytest_slm.boards import Board
 from pytest_slm.flash import FlashError, FlashJob, FlashOutcome, get_runner, resolve_firmware
 from pytest_slm.flash.runners import run_commands
 from pytest_slm.labgrid.place import HeldPlace, PlaceError
+from pytest_slm.link import normalize_id
 
 Progress = Callable[[str], None]
 
@@ -34,6 +35,7 @@ def flash_place(
     *,
     mode: str = "auto",
     runner: str | None = None,
+    erase: bool = False,
     progress: Progress | None = None,
 ) -> FlashOutcome:
     """Program `firmware` onto the board of `held` from the machine its serial port is on."""
@@ -56,7 +58,8 @@ def flash_place(
         )
     tool = get_runner(runner_name)
     resource = held.network_resource()
-    probe_id = held.tags.get("board_id") or None
+    tagged = held.tags.get("board_id")
+    probe_id = normalize_id(tagged) if tagged else None
     where = f"{resource.host} (exporter {held.serial.exporter})"
     say(f"copying {image.hex_path} ({image.short_hash}) to {where} for place {held.name}")
     from labgrid.driver.exception import ExecutionError
@@ -71,9 +74,8 @@ def flash_place(
             f"it with ssh and rsync as the exporter's hostname names it): {exc}"
         ) from None
     remote = replace(image, hex_path=Path(managed.get_remote_path()), build_dir=None)
-    commands = [
-        resource.wrap_command(cmd) for cmd in tool.commands(FlashJob(board, remote, probe_id))
-    ]
+    job = FlashJob(board, remote, probe_id, erase)
+    commands = [resource.wrap_command(cmd) for cmd in tool.commands(job)]
     say(
         f"flashing place {held.name} ({board.name}, probe {probe_id or 'the only one'}) with "
         f"{runner_name} on {where}"

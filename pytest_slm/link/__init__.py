@@ -12,6 +12,7 @@ from pytest_slm.link.discovery import (
     locate,
     normalize_id,
     system_ports,
+    usb_serial_of,
     use_port_lister,
 )
 from pytest_slm.link.lock import BoardBusy, BoardLock, default_lock_dir
@@ -42,6 +43,7 @@ __all__ = [
     "open_serial",
     "open_when_present",
     "system_ports",
+    "usb_serial_of",
     "use_port_lister",
     "wait_for_port",
 ]

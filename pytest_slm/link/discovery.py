@@ -18,7 +18,9 @@ from pytest_slm.boards import Board, BoardRegistry
 
 BY_ID_DIR = Path("/dev/serial/by-id")
 
-_LOCATION_INTERFACE = re.compile(r":\d+\.(\d+)$")
+# pyserial's `location`: `1-3:1.2` on Linux and macOS (configuration.interface), `1-3:x.2` on
+# Windows, where the configuration is not known.
+_LOCATION_INTERFACE = re.compile(r":(?:\d+|x)\.(\d+)$")
 _BY_ID_INTERFACE = re.compile(r"-if(\d+)(?:-port\d+)?$")
 
 
@@ -182,30 +184,99 @@ class Located:
     probe_id: str | None
     candidate: Candidate | None = None
 
+    @property
+    def board_id(self) -> str:
+        """The board's own id (its USB serial number, normalized): what it is locked by."""
+        if self.candidate is not None:
+            return self.candidate.probe_id
+        return normalize_id(self.probe_id or self.port)
+
+
+BoardVersions = Callable[[], dict[str, str]]
+
+
+def nrfutil_board_versions() -> dict[str, str]:
+    """Normalized serial number -> board version (PCA number) of every kit nRF Util lists; empty
+    when nRF Util 7+ is not installed or does not answer."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("nrfutil") is None:
+        return {}
+    try:
+        proc = subprocess.run(["nrfutil", "device", "list", "--json", "--skip-overhead"],
+                              capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    versions: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(message, dict):
+            continue
+        # --skip-overhead prints {"devices": [...]}; without it the list is in an info message.
+        devices = message.get("devices") or (message.get("data") or {}).get("devices") or []
+        for device in devices:
+            version = (device.get("devkit") or {}).get("boardVersion")
+            if device.get("serialNumber") and version:
+                versions[normalize_id(str(device["serialNumber"]))] = str(version)
+    return versions
+
 
 def locate(
     board: Board,
     board_id: str | None = None,
     lister: PortLister | None = None,
+    *,
+    probe_id: str | None = None,
+    board_versions: BoardVersions | None = None,
 ) -> Located:
-    """The one attached board of this kind (or the one with `board_id`) and its SLM port."""
+    """The one attached board of this kind (or the one with `board_id`) and its SLM port.
+
+    `board_id` names the board by its USB serial number. A board flashed through a separate
+    probe (Thingy:91) takes the probe from `probe_id` or its board file; an id that matches none
+    of its bridges is taken as the probe's, the way `--board-id` named it before `--probe-id`.
+    """
     if board.simulated:
         raise DiscoveryError(f"board {board.name!r} is simulated: there is no port to find")
     ports = (lister or current_lister())()
     found = candidates(board, ports)
     wanted = normalize_id(board_id) if board_id else None
     assert board.usb is not None
-    if wanted is not None and board.usb.probe_is_usb_serial:
+    matching = found
+    if wanted is not None:
         matching = [c for c in found if c.probe_id == wanted]
-    else:
-        matching = found
+        if not matching and not board.usb.probe_is_usb_serial and probe_id is None:
+            probe_id, matching = board_id, found
+    versions: dict[str, str] = {}
+    if len(matching) > 1 and board.usb.board_version and wanted is None:
+        # A serial-number prefix is shared by kits with the same interface MCU: ask the probes
+        # what board they sit on, and keep the ones that are (or may be) this kind.
+        versions = (board_versions or nrfutil_board_versions)()
+        matching = [c for c in matching
+                    if versions.get(c.probe_id) in (None, board.usb.board_version)]
     if len(matching) == 1 and matching[0].port is not None:
         chosen = matching[0]
-        probe = board_id if board_id else chosen.probe_id
-        if not board.usb.probe_is_usb_serial:
-            probe = board_id
-        return Located(board, chosen.port.path, probe, chosen)
-    raise DiscoveryError(_explain(board, board_id, matching, found, ports))
+        if board.usb.probe_is_usb_serial:
+            probe = chosen.probe_id
+        else:
+            probe = probe_id or board.probe_id
+        return Located(board, chosen.port.path, normalize_id(probe) if probe else None, chosen)
+    raise DiscoveryError(_explain(board, board_id, matching, found, ports, versions))
+
+
+def usb_serial_of(port: str, lister: PortLister | None = None) -> str | None:
+    """The USB serial number of the device behind a local port path, if the host lists it."""
+    real = os.path.realpath(port)
+    for listed in (lister or current_lister())():
+        names = (listed.device, listed.by_id or listed.device)
+        if real in {os.path.realpath(name) for name in names}:
+            return listed.serial_number
+    return None
 
 
 def _explain(
@@ -214,6 +285,7 @@ def _explain(
     matching: list[Candidate],
     found: list[Candidate],
     ports: list[SerialPort],
+    versions: dict[str, str] | None = None,
 ) -> str:
     assert board.usb is not None
     named = f"{board.name} with probe {board_id}" if board_id else board.name
@@ -224,7 +296,17 @@ def _explain(
             f"{len(matching)} boards could be {want}; name one with --board-id "
             "(or give the port with --port):"
         )
-        lines += [f"  {c.describe()}" for c in matching]
+        if board.usb.board_version:
+            lines.append(
+                f"  (serial numbers matching {board.usb.serial!s} are shared with other kits; "
+                f"a {board.name} reports board version {board.usb.board_version}"
+                + ("" if versions else ": install nRF Util 7+ to let pytest-slm ask the probes")
+                + ")"
+            )
+        lines += [f"  {c.describe()}"
+                  + (f" [board version {versions[c.probe_id]}]"
+                     if versions and c.probe_id in versions else "")
+                  for c in matching]
     elif len(matching) == 1:
         c = matching[0]
         lines.append(
@@ -235,7 +317,7 @@ def _explain(
     else:
         lines.append(
             f"no {named} is attached (looked for USB serial numbers matching "
-            f"{board.usb.serial!r}); is it plugged in and powered? Serial ports seen:"
+            f"'{board.usb.serial}'); is it plugged in and powered? Serial ports seen:"
         )
         if found:
             lines.append("  boards of this kind with other ids:")

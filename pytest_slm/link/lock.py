@@ -7,10 +7,12 @@ The file's content says who holds it, for the message a waiting session prints.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -53,11 +55,21 @@ class BoardBusy(Exception):
 
 
 def default_lock_dir() -> Path:
-    """Shared by every user of the machine, since boards are: PYTEST_SLM_LOCK_DIR overrides."""
+    """PYTEST_SLM_LOCK_DIR (a lab sets one directory for all its users, e.g. group-owned with
+    the setgid bit), else a directory of this user's own under the temporary directory.
+
+    A directory shared by everyone and writable by everyone lets any user plant a symlink
+    where a lock file will be opened; a per-user one cannot be tampered with by others.
+    """
     env = os.environ.get("PYTEST_SLM_LOCK_DIR")
     if env:
         return Path(env)
-    return Path(tempfile.gettempdir()) / "pytest-slm-locks"
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"pytest-slm-locks-{user}"
+
+
+class LockDirError(Exception):
+    """The lock directory or a lock file is not safe to use."""
 
 
 def lock_name(key: str) -> str:
@@ -102,18 +114,28 @@ class BoardLock:
         return ", ".join(parts)
 
     def _open(self) -> int:
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        # 0o700 when we create it; an existing directory is used as its owner set it up, and
+        # never chmod-ed: a path can be swapped for a symlink between a check and the chmod.
+        self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(self.lock_dir)
+        if stat.S_ISLNK(info.st_mode):
+            raise LockDirError(f"lock directory {self.lock_dir} is a symlink; refusing to use it")
+        if (hasattr(os, "getuid") and info.st_mode & stat.S_IWOTH
+                and not info.st_mode & stat.S_ISVTX):
+            raise LockDirError(
+                f"lock directory {self.lock_dir} is writable by everyone without the sticky bit: "
+                "anyone could replace a lock file; set PYTEST_SLM_LOCK_DIR to a safe directory"
+            )
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
-            # Sticky, world-writable like /tmp: any lab user may lock, nobody deletes others' files.
-            os.chmod(self.lock_dir, 0o1777)
-        except OSError:
-            pass
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            os.chmod(self.path, 0o666)
-        except OSError:
-            pass
-        return fd
+            # O_NOFOLLOW: a symlink planted under the lock's name is refused, not followed to
+            # a file of the victim's that would then be truncated.
+            return os.open(self.path, flags, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LockDirError(f"lock file {self.path} is a symlink; refusing to follow it "
+                                   "(remove it)") from None
+            raise
 
     def acquire(self) -> BoardLock:
         if self._fd is not None:
@@ -123,18 +145,20 @@ class BoardLock:
         announced = False
         try:
             while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise BoardBusy(
-                        f"board {self.key} is in use by {self.holder()}; gave up after "
-                        f"--lock-timeout {self.timeout:g} s (lock file {self.path})"
-                    )
-                if not announced:
+                # Announced before the deadline check, so a short timeout on a loaded host
+                # still says what it waited for.
+                if not announced and self.timeout > 0:
                     announced = True
                     if self.progress:
                         self.progress(
                             f"board {self.key} is in use by {self.holder()}; waiting up to "
                             f"{self.timeout:g} s for it (--lock-timeout)"
                         )
+                if time.monotonic() >= deadline:
+                    raise BoardBusy(
+                        f"board {self.key} is in use by {self.holder()}; gave up after "
+                        f"--lock-timeout {self.timeout:g} s (lock file {self.path})"
+                    )
                 time.sleep(POLL_INTERVAL)
         except BaseException:
             os.close(fd)

@@ -43,11 +43,19 @@ def wait_for_port(
     find: Callable[[], str | None],
     timeout: float,
     *,
+    deadline: float | None = None,
     progress: Callable[[str], None] | None = None,
     what: str = "the board's serial port",
 ) -> str:
-    """Call `find` until it names a port that exists; raise PortTimeout after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Call `find` until it names a port that exists; raise PortTimeout at `deadline`
+    (a `time.monotonic()` value; default `timeout` seconds from now).
+
+    `timeout` is what the messages quote: the wait the caller asked for, even when part of it
+    was spent before this call (one deadline shared by several steps is computed once, by the
+    caller, and never again from a remainder).
+    """
+    if deadline is None:
+        deadline = time.monotonic() + timeout
     announced = False
     while True:
         path = find()
@@ -68,16 +76,17 @@ def open_when_present(
     uart: UartSettings,
     timeout: float,
     *,
+    deadline: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[str, serial.SerialBase]:
     """Wait for the port, then open it; a node that vanishes or is not yet accessible
     (udev applies permissions just after creating it) is retried until the deadline."""
-    deadline = time.monotonic() + timeout
+    if deadline is None:
+        deadline = time.monotonic() + timeout
     last: Exception | None = None
     while True:
-        left = deadline - time.monotonic()
         try:
-            path = wait_for_port(find, max(left, 0.0), progress=progress)
+            path = wait_for_port(find, timeout, deadline=deadline, progress=progress)
             return path, open_serial(path, uart)
         except PortTimeout:
             if last is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,8 @@ def add_options(group: Any) -> None:
         metavar="ADDRESS",
         help=(
             "address the board must use to reach the peers in this process (a real board on "
-            "LTE cannot reach loopback). Peers then bind to all interfaces. Give it once per "
+            "LTE cannot reach loopback). Peers then listen on that address when this host "
+            "holds it, else on all interfaces. Give it once per "
             "family for IPv4 and IPv6 (an IPv4 and an IPv6 literal); a host name serves both. "
             "It is also added to the TLS/DTLS server certificate. Default: loopback."
         ),
@@ -44,6 +46,16 @@ def add_options(group: Any) -> None:
             "needing a sink, source or connect-back are skipped."
         ),
     )
+
+
+def _is_local_address(host: str, family: socket.AddressFamily) -> bool:
+    """True when this host holds `host` (a bind to it succeeds)."""
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+        return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -92,10 +104,23 @@ class PeerConfig:
         return None
 
     def bind_host(self, family: socket.AddressFamily) -> str:
+        """Where the peers listen: --peer-bind; else no wider than the --peer-host needs (its
+        loopback or its own address when it is one of this host's); all interfaces only for a
+        host name or an address this host does not hold (a NAT's)."""
         for host in self.bind_hosts:
             if ip_literal_family(host) == family:
                 return host.strip("[]")
-        return any_address(family) if self.peer_hosts else loopback(family)
+        if not self.peer_hosts:
+            return loopback(family)
+        board_host = self.board_host(family)
+        if board_host is None:
+            # No board reaches a peer of this family: nothing to widen for.
+            return loopback(family)
+        if ip_literal_family(board_host) == family:
+            address = ipaddress.ip_address(board_host)
+            if address.is_loopback or _is_local_address(board_host, family):
+                return board_host
+        return any_address(family)
 
     def missing_board_host_reason(self, family: socket.AddressFamily) -> str:
         return (

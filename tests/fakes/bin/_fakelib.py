@@ -9,6 +9,9 @@ Environment (all optional):
   SLM_FAKE_PORT_LINK      a symlink standing for the board's port: removed when the board resets,
   SLM_FAKE_REENUMERATE    and recreated this many seconds later by a detached process
                           (`never`: the board does not come back, as after a bad image)
+  SLM_FAKE_HANG           a tool name: that tool starts a child (its probe driver) that never
+                          ends, writes the child's pid to SLM_FAKE_HANG_PID, and waits for it
+  SLM_FAKE_NRFUTIL        `legacy`: nrfutil is the pip package (no `device` command)
 """
 
 from __future__ import annotations
@@ -92,3 +95,22 @@ def valid_hex(path: str) -> bool:
     except OSError:
         return False
     return first.startswith(":")
+
+
+def hang_if_asked(tool: str) -> None:
+    """Start a child that holds the probe forever, as nrfjprog under west does, and wait on it."""
+    if os.environ.get("SLM_FAKE_HANG") != tool:
+        return
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    pid_file = os.environ.get("SLM_FAKE_HANG_PID")
+    if pid_file:
+        with open(pid_file, "w", encoding="utf-8") as fh:
+            fh.write(str(child.pid))
+    out(f"{tool}: waiting for the probe\n")
+    child.wait()
+    sys.exit(1)
+
+
+def reported_id(serial: str) -> str:
+    """A J-Link's id as the tools report it: unpadded (the USB serial number is zero-padded)."""
+    return serial.lstrip("0") or "0" if serial.isdigit() else serial

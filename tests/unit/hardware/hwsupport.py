@@ -17,10 +17,34 @@ FAKES_BIN = Path(__file__).resolve().parents[2] / "fakes" / "bin"
 HEX_IMAGE = ":020000040000FA\n:10000000000004200D0100001501000017010000AE\n:00000001FF\n"
 
 
+def make_workspace(top: Path, rebuild_option: bool = True) -> Path:
+    """A west workspace as `west flash` needs it: `.west/`, and a Zephyr whose west commands
+    either know `--rebuild/--no-rebuild` (Zephyr 3.7 and later) or only `--skip-rebuild`."""
+    (top / ".west").mkdir(parents=True, exist_ok=True)
+    (top / ".west" / "config").write_text("[manifest]\npath = nrf\n")
+    commands = top / "zephyr" / "scripts" / "west_commands"
+    commands.mkdir(parents=True, exist_ok=True)
+    # Only the line the runner looks for: whether the option exists in this Zephyr.
+    (commands / "run_common.py").write_text(
+        "rebuild_group.add_argument('--rebuild')\n" if rebuild_option else
+        "group.add_argument('--skip-rebuild')\n")
+    return top
+
+
+def write_cmake_cache(build: Path, zephyr_base: Path, source: Path) -> None:
+    (build / "CMakeCache.txt").write_text(
+        f"ZEPHYR_BASE:PATH={zephyr_base}\nAPPLICATION_SOURCE_DIR:PATH={source}\n")
+
+
 def make_build_dir(root: Path, runners: tuple[str, ...] = ("nrfjprog", "nrfutil", "jlink",
-                                                          "pyocd"), image: str = HEX_IMAGE) -> Path:
-    """A finished `west build` directory as far as flashing is concerned."""
+                                                          "pyocd"), image: str = HEX_IMAGE,
+                   workspace: Path | None = None, rebuild_option: bool = True) -> Path:
+    """A finished `west build` directory as far as flashing is concerned, made in a west
+    workspace (`<root>/../ncs` unless given) by a CI machine: its sources are not here."""
+    if workspace is None:
+        workspace = make_workspace(root.parent / "ncs", rebuild_option)
     (root / "zephyr").mkdir(parents=True, exist_ok=True)
+    write_cmake_cache(root, workspace / "zephyr", Path("/ci/ncs/nrf/applications/slm"))
     (root / "zephyr" / "runners.yaml").write_text(
         "# Available runners configured by board.cmake.\nrunners:\n"
         + "".join(f"- {r}\n" for r in runners)

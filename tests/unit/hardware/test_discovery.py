@@ -79,7 +79,8 @@ def test_board_id_picks_one_of_several_padded_or_not(given):
     both = lister(dk_ports("000960012345"), dk_ports("000960099999", first_acm=3))
     found = locate(DK, given, lister=both)
     assert found.port == "/dev/ttyACM3"
-    assert found.probe_id == given
+    # Normalized whatever was typed: pyocd matches a J-Link uid unpadded only.
+    assert found.probe_id == "960099999"
 
 
 def test_board_id_not_attached_names_the_others():
@@ -162,3 +163,58 @@ def test_serial_port_describe_is_readable(tmp_path: Path):
     port = dk_ports("000960012345", by_id_dir=tmp_path)[1]
     assert port.describe() == (f"{tmp_path}/usb-SEGGER_J-Link_000960012345-if02 "
                                "(SER=000960012345 if02, SEGGER J-Link)")
+
+
+def test_windows_location_gives_the_interface(monkeypatch, tmp_path):
+    """pyserial on Windows reports `location` as `1-3:x.<interface>`: the configuration is
+    unknown there. COM numbers say nothing about VCOM order, so the interface must be read."""
+    ports = []
+    for com, iface in (("COM3", 4), ("COM12", 2), ("COM9", 0)):
+        info = ListPortInfo(com, skip_link_detection=True)
+        info.serial_number, info.location = "000960012345", f"1-3:x.{iface}"
+        ports.append(info)
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
+    listed = system_ports(tmp_path / "no-by-id")
+    assert {p.device: p.interface for p in listed} == {"COM3": 4, "COM12": 2, "COM9": 0}
+    assert locate(DK, lister=lambda: listed).port == "COM9"
+
+
+def test_thingy91_is_named_by_its_bridge_and_flashed_through_its_probe():
+    """Two ids: the bridge's USB serial selects the port (and the lock), --probe-id the J-Link."""
+    thingy = REGISTRY.get("thingy91")
+    two = [SerialPort(f"/dev/ttyACM{i}", serial_number=f"THINGY91_{n}", interface=0)
+           for i, n in enumerate(("1A2B3C4D", "5E6F7A8B"))]
+    found = locate(thingy, "thingy91_5e6f7a8b", probe_id="000683123456", lister=lister(two))
+    assert (found.port, found.board_id, found.probe_id) == (
+        "/dev/ttyACM1", "THINGY91_5E6F7A8B", "683123456")
+    with pytest.raises(DiscoveryError, match="2 boards could be a thingy91"):
+        locate(thingy, probe_id="683123456", lister=lister(two))
+
+
+def test_nrf9161dk_among_other_1050_kits_is_told_apart_by_its_board_version(
+        fake_tools, monkeypatch):
+    """1050... is an nRF9161 DK's prefix and an nRF5340 DK's too: the probes say which is which
+    (`nrfutil device list`), else the user must name the board."""
+    kits = lister(dk_ports("001050012345"), dk_ports("001050099999", first_acm=3))
+    board = REGISTRY.get("nrf9161dk")
+    fake_tools.attach("1050012345", "1050099999")
+    monkeypatch.setenv("SLM_FAKE_BOARD_VERSIONS", "1050012345=PCA10095,1050099999=PCA10153")
+    found = locate(board, lister=kits)
+    assert (found.port, found.probe_id) == ("/dev/ttyACM3", "1050099999")
+    assert fake_tools.argvs() == [["nrfutil", "device", "list", "--json", "--skip-overhead"]]
+    with pytest.raises(DiscoveryError) as info:
+        locate(board, lister=kits, board_versions=dict)
+    text = str(info.value)
+    assert "2 boards could be a nrf9161dk; name one with --board-id" in text
+    assert "reports board version PCA10153: install nRF Util 7+" in text
+
+
+def test_a_lab_board_file_names_the_thingys_probe(tmp_path):
+    (tmp_path / "desk-thingy.yaml").write_text(
+        "name: desk-thingy\nzephyr_board: thingy91/nrf9160/ns\nrunner: nrfutil\n"
+        "probe_id: '000683000111'\nusb: {serial: '^THINGY91_1A2B3C4D$', probe_is_usb_serial: "
+        "false}\n")
+    board = BoardRegistry.load([tmp_path]).get("desk-thingy")
+    bridge = [SerialPort("/dev/ttyACM0", serial_number="THINGY91_1A2B3C4D", interface=0)]
+    found = locate(board, lister=lister(bridge))
+    assert (found.board_id, found.probe_id) == ("THINGY91_1A2B3C4D", "683000111")

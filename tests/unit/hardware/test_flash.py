@@ -48,6 +48,7 @@ def sysbuild_dir(root: Path) -> Path:
     make_build_dir(root / "slm")
     (root / "slm" / "zephyr" / "merged.hex").unlink()
     (root / "merged.hex").write_text(HEX_IMAGE)
+    shutil.copy(root / "slm" / "CMakeCache.txt", root / "CMakeCache.txt")
     (root / "domains.yaml").write_text(
         f"default: slm\nbuild_dir: {root}\ndomains:\n  - name: slm\n"
         f"    build_dir: {root / 'slm'}\nflash_order:\n  - slm\n")
@@ -96,7 +97,10 @@ def test_west_command_line(fake_tools, build_dir):
     outcome, lines = flash(build_dir, runner="west")
     assert outcome.flashed
     assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir),
-                                   "--runner", "nrfjprog", "--dev-id", "960012345"]]
+                                   "--no-rebuild", "--runner", "nrfjprog", "--dev-id",
+                                   "960012345"]]
+    # From the build's own workspace: elsewhere `flash` is no west command.
+    assert fake_tools.calls()[0]["cwd"] == str(build_dir.parent / "ncs")
     assert any("Board with serial number 960012345 flashed successfully" in x for x in lines)
 
 
@@ -104,14 +108,15 @@ def test_west_runner_comes_from_the_board_file(fake_tools, build_dir):
     board = REGISTRY.get("nrf9161dk")
     flash(build_dir, board=board, probe="1050123456")
     assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir),
-                                   "--runner", "nrfutil", "--dev-id", "1050123456"]]
+                                   "--no-rebuild", "--runner", "nrfutil", "--dev-id",
+                                   "1050123456"]]
 
 
 def test_pyocd_command_line(fake_tools, build_dir):
     outcome, lines = flash(build_dir, runner="pyocd")
     assert outcome.flashed
     hex_path = str(build_dir / "zephyr" / "merged.hex")
-    assert fake_tools.argvs() == [["pyocd", "flash", "-t", "nrf91", "--uid", "960012345",
+    assert fake_tools.argvs() == [["pyocd", "flash", "-W", "-t", "nrf91", "--uid", "960012345",
                                    hex_path]]
     # pyocd redraws its bar with bare CRs; each state still shows as its own progress line.
     assert "pyocd: [==================================================] 100%" in lines
@@ -122,6 +127,8 @@ def test_nrfutil_programs_then_resets(fake_tools, build_dir):
     assert outcome.flashed
     hex_path = str(build_dir / "zephyr" / "merged.hex")
     assert fake_tools.argvs() == [
+        # nRF Util 7+ first: the pip package of the same name has no `device` command.
+        ["nrfutil", "device", "--version"],
         ["nrfutil", "device", "program", "--firmware", hex_path, "--serial-number", "960012345",
          "--options", "chip_erase_mode=ERASE_RANGES_TOUCHED_BY_FIRMWARE"],
         ["nrfutil", "device", "reset", "--serial-number", "960012345"],
@@ -130,10 +137,9 @@ def test_nrfutil_programs_then_resets(fake_tools, build_dir):
 
 
 def test_board_default_runner_is_used(fake_tools, build_dir):
-    outcome, _ = flash(build_dir, board=REGISTRY.get("thingy91x"), probe="THINGY91X_F40679066AD")
-    assert outcome.runner == "pyocd"
-    assert fake_tools.argvs()[0][:6] == ["pyocd", "flash", "-t", "nrf91", "--uid",
-                                         "THINGY91X_F40679066AD"]
+    outcome, _ = flash(build_dir, board=REGISTRY.get("nrf9161dk"), probe="1050123456")
+    assert outcome.runner == "west"
+    assert fake_tools.argvs()[0][:2] == ["west", "flash"]
 
 
 def test_west_refuses_a_bare_hex_and_says_what_to_do(fake_tools, tmp_path):
@@ -150,14 +156,19 @@ def test_a_bare_hex_flashes_with_nrfutil_and_pyocd(fake_tools, tmp_path):
     image.write_text(HEX_IMAGE)
     flash(image, runner="nrfutil")
     flash(image, runner="pyocd", mode="always")
-    assert [a[:3] for a in fake_tools.argvs()] == [["nrfutil", "device", "program"],
+    assert [a[:3] for a in fake_tools.argvs()] == [["nrfutil", "device", "--version"],
+                                                   ["nrfutil", "device", "program"],
                                                    ["nrfutil", "device", "reset"],
-                                                   ["pyocd", "flash", "-t"]]
+                                                   ["pyocd", "flash", "-W"]]
 
 
-def test_without_a_probe_id_the_tool_picks(fake_tools, build_dir):
-    flash(build_dir, runner="nrfutil", probe=None)
-    assert fake_tools.argvs()[1] == ["nrfutil", "device", "reset"]
+def test_nrfutil_always_gets_a_selector(fake_tools, build_dir):
+    # Without --serial-number nRF Util acts on whatever it lists; with two kits attached that
+    # is the wrong board or both.
+    fake_tools.attach("960012345", "960099999")
+    with pytest.raises(FlashError, match="nrfutil needs the probe's serial number"):
+        flash(build_dir, runner="nrfutil", probe=None)
+    assert fake_tools.argvs() == [["nrfutil", "device", "--version"]]
 
 
 # --------------------------------------------------------------------------- skip if unchanged
@@ -252,8 +263,10 @@ def test_probe_not_attached_is_the_tools_own_message(fake_tools, build_dir):
 
 def test_west_runner_the_build_does_not_offer(fake_tools, tmp_path):
     build = make_build_dir(tmp_path / "b", runners=("nrfutil",))
-    with pytest.raises(FlashError, match="does not support runner nrfjprog"):
+    with pytest.raises(FlashError, match=r"offers the runners nrfutil \(zephyr/runners.yaml\), "
+                       "not nrfjprog that board nrf9160dk names"):
         flash(build, runner="west")
+    assert fake_tools.calls() == []
 
 
 def test_a_missing_tool_is_named(fake_tools, build_dir, monkeypatch):
@@ -287,3 +300,180 @@ def test_fake_tools_are_python_scripts_with_a_portable_shebang():
         path = FAKES_BIN / name
         assert path.read_text().startswith("#!/usr/bin/env python3\n")
         assert shutil.which(name, path=str(FAKES_BIN)) == str(path)
+
+
+# ------------------------------------------------------------------ the real tools' unkindness
+
+def test_a_padded_and_an_unpadded_id_are_one_board(fake_tools, build_dir):
+    """Hardware maps carry the USB serial (`000960012345`), people type the J-Link id: both
+    must find the same record, or a stale one skips a needed flash."""
+    first, _ = flash(build_dir, probe="000960012345")
+    second, _ = flash(build_dir, probe="960012345", cache=FlashCache())
+    assert first.flashed and not second.flashed
+    assert board_key(DK, "000960012345") == board_key(DK, "960012345") == "nrf9160dk-960012345"
+
+
+def test_pyocd_gets_the_unpadded_uid_and_never_waits(fake_tools, build_dir):
+    """pyocd matches the J-Link's id unpadded, and without -W it waits for a probe to appear
+    until it is killed: with the board off it would sit out the whole flash timeout."""
+    fake_tools.attach("000960012345")
+    outcome, _ = flash(build_dir, runner="pyocd", probe="000960012345")
+    assert outcome.flashed
+    assert fake_tools.argvs()[-1][:7] == ["pyocd", "flash", "-W", "-t", "nrf91", "--uid",
+                                          "960012345"]
+    fake_tools.attach()
+    with pytest.raises(FlashError) as info:
+        flash(build_dir, runner="pyocd", mode="always", timeout=30)
+    text = str(info.value)
+    assert "No connected debug probes match unique ID '960012345'" in text
+    assert "SEGGER J-Link software is installed" in text and "udev" in text
+
+
+def test_west_outside_a_workspace_says_so(fake_tools, tmp_path):
+    build = make_build_dir(tmp_path / "build", workspace=tmp_path / "not-a-workspace")
+    with pytest.raises(FlashError, match="is not inside a west workspace"):
+        flash(build, runner="west")
+    assert fake_tools.calls() == []
+
+
+def test_west_never_rebuilds_with_the_flag_its_zephyr_knows(fake_tools, tmp_path):
+    """NCS 2.x's Zephyr knows only --skip-rebuild; newer ones --no-rebuild. Without either the
+    fake, like west, re-runs cmake, which fails for a build copied from CI."""
+    old = make_build_dir(tmp_path / "old" / "build", rebuild_option=False)
+    outcome, _ = flash(old, runner="west")
+    assert outcome.flashed
+    assert fake_tools.argvs()[-1][4] == "--skip-rebuild"
+    new = make_build_dir(tmp_path / "new" / "build", rebuild_option=True)
+    flash(new, runner="west", cache=FlashCache(tmp_path / "c2"))
+    assert fake_tools.argvs()[-1][4] == "--no-rebuild"
+
+
+def test_a_timeout_kills_the_tools_children_too(fake_tools, build_dir, monkeypatch, tmp_path):
+    """west runs nrfjprog, which keeps the probe: killing west alone leaves it running."""
+    import os
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
+    with pytest.raises(FlashError, match="killed with every process it started"):
+        flash(build_dir, runner="west", timeout=3)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # The killed child is reaped by init; poll its disappearance briefly.
+        time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_nrfutil_must_be_nrf_util_7(fake_tools, build_dir, monkeypatch):
+    monkeypatch.setenv("SLM_FAKE_NRFUTIL", "legacy")
+    with pytest.raises(FlashError, match="this nrfutil has no `device` command.*nRF Util 7"):
+        flash(build_dir, runner="nrfutil")
+    assert fake_tools.argvs() == [["nrfutil", "device", "--version"]]
+
+
+@pytest.mark.parametrize("runner,expected", [
+    ("west", [["west", "flash", "--build-dir", "{b}", "--no-rebuild", "--runner", "nrfjprog",
+               "--dev-id", "960012345", "--erase"]]),
+    ("pyocd", [["pyocd", "flash", "-W", "-t", "nrf91", "--uid", "960012345", "--erase", "chip",
+                "{b}/zephyr/merged.hex"]]),
+    ("nrfutil", [["nrfutil", "device", "--version"],
+                 ["nrfutil", "device", "recover", "--serial-number", "960012345"],
+                 ["nrfutil", "device", "program", "--firmware", "{b}/zephyr/merged.hex",
+                  "--serial-number", "960012345", "--options", "chip_erase_mode=ERASE_ALL"],
+                 ["nrfutil", "device", "reset", "--serial-number", "960012345"]]),
+])
+def test_flash_erase_maps_to_each_runners_full_erase(fake_tools, build_dir, runner, expected):
+    flash(build_dir, runner=runner, erase=True)
+    # --flash-erase always flashes: the cache cannot know what an erase removed.
+    flash(build_dir, runner=runner, erase=True)
+    want = [[a.replace("{b}", str(build_dir)) for a in cmd] for cmd in expected]
+    assert fake_tools.argvs() == want * 2
+
+
+def test_thingy91x_programs_through_mcuboot_serial_recovery(fake_tools, tmp_path):
+    board = REGISTRY.get("thingy91x")
+    build = make_build_dir(tmp_path / "build")
+    with pytest.raises(FlashError, match="takes the build's dfu_application.zip"):
+        flash(build, runner="nrfutil", board=board, probe="THINGY91X_0A1B2C3D4E")
+    (build / "dfu_application.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    outcome, _ = flash(build, runner="nrfutil", board=board, probe="THINGY91X_0A1B2C3D4E")
+    assert outcome.flashed
+    assert fake_tools.argvs()[-1] == ["nrfutil", "device", "program", "--firmware",
+                                      str(build / "dfu_application.zip"), "--serial-number",
+                                      "THINGY91X_0A1B2C3D4E", "--traits", "mcuboot"]
+
+
+CTRL_C = """
+import sys
+from pytest_slm.flash import run_command
+try:
+    run_command(["west", "flash"], timeout=300)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
+    (tmp_path / ".west").mkdir()  # west's workspace check passes; it then hangs on its child
+    session = subprocess.Popen([sys.executable, "-c", CTRL_C], cwd=tmp_path,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the fake west never started its child"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        session.send_signal(signal.SIGINT)
+        out, _ = session.communicate(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+    assert out.strip() == "interrupted"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+@pytest.mark.parametrize("board_name,offered,wanted", [
+    # An nRF9161 DK build from a Zephyr older than its nrfutil runner.
+    ("nrf9161dk", ("nrfjprog", "jlink"), "nrfutil"),
+    ("nrf9151dk", ("nrfjprog", "jlink"), "nrfutil"),
+    # The Thingy:91 X's board files offer west no pyocd runner.
+    ("thingy91x", ("nrfutil", "jlink"), None),
+])
+def test_runners_yaml_per_board_and_zephyr(fake_tools, tmp_path, board_name, offered, wanted):
+    board = REGISTRY.get(board_name)
+    build = make_build_dir(tmp_path / "build", runners=offered)
+    if wanted is None:
+        # thingy91x's west_runner (nrfutil) is offered: west runs with it.
+        assert board.west_runner in offered
+        flash(build, runner="west", board=board, probe="THINGY91X_0A1B2C3D4E")
+        assert fake_tools.argvs()[0][5:7] == ["--runner", "nrfutil"]
+        return
+    with pytest.raises(FlashError, match=f"offers the runners {', '.join(offered)} .* not "
+                       f"{wanted} that board {board_name} names"):
+        flash(build, runner="west", board=board, probe="1050123456")
+    assert fake_tools.calls() == []

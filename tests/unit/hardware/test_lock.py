@@ -109,3 +109,73 @@ def test_lock_keys_follow_the_board_not_the_path_used():
     assert lock_key_for(None, "socket://lab:4000") == "port-socket://lab:4000"
     assert lock_key_for(None, "/dev/ttyACM0").startswith("port-/dev/")
 
+
+
+def test_a_planted_symlink_is_refused_not_followed(tmp_path):
+    """Another user plants `<lockdir>/id-1.lock -> ~victim/file`: acquiring used to chmod the
+    target to 0666 and truncate it."""
+    from pytest_slm.link.lock import LockDirError
+
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    victim.chmod(0o600)
+    (locks / "id-1.lock").symlink_to(victim)
+    with pytest.raises(LockDirError, match="is a symlink; refusing to follow it"):
+        BoardLock("id-1", lock_dir=locks, timeout=0).acquire()
+    assert victim.read_text() == "precious"
+    assert victim.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_lock_directory_is_never_chmod_ed_and_a_world_writable_one_is_refused(tmp_path):
+    from pytest_slm.link.lock import LockDirError
+
+    private = tmp_path / "private"
+    BoardLock("id-2", lock_dir=private, timeout=0).acquire().release()
+    assert private.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(LockDirError, match="writable by everyone without the sticky bit"):
+        BoardLock("id-3", lock_dir=shared, timeout=0).acquire()
+    assert shared.stat().st_mode & 0o777 == 0o777
+
+
+def test_the_default_lock_directory_is_per_user(monkeypatch):
+    from pytest_slm.link import default_lock_dir
+
+    monkeypatch.delenv("PYTEST_SLM_LOCK_DIR", raising=False)
+    assert default_lock_dir().name == f"pytest-slm-locks-{os.getuid()}"
+
+
+def test_port_with_the_default_board_takes_the_lock(tmp_path):
+    """`--port URL` alone (board sim) used to take no lock: two sessions drove one port."""
+    from pytest_slm.boards import BoardRegistry
+    from pytest_slm.settings import Settings
+    from pytest_slm.sources.base import OpenContext
+    from pytest_slm.sources.port import PortSource
+
+    registry = BoardRegistry.load()
+    url = "socket://127.0.0.1:7"
+    settings = Settings(registry=registry, board=registry.get("sim"), port=url,
+                        lock_dir=tmp_path, lock_timeout=0.2)
+    first = PortSource(settings, None).open(OpenContext(settings, progress=lambda m: None))
+    try:
+        with pytest.raises(BoardBusy, match="board port-socket://127.0.0.1:7 is in use"):
+            PortSource(settings, None).open(OpenContext(settings, progress=lambda m: None))
+    finally:
+        first.release()
+    PortSource(settings, None).open(OpenContext(settings, progress=lambda m: None)).release()
+
+
+def test_a_thingy91_port_is_locked_by_its_bridge_whatever_id_was_given(tmp_path):
+    from pytest_slm.link import SerialPort
+
+    port = tmp_path / "ttyACM0"
+    port.touch()
+    bridge = [SerialPort(str(port), serial_number="THINGY91_1A2B3C4D", interface=0)]
+    # --port with the J-Link's id (what --board-id meant for a Thingy): still the bridge's lock,
+    # the one `--board thingy91` takes.
+    assert lock_key_for("683123456", str(port), lambda: bridge) == "id-THINGY91_1A2B3C4D"
+    assert lock_key_for("683123456", "rfc2217://lab:7001", lambda: bridge) == "id-683123456"

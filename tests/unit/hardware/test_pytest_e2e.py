@@ -7,9 +7,11 @@ import dataclasses
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from hwsupport import HEX_IMAGE, NoCoverage, dk_ports
@@ -74,8 +76,10 @@ def board_info(result) -> dict:
 
 
 def run(pytester, *args):
+    # The board is slm-sim behind the DK's port: it shares this host's loopback with the peers.
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--board", "nrf9160dk",
-                                         "--attach-timeout", "60", *args, timeout=240)
+                                         "--peer-host", "127.0.0.1", "--attach-timeout", "60",
+                                         *args, timeout=240)
 
 
 def test_list_boards_prints_the_registry_and_the_attached_dk(pytester, desk):
@@ -95,7 +99,8 @@ def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools,
     first.stdout.fnmatch_lines([
         f"[[]slm] found nrf9160dk (probe 960012345) at {desk}",
         "[[]slm] flashing nrf9160dk-960012345 with west: *merged.hex (*)",
-        f"[[]slm] $ west flash --build-dir {build_dir} --runner nrfjprog --dev-id 960012345",
+        f"[[]slm] $ west flash --build-dir {build_dir} --no-rebuild --runner nrfjprog "
+        f"--dev-id 960012345  (in {build_dir.parent / 'ncs'})",
         "[[]slm] west: -- runners.nrfjprog: Board with serial number 960012345 flashed *",
         "[[]slm] flashed nrf9160dk-960012345 in * s",
         "[[]slm] waiting up to * s for the board's serial port to come back *",
@@ -105,8 +110,9 @@ def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools,
     info = board_info(first)
     assert info["flashed"] == "yes" and info["probe_id"] == "960012345"
     assert info["port"] == str(desk) and len(info["imei"]) == 15
-    assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir), "--runner",
-                                   "nrfjprog", "--dev-id", "960012345"]]
+    assert fake_tools.argvs() == [["west", "flash", "--build-dir", str(build_dir),
+                                   "--no-rebuild", "--runner", "nrfjprog", "--dev-id",
+                                   "960012345"]]
 
     second = run(pytester, "--firmware", str(build_dir))
     second.assert_outcomes(passed=1)
@@ -116,7 +122,8 @@ def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools,
     (build_dir / "zephyr" / "merged.hex").write_text(HEX_IMAGE + "\n")
     third = run(pytester, "--firmware", str(build_dir), "--slm-runner", "nrfutil")
     third.assert_outcomes(passed=1)
-    assert [a[:3] for a in fake_tools.argvs()[1:]] == [["nrfutil", "device", "program"],
+    assert [a[:3] for a in fake_tools.argvs()[1:]] == [["nrfutil", "device", "--version"],
+                                                       ["nrfutil", "device", "program"],
                                                        ["nrfutil", "device", "reset"]]
 
 
@@ -125,7 +132,7 @@ def test_flash_always_and_pyocd(pytester, desk, fake_tools, build_dir):
     for _ in range(2):
         run(pytester, "--firmware", str(image), "--slm-runner", "pyocd",
             "--flash", "always").assert_outcomes(passed=1)
-    assert fake_tools.argvs() == [["pyocd", "flash", "-t", "nrf91", "--uid", "960012345",
+    assert fake_tools.argvs() == [["pyocd", "flash", "-W", "-t", "nrf91", "--uid", "960012345",
                                    str(image)]] * 2
 
 
@@ -189,7 +196,7 @@ def test_two_pytest_processes_share_one_board(pytester, desk, tmp_path, monkeypa
     os.mkfifo(release)
     monkeypatch.setenv("SLM_TEST_RELEASE", str(release))
     base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "--board",
-            "nrf9160dk", "--attach-timeout", "60"]
+            "nrf9160dk", "--peer-host", "127.0.0.1", "--attach-timeout", "60"]
 
     def start(*args):
         return subprocess.Popen([*base, *args], cwd=pytester.path, stdout=subprocess.PIPE,
@@ -227,10 +234,50 @@ def test_two_pytest_processes_share_one_board(pytester, desk, tmp_path, monkeypa
 
 def test_no_board_of_that_kind_lists_what_is_attached(pytester, desk, fake_tools):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--board", "nrf9161dk",
-                                           timeout=120)
+                                           "--peer-host", "127.0.0.1", timeout=120)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([
         "*DiscoveryError: no nrf9161dk is attached*",
         f"*{desk} (SER={SN} if00, SEGGER J-Link)*",
     ])
     assert fake_tools.calls() == []
+
+
+SUITE = Path(__file__).resolve().parents[2] / "slm"
+
+
+def test_no_board_attached_is_one_error_for_the_whole_suite(pytester, monkeypatch, tmp_path):
+    """`pytest tests/slm --board nrf9160dk` with nothing attached (the host's own ports, none a
+    DK): one error naming what was looked for, and the run stops there, non-zero."""
+    monkeypatch.setenv("PYTEST_SLM_LOCK_DIR", str(tmp_path / "locks"))
+    result = pytester.runpytest_subprocess(
+        str(SUITE), "-p", "no:cacheprovider", "--board", "nrf9160dk",
+        "--peer-host", "127.0.0.1", timeout=120)
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert out.count("ERROR at setup") == 1, out
+    assert "During handling" not in out and "Traceback" not in out
+    result.stdout.fnmatch_lines(["DiscoveryError: no nrf9160dk is attached (looked for USB "
+                                 "serial numbers matching '^0*960\\d{6}$'); is it plugged in*"])
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "! pytest-slm: the board session could not start: DiscoveryError: no nrf9160dk is "
+        "attached *"])
+    match = re.search(r"1 error in ([0-9.]+)s", out)
+    assert match and float(match.group(1)) < 10, out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--board", "nrf9160dk"], "cannot reach peers on this host's loopback: pass --peer-host"),
+    (["--board", "nrf9999dk"], "--board: unknown board 'nrf9999dk'"),
+    (["--port", "/dev/ttyACM0", "--firmware", "x.hex"], "--port talks to whatever answers"),
+    (["--ready-timeout", "0"], "--ready-timeout must be a positive number of seconds"),
+    (["--flash-erase"], "--flash-erase erases the board before flashing --firmware"),
+    (["--board", "sim", "--board-id", "960012345"], "--board sim is the simulated board"),
+])
+def test_bad_options_are_a_usage_error_before_collection(pytester, args, message):
+    pytester.makepyfile("def test_never(slm):\n    raise AssertionError('collected')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "collected" not in result.stdout.str()

@@ -13,9 +13,9 @@ from pytest_slm.hwmap import (
     BoardPool,
     HardwareMapError,
     board_for_platform,
-    claim_from_config,
     entry_board,
     load_hardware_map,
+    load_pool,
     parse_hardware_map,
     worker_index,
 )
@@ -74,10 +74,10 @@ def test_a_lab_map_parses_with_twisters_field_names(tmp_path: Path) -> None:
     assert first.fixture_names == {"lte_sim", "echo_server"}
     assert first.runner_params == ("--softreset",)
     assert first.connected and not unplugged.connected
-    # space-separated platforms, the newer serial_baud spelling, probe_id winning for flashing
+    # space-separated platforms, the newer serial_baud spelling, the probe apart from the board
     assert third.platforms == ("nrf9151dk/nrf9151/ns", "thingy91x/nrf9151/ns")
     assert third.baud == 921600
-    assert third.flash_id == "000999000111"
+    assert (third.id, third.probe_id) == ("001051222222", "000999000111")
     assert third.flash_timeout == 120.0
 
 
@@ -221,26 +221,13 @@ def test_worker_index() -> None:
     assert [worker_index(w) for w in ("master", "gw0", "gw7", "gwx")] == [0, 0, 7, 0]
 
 
-class _Config:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-
-    def getoption(self, name: str, default=None):
-        assert name == "--hardware-map"
-        return self.path if self.path is not None else default
-
-
 def test_more_workers_than_boards_is_refused_up_front(
     registry: BoardRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_map(tmp_path, "- {platform: sim, serial: 'socket://127.0.0.1:1'}\n")
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
     with pytest.raises(HardwareMapError, match="-n 2 needs 2 boards.*use -n 1"):
-        claim_from_config(_Config(path), registry, worker="gw0", lock_dir=tmp_path)
-
-
-def test_no_hardware_map_means_no_claim(registry: BoardRegistry) -> None:
-    assert claim_from_config(_Config(None), registry) is None
+        load_pool(path, registry)
 
 
 def test_a_serial_pty_entry_runs_its_script_on_a_pty(
@@ -267,3 +254,59 @@ def test_a_serial_pty_entry_runs_its_script_on_a_pty(
     finally:
         claim.release()
     assert claim._pty_process is None
+
+
+THINGY_AND_ITS_PROGRAMMER = """\
+- connected: true
+  id: THINGY91_1A2B3C4D
+  probe_id: '000960011111'
+  platform: thingy91/nrf9160/ns
+  runner: nrfjprog
+  serial: /dev/serial/by-id/usb-Nordic_Semiconductor_Thingy:91_UART_THINGY91_1A2B3C4D-if00
+- connected: true
+  id: '000960011111'
+  platform: nrf9160dk/nrf9160/ns
+  runner: nrfjprog
+  serial: /dev/serial/by-id/usb-SEGGER_J-Link_000960011111-if00
+"""
+
+
+def test_a_thingy91_entry_is_found_by_its_bridge_and_flashed_through_its_probe(
+    registry: BoardRegistry, tmp_path: Path
+) -> None:
+    from pytest_slm.hwmap import hardware_settings
+    from pytest_slm.settings import Settings
+
+    pool = BoardPool(load_hardware_map(write_map(tmp_path, THINGY_AND_ITS_PROGRAMMER)), registry)
+    # The DK wired to the Thingy's debug connector is its programmer, not a board under test.
+    assert [e.id for e, _ in pool.members] == ["THINGY91_1A2B3C4D"]
+    assert [e.id for e in pool.programmers] == ["000960011111"]
+    claim = pool.claim(timeout=0, lock_dir=tmp_path)
+    try:
+        settings = Settings(registry=registry, board=registry.get("sim"))
+        hw = hardware_settings(claim, settings)
+        # A local port: found by the bridge's serial and flashed (it used to be opened as a
+        # --port and never flashed), through the J-Link the map names.
+        assert (hw.port, hw.board_id, hw.probe_id) == (None, "THINGY91_1A2B3C4D", "000960011111")
+        assert hw.held_locks == {"id-THINGY91_1A2B3C4D"}
+    finally:
+        claim.release()
+
+
+def test_a_map_of_real_boards_without_peer_host_is_a_usage_error(pytester) -> None:
+    """Checked at configure time: the map is read there, and its DKs cannot reach loopback."""
+    hwmap = pytester.path / "map.yaml"
+    hwmap.write_text("- {id: '000960123456', platform: nrf9160dk/nrf9160/ns, "
+                     "serial: 'rfc2217://lab-host:7001'}\n")
+    pytester.makepyfile("def test_never(slm):\n    raise AssertionError('collected')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hardware-map={hwmap}",
+                                           timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (f"a real board (the boards of --hardware-map {hwmap}) cannot reach peers on this "
+            "host's loopback" in result.stderr.str())
+    broken = pytester.path / "broken.yaml"
+    broken.write_text("- {platform: nrf9160dk/nrf9160/ns}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hardware-map={broken}",
+                                           "--peer-host=127.0.0.1", timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "needs 'serial' (a port or pyserial URL) or 'serial_pty'" in result.stderr.str()

@@ -193,6 +193,8 @@ def test_a_hardware_map_of_remote_dks(tmp_path: Path) -> None:
                 "-n",
                 "2",
                 f"--hardware-map={hwmap}",
+                # DKs, but slm-sim behind ser2net: they share this host's loopback.
+                "--peer-host=127.0.0.1",
                 f"--junitxml={junit}",
                 "-p",
                 "no:cacheprovider",

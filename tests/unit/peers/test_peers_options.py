@@ -13,6 +13,15 @@ def test_defaults_are_loopback():
     assert not cfg.remote
 
 
+def test_peer_host_widens_the_listening_address_only_as_far_as_needed():
+    """`--peer-host 127.0.0.1` used to make the peers listen on 0.0.0.0."""
+    loop = PeerConfig(peer_hosts=["127.0.0.1"])
+    assert (loop.bind_host(V4), loop.bind_host(V6)) == ("127.0.0.1", "::1")
+    # 192.0.2.7 (TEST-NET-1) is no address of this host: a NAT forwards it, so listen on all.
+    nat = PeerConfig(peer_hosts=["192.0.2.7"])
+    assert nat.bind_host(V4) == "0.0.0.0"
+
+
 def test_peer_host_per_family_and_bind_all():
     cfg = PeerConfig(peer_hosts=["10.9.8.7", "[2001:db8::7]"])
     assert (cfg.board_host(V4), cfg.board_host(V6)) == ("10.9.8.7", "2001:db8::7")

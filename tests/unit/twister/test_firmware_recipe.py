@@ -72,3 +72,14 @@ def test_overlay_sets_the_line_and_data_mode_rules_the_suite_assumes() -> None:
     settings = dict(re.findall(r"^(CONFIG_\w+)=(.*)$", text, re.MULTILINE))
     assert settings["CONFIG_SLM_CR_LF_TERMINATION"] == "y"
     assert settings["CONFIG_SLM_DATAMODE_TERMINATOR"] == '"+++"'
+
+
+def test_documented_twister_commands_select_the_scenario_by_its_plain_name():
+    """Twister names a scenario outside ZEPHYR_BASE by its plain name: `-s <path>/<name>`
+    selects nothing."""
+    scenarios = set(yaml.safe_load((RECIPE / "testcase.yaml").read_text())["tests"])
+    for doc in (REPO / "README.md", RECIPE / "README.md", REPO / "docs" / "labs.md"):
+        selected = re.findall(r"(?:^|\s)-s (\S+)", doc.read_text(encoding="utf-8"))
+        assert selected, doc
+        assert set(selected) <= scenarios, (doc, selected)
+        assert "pyocd pack install" not in doc.read_text(encoding="utf-8")

@@ -9,6 +9,8 @@ point), which checks that the two plugins' options and fixtures do not collide.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -127,3 +129,41 @@ def test_standin_generations(api: str, tmp_path: Path, pty_board) -> None:
     # the reader logs what it saw, without the blank lines
     log = (build_dir / "handler.log").read_text()
     assert "line one\nline two\npartial-no-newline end\n" in log
+
+
+def test_an_installed_harness_without_zephyr_base_stops_pytest_before_pytest_slm_runs(
+        tmp_path: Path) -> None:
+    """Like the real one, the harness reads ZEPHYR_BASE when it is imported: with the plugin
+    installed (auto-loaded) and ZEPHYR_BASE unset, every pytest run fails before any plugin's
+    hooks, ours included. docs/real-boards.md says so and gives `-p no:twister_harness`."""
+    env = harness_env(tmp_path, "classic")
+    env.pop("ZEPHYR_BASE")
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    broken = run_pytest(["-p", "twister_harness.plugin", "-p", "no:cacheprovider", "test_x.py"],
+                        env, tmp_path, timeout=120)
+    assert broken.returncode != 0
+    assert "KeyError: 'ZEPHYR_BASE'" in broken.stdout + broken.stderr
+    fine = run_pytest(["-p", "no:cacheprovider", "test_x.py"], env, tmp_path, timeout=120)
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+
+
+def test_flash_command_order_follows_upstream(tmp_path: Path) -> None:
+    """`west flash --no-rebuild --build-dir B --runner R -- <runner_params> --dev-id ID`."""
+    code = (
+        "from pathlib import Path\n"
+        "from twister_harness.device.hardware_adapter import HardwareAdapter\n"
+        "from twister_harness.twister_harness_config import DeviceConfig\n"
+        f"cfg = DeviceConfig(type='hardware', build_dir=Path({str(tmp_path)!r}), serial='/dev/x',"
+        " runner='nrfutil', id='000960123456', runner_params=['--softreset'])\n"
+        "adapter = HardwareAdapter(cfg)\n"
+        "adapter.generate_command()\n"
+        "print(adapter.command[1:])\n"
+    )
+    (tmp_path / "west").write_text("#!/bin/sh\n")
+    (tmp_path / "west").chmod(0o755)
+    env = harness_env(tmp_path, "2026")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == str(["flash", "--no-rebuild", "--build-dir", str(tmp_path),
+                                      "--runner", "nrfutil", "--", "--softreset", "--dev-id",
+                                      "000960123456"]), out.stderr

@@ -175,7 +175,8 @@ def test_launch_and_release_on_the_stand_in(api: str, tmp_path: Path) -> None:
     tool.write_text("#!/bin/sh\nexit 0\n")
     tool.chmod(0o755)
     script = RELEASE_CHECK.format(standin=str(STANDIN), build=str(tmp_path), tool=str(tool))
-    env = dict(os.environ, TWISTER_HARNESS_STANDIN_API=api)
+    env = dict(os.environ, TWISTER_HARNESS_STANDIN_API=api,
+               ZEPHYR_BASE=str(STANDIN / "zephyr_base"))
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
         env=env,

@@ -72,6 +72,8 @@ def harness_env(bin_dir: Path, api: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STANDIN), path) if p)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     env["TWISTER_HARNESS_STANDIN_API"] = api
+    # The harness cannot be imported without a Zephyr tree; this one holds what it imports.
+    env["ZEPHYR_BASE"] = str(STANDIN / "zephyr_base")
     # The child must not inherit an xdist worker's identity from a parent run.
     for key in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_ADDOPTS"):
         env.pop(key, None)
@@ -80,8 +82,10 @@ def harness_env(bin_dir: Path, api: str) -> dict[str, str]:
 
 def run_pytest(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600):
     """pytest in a child process, as twister runs it; returns the CompletedProcess."""
+    # The "hardware" twister reserves here is slm-sim on a pty: it shares this host's loopback
+    # with the peers, which a real board would not (pytest-slm then insists on --peer-host).
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
+        [sys.executable, "-m", "pytest", *args, "--peer-host=127.0.0.1"],
         env=env,
         cwd=cwd,
         capture_output=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from twister_harness.constants import API_GENERATION, GEN_2026
+from twister_harness.helpers.domains_helper import get_default_domain_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,10 @@ class DeviceConfig:
     def __post_init__(self) -> None:
         # Sysbuild builds keep the application under <build>/<domain>; without domains.yaml the
         # build dir is the application's own.
-        if self.app_build_dir is None:
+        domains = Path(self.build_dir) / "domains.yaml"
+        if domains.exists():
+            self.app_build_dir = Path(self.build_dir) / get_default_domain_name(domains)
+        elif self.app_build_dir is None:
             self.app_build_dir = self.build_dir
 
 
@@ -65,26 +70,28 @@ class TwisterHarnessConfig:
     def create(cls, config: pytest.Config) -> TwisterHarnessConfig:
         opt = config.option
         build_dir = _absolute(opt.build_dir)
+        # As upstream: comma-separated values split like one CSV row, and options that were not
+        # given passed on as None (platform, runner, id, ...), not as "".
         extra = opt.west_flash_extra_args
-        flash_command = opt.flash_command.split(",") if opt.flash_command else ""
+        flash_command = getattr(opt, "flash_command", None)
         common = dict(
             type=opt.device_type,
             build_dir=build_dir,
             base_timeout=opt.base_timeout,
             flash_timeout=opt.flash_timeout,
-            platform=opt.platform or "",
-            runner=opt.runner or "",
-            runner_params=list(opt.runner_params or []),
-            id=opt.device_id or "",
-            product=opt.device_product or "",
+            platform=opt.platform,
+            runner=opt.runner,
+            runner_params=[w.strip() for w in opt.runner_params or []],
+            id=opt.device_id,
+            product=opt.device_product,
             flash_before=bool(opt.flash_before),
-            west_flash_extra_args=[a for a in (extra or "").split(",") if a],
-            flash_command=flash_command,
+            west_flash_extra_args=_csv_row(extra),
+            flash_command=_csv_row(flash_command),
             pre_script=_path_or_none(opt.pre_script),
             post_script=_path_or_none(opt.post_script),
             post_flash_script=_path_or_none(opt.post_flash_script),
-            fixtures=list(opt.fixtures or []),
-            extra_test_args=opt.extra_test_args or "",
+            fixtures=opt.fixtures,
+            extra_test_args=opt.extra_test_args,
         )
         if API_GENERATION == GEN_2026:
             ports = list(opt.device_serial or [])
@@ -100,12 +107,18 @@ class TwisterHarnessConfig:
             device = DeviceConfig(serial_configs=serial_configs, **common)
         else:
             device = DeviceConfig(
-                serial=opt.device_serial or "",
+                serial=opt.device_serial,
                 baud=opt.device_serial_baud,
-                serial_pty=opt.device_serial_pty or "",
+                serial_pty=opt.device_serial_pty,
                 **common,
             )
         return cls(devices=[device])
+
+
+def _csv_row(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [w.strip() for w in next(csv.reader([value]))]
 
 
 def _absolute(value: str | Path) -> Path:

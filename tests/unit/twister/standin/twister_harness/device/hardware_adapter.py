@@ -28,10 +28,11 @@ class HardwareAdapter(DeviceAdapter):
         extra_args: list[str] = list(cfg.west_flash_extra_args)
         if cfg.runner:
             command += ["--runner", cfg.runner]
+            # As upstream: the hardware map's runner_params first, then the probe selection.
+            extra_args += cfg.runner_params
             base, extra = self._runner_args()
             base_args += base
             extra_args += extra
-            extra_args += cfg.runner_params
         command += base_args
         if extra_args:
             command += ["--", *extra_args]

@@ -1,0 +1,57 @@
+"""The built-in simulated board: `slm-sim --pty`, started for the session and stopped after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_slm.settings import SIM_BOARD, Settings
+from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
+from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
+
+
+@register
+class SimulatorSource(BoardSource):
+    name = "sim"
+    priority = 0
+
+    @classmethod
+    def claims(cls, settings: Settings, config: pytest.Config) -> bool:
+        return settings.port is None and settings.board.simulated
+
+    def __init__(self, settings: Settings, config: pytest.Config) -> None:
+        super().__init__(settings, config)
+        if settings.board.name != SIM_BOARD:
+            raise pytest.UsageError(
+                f"--board {settings.board.name}: pytest-slm starts only the built-in simulated "
+                f"board '{SIM_BOARD}'; reach another simulator with --port"
+            )
+        if settings.firmware or settings.board_id_given:
+            raise pytest.UsageError(
+                f"--board {settings.board.name} is the simulated board: --firmware and "
+                "--board-id need a real --board (nrf9160dk, ...)"
+            )
+
+    @property
+    def real_hardware(self) -> bool:
+        return False
+
+    def open(self, ctx: OpenContext) -> Reached:
+        # Not --online: the simulated modem attaches through the same bring-up a board does.
+        args = ["--pty"]
+        if self.settings.sim_baud:
+            args += ["--baud", str(self.settings.sim_baud)]
+        simulator = SimulatorProcess(args)
+        url = simulator.start()
+        board = self.settings.board
+        features = set(board.features)
+        if host_allows_raw_sockets():
+            features.add("raw_sockets")
+        return Reached(
+            name=board.name,
+            url=url,
+            board=board,
+            info={"worker": ctx.worker},
+            features=frozenset(features),
+            closers=[simulator.stop],
+            ready_timeout=self.settings.ready_timeout,
+        )
