@@ -38,8 +38,12 @@ def pytest_addoption(parser):
 """
 
 # no:slm - the inner run loads the peers' fixtures and options through INNER_CONFTEST, so these
-# tests do not depend on how plugin.py wires them; no:benchmark - its xdist warning is noise.
-INNER_ARGS = ("-p", "no:slm", "-p", "no:benchmark", "-p", "no:cacheprovider", "-rs")
+# tests do not depend on how plugin.py wires them; no:benchmark - its xdist warning is noise;
+# no:labgrid - labgrid's plugin (a test dependency) keeps process-wide state (its StepLogger)
+# that a second run in the same process cannot start again.
+INNER_ARGS = (
+    "-p", "no:slm", "-p", "no:benchmark", "-p", "no:labgrid", "-p", "no:cacheprovider", "-rs"
+)
 
 
 @pytest.fixture
