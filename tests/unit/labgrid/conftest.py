@@ -1,5 +1,5 @@
 """One labgrid lab for this directory's tests: a real coordinator and exporter on loopback, two
-simulated boards behind ptys exported as places slm-a and slm-b (tags board=sim, dialect=slm)."""
+simulated boards behind ptys exported as places slm-a and slm-b (tags board=sim, dialect=v20)."""
 
 from __future__ import annotations
 

@@ -57,11 +57,11 @@ def test_acquire_resolves_the_exported_port_and_release_gives_it_back(
             "labgrid_coordinator": idle_lab.address,
             "labgrid_exporter": "lab-host-1",
             "labgrid_resources": "lab-host-1/slm-a/NetworkSerialPort/modem",
-            "labgrid_tags": "board=sim dialect=slm",
+            "labgrid_tags": "board=sim dialect=v20",
             "labgrid_acquired_by": held.identity,
         }
         assert said == [
-            f"acquired labgrid place slm-a (board=sim dialect=slm) from {idle_lab.address}: "
+            f"acquired labgrid place slm-a (board=sim dialect=v20) from {idle_lab.address}: "
             f"serial port lab-host-1/slm-a/NetworkSerialPort/modem at {held.url}"
         ]
         # The bytes go through the exporter's ser2net to the simulator behind the pty.
@@ -100,12 +100,12 @@ def test_unknown_place_and_unmatched_tags_say_what_exists(idle_lab: Lab, lock_di
         acquire_place(request(idle_lab, lock_dir, match=(("board", "nrf9160dk"),)))
     assert str(unmatched.value) == (
         f"--lg-match board=nrf9160dk: no place has these tags on {idle_lab.address}; places: "
-        "slm-a (board=sim dialect=slm), slm-b (board=sim dialect=slm)"
+        "slm-a (board=sim dialect=v20), slm-b (board=sim dialect=v20)"
     )
     with pytest.raises(PlaceError) as too_many:
-        acquire_place(request(idle_lab, lock_dir, match=(("dialect", "slm"),), sessions=3))
+        acquire_place(request(idle_lab, lock_dir, match=(("dialect", "v20"),), sessions=3))
     assert str(too_many.value) == (
-        "-n 3 needs 3 places, but only 2 match dialect=slm (slm-a, slm-b); use -n 2 or fewer"
+        "-n 3 needs 3 places, but only 2 match dialect=v20 (slm-a, slm-b); use -n 2 or fewer"
     )
     with pytest.raises(PlaceError, match=r"--lg-place slm-a is one board, but this run has 2"):
         acquire_place(request(idle_lab, lock_dir, place="slm-a", sessions=2))
@@ -219,7 +219,7 @@ def test_match_values_follow_labgrid_tag_rules() -> None:
         ("board", "nrf9160dk"),
         ("dialect", "sm"),
     )
-    assert parse_match(["board=sim dialect=slm"]) == (("board", "sim"), ("dialect", "slm"))
+    assert parse_match(["board=sim dialect=v20"]) == (("board", "sim"), ("dialect", "v20"))
     with pytest.raises(PlaceError, match=r"--lg-match board: expected KEY=VALUE"):
         parse_match(["board"])
     with pytest.raises(PlaceError, match=r"'Board' is not a labgrid tag key"):

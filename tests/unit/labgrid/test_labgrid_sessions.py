@@ -191,7 +191,7 @@ def test_part_of_the_suite_through_lg_place(
     assert "test_transfer.py::test_tcp_client_echo[ipv4]" in output, output
     assert "4 passed" in output, output
     assert re.search(
-        r"\[slm\] acquired labgrid place slm-a \(board=sim dialect=slm\) from "
+        r"\[slm\] acquired labgrid place slm-a \(board=sim dialect=v20\) from "
         r"127\.0\.0\.1:\d+: serial port lab-host-1/slm-a/NetworkSerialPort/modem at "
         r"rfc2217://127\.0\.0\.1:\d+\?ign_set_control",
         output,
@@ -384,7 +384,7 @@ def test_usage_errors_before_any_board_is_touched(idle_lab: Lab, pytester: pytes
     assert result.ret == 1, output
     assert (
         f"--lg-match dialect=sm: no place has these tags on {idle_lab.address}; places: "
-        "slm-a (board=sim dialect=slm), slm-b (board=sim dialect=slm)"
+        "slm-a (board=sim dialect=v20), slm-b (board=sim dialect=v20)"
     ) in output, output
 
 
@@ -421,6 +421,6 @@ def test_lg_env_names_the_place_and_the_coordinator(
     assert result.ret == 0, output
     assert "2 passed" in output
     assert (
-        f"[slm] acquired labgrid place slm-b (board=sim dialect=slm) from {idle_lab.address}"
+        f"[slm] acquired labgrid place slm-b (board=sim dialect=v20) from {idle_lab.address}"
         in output
     ), output
