@@ -25,7 +25,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.start_coordinator()
         lab.start_exporter(dict(zip(PLACES.values(), ptys, strict=True)))
         for place, group in PLACES.items():
-            lab.create_place(place, group, board="sim", dialect="slm")
+            lab.create_place(place, group, board="sim", dialect="v20")
         yield lab
     finally:
         lab.stop()
