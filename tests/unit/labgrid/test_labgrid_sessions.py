@@ -20,7 +20,7 @@ import pytest
 from lab_helpers import Lab, assert_all_free, labgrid_client
 
 REPO = Path(__file__).resolve().parents[3]
-SUITE = REPO / "tests" / "slm"
+SUITE = REPO / "tests" / "slm" / "v20"
 ALICE = {"LG_HOSTNAME": "lab-pc-2", "LG_USERNAME": "alice"}
 # How long an inner session may take to reach a given point: bring-up of a simulated board plus
 # a loaded machine's process start-up, far from what a passing run needs.
