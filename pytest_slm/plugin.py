@@ -16,7 +16,7 @@ from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
 from pytest_slm.settings import settings_of
-from pytest_slm.sources.base import OpenContext
+from pytest_slm.sources.base import OpenContext, SourceUnavailable
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
@@ -49,6 +49,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not config.getoption("help", default=False):
         settings_of(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    # The controller looks before collecting and before starting xdist workers; listing tests
+    # (--collect-only) needs no board.
+    if hasattr(config, "workerinput") or config.getoption("collectonly", default=False):
+        return
+    if config.getoption("help", default=False):
+        return
+    try:
+        settings_of(config).source.precheck()
+    except SourceUnavailable as exc:
+        pytest.exit(f"pytest-slm: the board session cannot start: {exc}", returncode=1)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

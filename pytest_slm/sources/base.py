@@ -117,9 +117,18 @@ class BoardSource:
         """The board(s) this source reaches, for messages."""
         return f"{self.settings.board.name} via {self.name}"
 
+    def precheck(self) -> None:
+        """Before collection: a cheap look (no lock, no flash) for what `open` would certainly
+        not find, such as a board that is not attached. Raise `SourceUnavailable` saying what to
+        do; the run then ends at once with that one message instead of after collecting."""
+
     def open(self, ctx: OpenContext) -> Reached:
         """Find and hold the board. On failure release whatever was taken, then raise."""
         raise NotImplementedError
+
+
+class SourceUnavailable(Exception):
+    """What `precheck` found: the source cannot reach its board now."""
 
 
 _SOURCES: dict[str, type[BoardSource]] = {}

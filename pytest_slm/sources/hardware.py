@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from pytest_slm.hardware import HardwareSettings, reach_hardware
+from pytest_slm.link.discovery import DiscoveryError, locate
 from pytest_slm.settings import Settings
-from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
+from pytest_slm.sources.base import (
+    BoardSource,
+    OpenContext,
+    Reached,
+    SourceUnavailable,
+    register,
+)
 
 
 @register
@@ -25,6 +32,15 @@ class HardwareSource(BoardSource):
             raise pytest.UsageError(
                 f"board {settings.board.name} has no default runner; choose one with --slm-runner"
             )
+
+    def precheck(self) -> None:
+        # Listing USB ports takes milliseconds; collecting the suite takes seconds. A board
+        # that is not attached is said before the wait, not after it.
+        if self.settings.port is None:
+            try:
+                locate(self.settings.board, self.settings.board_id, probe_id=self.settings.probe_id)
+            except DiscoveryError as exc:
+                raise SourceUnavailable(f"{type(exc).__name__}: {exc}") from None
 
     def open(self, ctx: OpenContext) -> Reached:
         hw = HardwareSettings.from_settings(self.settings)
