@@ -17,7 +17,7 @@ from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
-SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
+LATENCY_KEY = pytest.StashKey[report.latency.LatencyReport]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,23 +35,22 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SESSIONS_KEY] = []
+    config.stash[LATENCY_KEY] = report.latency.LatencyReport(config)
+    config.pluginmanager.register(config.stash[LATENCY_KEY], "slm-latency")
 
 
 @pytest.fixture(scope="session")
-def slm_board(
-    request: pytest.FixtureRequest, peer_certs
-) -> Iterator[board_session.BoardSession]:
+def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_session.BoardSession]:
     """The board under test for the whole session: started or opened, ready, online, with the
     suite's CA (and an unrelated one, for wrong-CA tests) provisioned (`.sec_tags`)."""
     credentials = hardware.suite_credentials(
         request.config, peer_certs.ca_pem, getattr(peer_certs, "other_ca_pem", None)
     )
     session = board_session.open_board_session(request.config, request, credentials)
-    request.config.stash[SESSIONS_KEY].append(session)
     try:
         yield session
     finally:
+        request.config.stash[LATENCY_KEY].add(f"{session.name} {session.url}", session.dut.timings)
         session.close()
 
 
@@ -73,12 +72,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if record is not None:
         report.finish_test(item, record, test_report)
     return test_report
-
-
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    for session in config.stash.get(SESSIONS_KEY, []):
-        if not session.dut.timings:
-            continue
-        terminalreporter.write_sep("-", f"SLM command latency: {session.name} {session.url}")
-        for line in report.latency_summary(session.dut.timings):
-            terminalreporter.write_line(line)

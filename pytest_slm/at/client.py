@@ -115,7 +115,9 @@ class AtClient:
         self.in_data_mode = False
         self.boot_count = 0
         self.strays: list[str] = []
-        self.timings: list[tuple[str, float]] = []
+        # (command name, seconds to its final result, whether that result was OK): the run's
+        # latency table reads these.
+        self.timings: list[tuple[str, float, bool]] = []
         self._urcs: deque[str] = deque()
         self._pending: _Pending | None = None
         self._orphaned = False
@@ -353,7 +355,7 @@ class AtClient:
                 received=pending.lines + [pending.final or ""],
                 transcript_tail=self.transcript.tail(),
             )
-        self.timings.append((pending.prefix or pending.command, duration))
+        self.timings.append((pending.prefix or pending.command, duration, pending.final == "OK"))
         return AtResult(
             command=pending.command,
             lines=pending.lines,
