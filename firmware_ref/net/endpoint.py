@@ -462,13 +462,34 @@ class RawEndpoint(Endpoint):
     The host stands in with an IPPROTO_RAW socket per IP version for sending (the destination
     is the packet's own) and a packet socket on the loopback interface for receiving, which
     keeps the IP packets addressed to the device's PDP addresses (``local_addresses``).
+
+    Loopback carries every test's traffic on this host, so the kernel filters (a socket filter
+    attached before the socket is bound): a packet socket that took all of it would fill its
+    receive buffer between two polls and drop the very packets addressed to the device.
     """
 
     def __init__(self, family: int, kind: int, sock: socket.socket) -> None:
         super().__init__(family, kind, sock)
-        self.local_addresses: tuple[str, ...] = ()
+        self._local: tuple[str, ...] = ()
         self._queue: list[bytes] = []
         self._senders: dict[int, socket.socket] = {}
+
+    @property
+    def local_addresses(self) -> tuple[str, ...]:
+        return self._local
+
+    @local_addresses.setter
+    def local_addresses(self, addresses: tuple[str, ...]) -> None:
+        self._local = tuple(addresses)
+        if self.closed:
+            return
+        _attach_filter(self.sock, self._local)
+        try:
+            self.sock.bind(("lo", _ETH_P_ALL))
+        except OSError as exc:
+            raise NetError.from_os(exc) from None
+        # Bound once; a later change of addresses only swaps the filter. What queued under the
+        # old one is re-checked by _wanted.
 
     def _wanted(self, packet: bytes) -> bool:
         import ipaddress
@@ -547,6 +568,84 @@ class RawEndpoint(Endpoint):
         super().close()
 
 
+# Classic BPF (linux/filter.h) for the raw socket's kernel-side filter.
+_SO_ATTACH_FILTER = 26
+_BPF_LD_W_ABS = 0x20
+_BPF_LD_B_ABS = 0x30
+_BPF_JEQ_K = 0x15
+_BPF_RSH_K = 0x74
+_BPF_RET_K = 0x06
+_SKF_AD_PKTTYPE = 0xFFFFF000 + 4
+_PACKET_HOST = 0
+
+
+def _filter_program(addresses: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    """Accept packets the host received (not loopback's copy of what was sent) whose IP
+    destination is one of ``addresses``; drop everything else in the kernel."""
+    import ipaddress
+
+    v4 = [ipaddress.ip_address(a).packed for a in addresses if ":" not in a]
+    v6 = [ipaddress.ip_address(a).packed for a in addresses if ":" in a]
+    accept: list[tuple[int, int, int, int]] = [(_BPF_RET_K, 0, 0, 0xFFFFFFFF)]
+    drop: list[tuple[int, int, int, int]] = [(_BPF_RET_K, 0, 0, 0)]
+
+    def match(offset: int, packed: bytes) -> list[tuple[int, int, int, int]]:
+        # Compare word by word; a mismatch jumps past the rest to "try the next address".
+        words = [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
+        code: list[tuple[int, int, int, int]] = []
+        for index, word in enumerate(words):
+            left = len(words) - index - 1  # words still to compare after this one
+            code.append((_BPF_LD_W_ABS, 0, 0, offset + 4 * index))
+            # on match: continue (last word: jump over the "no match" skip to accept)
+            code.append((_BPF_JEQ_K, 0, 2 * left + 1, word))
+        return code
+
+    def block(offset: int, addrs: list[bytes]) -> list[tuple[int, int, int, int]]:
+        # Each address: its compare run, then "matched: jump to accept". A mismatch lands on
+        # the next address; after the last, drop.
+        code: list[tuple[int, int, int, int]] = []
+        for packed in addrs:
+            run = match(offset, packed)
+            code += run + [("JA", 0, 0, 0)]
+        code += drop
+        return code
+
+    v4_code = block(16, v4)
+    v6_code = block(24, v6)
+    program: list[tuple[int, int, int, int]] = [
+        (_BPF_LD_W_ABS, 0, 0, _SKF_AD_PKTTYPE),
+        (_BPF_JEQ_K, 0, 0, _PACKET_HOST),  # jf patched below: to the final drop
+        (_BPF_LD_B_ABS, 0, 0, 0),
+        (_BPF_RSH_K, 0, 0, 4),
+        (_BPF_JEQ_K, 0, len(v4_code), 4),
+    ]
+    program += v4_code
+    program += [(_BPF_JEQ_K, 0, len(v6_code), 6)]
+    program += v6_code
+    program += drop + accept
+    size = len(program)
+    final_drop, final_accept = size - 2, size - 1
+    resolved: list[tuple[int, int, int, int]] = []
+    for pc, (code, jt, jf, k) in enumerate(program):
+        if code == "JA":
+            resolved.append((0x05, 0, 0, final_accept - pc - 1))  # BPF_JMP|BPF_JA
+            continue
+        if pc == 1:
+            jf = final_drop - pc - 1
+        resolved.append((code, jt, jf, k))
+    return resolved
+
+
+def _attach_filter(sock: socket.socket, addresses: Sequence[str]) -> None:
+    import ctypes
+
+    program = _filter_program(addresses)
+    raw = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(raw, len(raw))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(buffer))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+
+
 def _same_ip(a: str, b: str) -> bool:
     import ipaddress
 
@@ -577,13 +676,9 @@ def open_endpoint(family: int, kind: int, security: SecurityConfig | None = None
         elif kind == SOCK_DGRAM:
             sock = socket.socket(host_family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         elif kind == SOCK_RAW:
-            # Cooked packet socket: IP packets without a link header, on loopback only.
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_ALL))
-            try:
-                sock.bind(("lo", _ETH_P_ALL))
-            except OSError:
-                sock.close()
-                raise
+            # Cooked packet socket: IP packets without a link header, on loopback only. Protocol
+            # 0 receives nothing until setting local_addresses filters it and binds it.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
             return RawEndpoint(family, kind, sock)
         else:
             raise NetError(errno.EPROTOTYPE)
