@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from firmware_ref.net import latency
 from firmware_ref.net.errors import NetError
 from firmware_ref.net.security import (
     SecurityConfig,
@@ -69,6 +70,8 @@ class Endpoint:
         self.modem_options: dict[int, int | str] = {}
         # SO_RCVTIMEO in seconds, applied by blocking receives (0 = none).
         self.rcvtimeo = 0
+        # With an emulated round trip: when what the host socket holds reaches the modem.
+        self.visible_at: float | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -97,10 +100,35 @@ class Endpoint:
             return POLLNVAL
         revents = POLLIN if events & POLLIN and self._pending() else 0
         poller = select.poll()
-        poller.register(self.fileno(), events)
+        poller.register(self.fileno(), events | POLLIN)
+        arrived = 0
         for _fd, ev in poller.poll(0):
-            revents |= ev
-        return revents & _POLL_MASK
+            arrived |= ev
+        if self._in_flight(arrived):
+            arrived &= ~(POLLIN | POLLHUP | POLLERR)
+        return (revents | (arrived & (events | POLLHUP | POLLERR | POLLNVAL))) & _POLL_MASK
+
+    def _in_flight(self, arrived: int) -> bool:
+        """True while what the peer sent is still on its way (an emulated round trip)."""
+        if not arrived & (POLLIN | POLLHUP | POLLERR):
+            self.visible_at = None
+            return False
+        conditions = latency.current()
+        if not conditions.active:
+            return False
+        now = time.monotonic()
+        if self.visible_at is None:
+            self.visible_at = now + conditions.round_trip()
+        return now < self.visible_at
+
+    def _gate(self) -> None:
+        """A receive before the data's round trip is over finds nothing yet."""
+        if (
+            latency.current().active
+            and not self._pending()
+            and self.poll_now(POLLIN) & (POLLIN | POLLHUP | POLLERR) == 0
+        ):
+            raise NetError(errno.EAGAIN)
 
     def wait(self, events: int, timeout: float | None, stopping: threading.Event) -> int:
         """Block until ``events`` (or an error condition); 0 when ``timeout`` seconds pass."""
@@ -134,6 +162,9 @@ class Endpoint:
             if self.peer_ip():
                 # CPython's connect_ex reports EISCONN as success; the stack does not.
                 raise NetError(errno.EISCONN)
+            latency.wait_round_trip(stopping)  # SYN out, SYN-ACK (or RST) back
+            if stopping.is_set():
+                raise NetError(errno.EINTR, "interrupted by reset")
             rc = self._call(self.sock.connect_ex, addr)
             if rc == errno.EINPROGRESS:
                 # The kernel's own SYN retries bound this wait, as the modem's stack does.
@@ -153,6 +184,7 @@ class Endpoint:
 
     def accept(self, stopping: threading.Event, creds: Credentials | None = None):
         """One pending connection (the caller waited for POLLIN): ``(endpoint, peer_ip)``."""
+        self._gate()
         conn, addr = self._call(self.sock.accept)
         child = type(self)(self.family, self.kind, conn)
         return child, str(addr[0])
@@ -164,12 +196,14 @@ class Endpoint:
         return int(self._call(self.sock.sendto, data, addr))
 
     def recv(self, size: int) -> bytes:
+        self._gate()
         return bytes(self._call(self.sock.recv, size))
 
     def recvfrom(self, size: int) -> tuple[bytes, str]:
         if self.kind == SOCK_STREAM:
             data = self.recv(size)
             return data, self.peer_ip()
+        self._gate()
         data, addr = self._call(self.sock.recvfrom, size)
         ip = addr[0] if self.family in (AF_INET, AF_INET6) and addr else ""
         return bytes(data), str(ip)
@@ -283,6 +317,7 @@ class TlsEndpoint(Endpoint):
             pass
 
     def accept(self, stopping: threading.Event, creds: Credentials | None = None):
+        self._gate()
         conn, addr = self._call(self.sock.accept)
         child = TlsEndpoint(self.family, self.kind, conn, self.security)
         try:
@@ -323,6 +358,7 @@ class TlsEndpoint(Endpoint):
         return self.send(data)
 
     def recv(self, size: int) -> bytes:
+        self._gate()
         return bytes(self._tls_call(lambda: self.tls.recv(size)))  # type: ignore[union-attr]
 
 
@@ -353,6 +389,7 @@ class DtlsEndpoint(Endpoint):
 
     def _feed(self, conn) -> None:
         """Move one datagram from the socket into OpenSSL (EAGAIN when there is none)."""
+        self._gate()
         conn.bio_write(self._call(self.sock.recv, _DATAGRAM_MAX))
 
     def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
@@ -421,6 +458,7 @@ class DtlsEndpoint(Endpoint):
         from OpenSSL import SSL
 
         conn = self._require_conn()
+        self._gate()
         while True:
             try:
                 data = conn.recv(size)
@@ -714,6 +752,11 @@ def poll_endpoints(
         if stopping.is_set():
             raise NetError(errno.EINTR, "interrupted by reset")
         step = _SLICE if deadline is None else min(_SLICE, deadline - now)
+        in_flight = [t for ep in endpoints if (t := ep.visible_at) is not None and t > now]
+        if in_flight:
+            # The kernel would report the held-back data at once: sleep until it lands.
+            stopping.wait(max(0.0, min(step, min(in_flight) - now)))
+            continue
         poller = select.poll()
         for ep in endpoints:
             fd = ep.fileno()
