@@ -34,7 +34,7 @@ def test_command_is_sent_with_crlf_and_nothing_else(board, client):
 
 PAYLOADS = [
     b"Test OK",
-    b"a\r\nb\x00c\"d\re\nf",
+    b'a\r\nb\x00c"d\re\nf',
     b"\r\nOK\r\n",
     b"\r\nERROR\r\n#XRECV: 3\r\n",
     bytes(range(256)),
@@ -79,7 +79,7 @@ def test_urc_between_lines_goes_to_the_queue(board, client):
     board.script(
         (
             CMD,
-            b"\r\n#XSOCKET: 0,1,6\r\n\r\n+CEREG: 5,\"4E20\",\"0140A403\",7\r\n\r\nOK\r\n",
+            b'\r\n#XSOCKET: 0,1,6\r\n\r\n+CEREG: 5,"4E20","0140A403",7\r\n\r\nOK\r\n',
         )
     )
     result = client.at("AT#XSOCKET=1,1,0")
@@ -88,7 +88,7 @@ def test_urc_between_lines_goes_to_the_queue(board, client):
 
 
 def test_solicited_line_with_urc_prefix_is_the_response(board, client):
-    board.script((b"AT+CEREG?\r\n", b"\r\n+CEREG: 5,1,\"4E20\",\"0140A403\",7\r\n\r\nOK\r\n"))
+    board.script((b"AT+CEREG?\r\n", b'\r\n+CEREG: 5,1,"4E20","0140A403",7\r\n\r\nOK\r\n'))
     result = client.at("AT+CEREG?")
     assert result.value("+CEREG") == [5, 1, "4E20", "0140A403", 7]
     assert client.urcs() == []
@@ -146,7 +146,7 @@ def test_error_raises_with_command_and_tail(board, client):
 
 
 def test_cme_error_code(board, client):
-    board.script((b"AT%CMNG=0,1,0,\"x\"\r\n", b"\r\n+CME ERROR: 518\r\n"))
+    board.script((b'AT%CMNG=0,1,0,"x"\r\n', b"\r\n+CME ERROR: 518\r\n"))
     with pytest.raises(AtError) as info:
         client.at('AT%CMNG=0,1,0,"x"')
     assert info.value.error_code == 518
@@ -242,7 +242,7 @@ def test_transcript_redacts_secrets(board, client):
         "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
     )
     client.transcript.redact(secret)
-    board.script((b"END PRIVATE KEY-----\"\r\n", b"\r\nOK\r\n"))
+    board.script((b'END PRIVATE KEY-----"\r\n', b"\r\nOK\r\n"))
     client.at(f'AT%CMNG=0,42,2,"{secret}"')
     rendered = client.transcript.render()
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in rendered
@@ -269,7 +269,7 @@ def test_a_command_never_answered_does_not_shift_later_answers(board, client):
     board.script((b"AT#XRECV=0\r\n", b""))
     with pytest.raises(AtTimeout):
         client.at("AT#XRECV=0", timeout=0.3)
-    board.script((b"AT#XSOCKET?\r\n", b'\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n'))
+    board.script((b"AT#XSOCKET?\r\n", b"\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n"))
     assert client.at("AT#XSOCKET?").lines == ["#XSOCKET: 0,1,0"]
     board.script((b"AT#XSLMVER\r\n", b'\r\n#XSLMVER: "2.0.0"\r\n\r\nOK\r\n'))
     assert client.at("AT#XSLMVER").lines == ['#XSLMVER: "2.0.0"']
