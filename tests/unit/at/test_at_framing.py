@@ -129,7 +129,7 @@ def test_late_final_after_timeout_is_not_a_urc(board, client):
     deadline = time.monotonic() + 10
     while "OK" not in client.strays and time.monotonic() < deadline:
         time.sleep(0.01)  # polling the client's state; the board's reply is already sent
-    board.script((b"AT\r\n", b"\r\nOK\r\n"))
+    board.script((b"AT+CFUN?\r\n", b"\r\n+CFUN: 1\r\n\r\nOK\r\n"), (b"AT\r\n", b"\r\nOK\r\n"))
     assert client.at("AT").ok
     assert client.urcs() == []
     assert client.strays[-1] == "OK"
@@ -269,7 +269,10 @@ def test_a_command_never_answered_does_not_shift_later_answers(board, client):
     board.script((b"AT#XRECV=0\r\n", b""))
     with pytest.raises(AtTimeout):
         client.at("AT#XRECV=0", timeout=0.3)
-    board.script((b"AT#XSOCKET?\r\n", b"\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n"))
+    board.script(
+        (b"AT+CFUN?\r\n", b"\r\n+CFUN: 1\r\n\r\nOK\r\n"),
+        (b"AT#XSOCKET?\r\n", b"\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n"),
+    )
     assert client.at("AT#XSOCKET?").lines == ["#XSOCKET: 0,1,0"]
     board.script((b"AT#XSLMVER\r\n", b'\r\n#XSLMVER: "2.0.0"\r\n\r\nOK\r\n'))
     assert client.at("AT#XSLMVER").lines == ['#XSLMVER: "2.0.0"']
@@ -281,6 +284,7 @@ def test_board_booting_under_the_first_probe(board, client):
     board.script(
         (b"AT\r\n", b"Ready\r\n"),
         (b"", b"\r\nOK\r\n"),
+        (b"AT+CFUN?\r\n", b"\r\n+CFUN: 0\r\n\r\nOK\r\n"),
         (b"AT\r\n", b"\r\nOK\r\n"),
         (b"AT#XSOCKET?\r\n", b"\r\n#XSOCKET: 2,1,0\r\n\r\nOK\r\n"),
     )
@@ -291,14 +295,16 @@ def test_board_booting_under_the_first_probe(board, client):
 
 def test_probes_buffered_across_a_boot_are_all_absorbed(board, client):
     # The first probe goes unanswered while the board boots; its UART held it, so after the
-    # banner the board answers it and the second probe back to back.
+    # banner the board answers it and the resync probe back to back: the banner cut the resync
+    # probe, so another one proves the board back in step.
     board.script(
         (b"AT\r\n", b""),
-        (b"AT\r\n", b"Ready\r\n\r\nOK\r\n\r\nOK\r\n"),
+        (b"AT+CFUN?\r\n", b"Ready\r\n\r\nOK\r\n\r\n+CFUN: 0\r\n\r\nOK\r\n"),
+        (b"AT+CMEE?\r\n", b"\r\n+CMEE: 0\r\n\r\nOK\r\n"),
         (b"AT\r\n", b"\r\nOK\r\n"),
         (b"AT+CGSN=1\r\n", b'\r\n+CGSN: "352656100123457"\r\n\r\nOK\r\n'),
     )
     client.wait_ready(timeout=10, probe_interval=0.5)
     assert client.at("AT+CGSN=1").lines == ['+CGSN: "352656100123457"']
-    assert client.strays == ["OK", "OK"]
+    assert client.strays == ["OK", "+CFUN: 0", "OK"]
     assert client.urcs() == ["Ready"]
