@@ -55,6 +55,10 @@ URC_PREFIXES: tuple[str, ...] = (
     "#XSLEEP:",
 )
 
+# `+CEREG: <stat>[,"<tac>"...]` and `+CSCON: <mode>` are notifications even while `AT+CEREG?`
+# or `AT+CSCON?` runs: their read answers start with two integers (`+CEREG: <n>,<stat>...`).
+# The modem sends a registration change whenever it happens, in the middle of a read too.
+_URC_FORM = re.compile(r'^\+(?:CEREG|CSCON): \d+(?:,"|$)')
 _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
 _PAYLOAD_HEADER = re.compile(r"^#XRECV(?:FROM)?:")
 _PAYLOAD_LENGTH = re.compile(r"^#XRECV(?:FROM)?: (\d{1,5})(?:,.*)?$")
@@ -318,7 +322,11 @@ class AtClient:
             return
         if is_final(line):
             pending.final = line
-        elif pending.prefix is not None and line.startswith(pending.prefix):
+        elif (
+            pending.prefix is not None
+            and line.startswith(pending.prefix)
+            and not _URC_FORM.match(line)
+        ):
             pending.lines.append(line)
         elif line.startswith(URC_PREFIXES):
             self._urcs.append(line)

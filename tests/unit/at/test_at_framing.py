@@ -308,3 +308,15 @@ def test_probes_buffered_across_a_boot_are_all_absorbed(board, client):
     assert client.at("AT+CGSN=1").lines == ['+CGSN: "352656100123457"']
     assert client.strays == ["OK", "+CFUN: 0", "OK"]
     assert client.urcs() == ["Ready"]
+
+
+@pytest.mark.parametrize("urc_first", [True, False])
+def test_registration_urc_during_its_read_command_stays_a_urc(board, client, urc_first):
+    # The modem reports registration when it happens, also while AT+CEREG? runs: the URC has
+    # <stat> first, the read answer <n>,<stat>.
+    urc = b'\r\n+CEREG: 1,"0001","01A2B3C4",7\r\n'
+    answer = b'\r\n+CEREG: 5,2,"FFFE","FFFFFFFF",7\r\n'
+    reply = (urc + answer if urc_first else answer + urc) + b"\r\nOK\r\n"
+    board.script((b"AT+CEREG?\r\n", reply))
+    assert client.at("AT+CEREG?").lines == ['+CEREG: 5,2,"FFFE","FFFFFFFF",7']
+    assert client.wait_urc("+CEREG", timeout=1) == '+CEREG: 1,"0001","01A2B3C4",7'
