@@ -89,3 +89,39 @@ def test_a_flood_without_line_ends_gives_a_bounded_timeout_message(board, client
     with pytest.raises(AtTimeout) as info:
         client.at("AT", timeout=1.0)
     assert len(str(info.value)) < 64 * 1024
+
+
+def test_socket_url_reads_what_the_socket_holds():
+    # pyserial's socket:// says at most 1 byte is waiting: a reader that believed it took a
+    # 64 KiB answer one byte per read, one transcript entry each.
+    import socket
+
+    from pytest_slm.dut import SlmDut
+
+    payload = bytes(range(256)) * 16
+    reply = b"".join(b"\r\n#XRECV: 4096\r\n" + payload for _ in range(16)) + b"\r\nOK\r\n"
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            received = b""
+            while b"AT#XRECV=1\r\n" not in received:
+                received += conn.recv(100)
+            conn.sendall(reply)
+            conn.recv(100)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = SlmDut.open(f"socket://127.0.0.1:{server.getsockname()[1]}")
+    try:
+        mark = client.transcript.mark()
+        result = client.at("AT#XRECV=1", timeout=30)
+        assert result.payloads == [payload] * 16
+        received = [e for e in client.transcript.entries(mark) if e.direction == "<"]
+        assert sum(len(e.data) for e in received) == len(reply)
+        assert len(received) <= 64
+    finally:
+        client.close()
+        server.close()
+        thread.join(timeout=5)
