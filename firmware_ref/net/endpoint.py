@@ -72,6 +72,8 @@ class Endpoint:
         self.rcvtimeo = 0
         # With an emulated round trip: when what the host socket holds reaches the modem.
         self.visible_at: float | None = None
+        # The device's address for this family: where an unbound datagram socket binds.
+        self.local_ip: str | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -173,8 +175,14 @@ class Endpoint:
             if rc:
                 raise NetError(rc)
         else:
+            self._bind_to_device()
             self._call(self.sock.connect, addr)
         self._after_connect(addr, stopping, creds or {})
+
+    def _bind_to_device(self) -> None:
+        """An unbound datagram socket takes the device's address (the host would take all)."""
+        if self.kind == SOCK_DGRAM and self.local_ip and not self.is_bound():
+            self.bind(self.local_ip, 0)
 
     def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
         """Where secure sockets run their handshake."""
@@ -193,6 +201,7 @@ class Endpoint:
         return int(self._call(self.sock.send, data))
 
     def sendto(self, data: bytes, addr: tuple) -> int:
+        self._bind_to_device()
         return int(self._call(self.sock.sendto, data, addr))
 
     def recv(self, size: int) -> bytes:
