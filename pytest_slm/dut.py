@@ -251,6 +251,9 @@ class SlmDut(AtClient):
     _stale_boot = 0
 
     def at(self, command: str, *, timeout: float | None = None, check: bool = True) -> AtResult:
+        # A thin wrapper: hidden from tracebacks, so `--showlocals` cannot print a credential
+        # from its `command` (AtClient.at redacts its own).
+        __tracebackhide__ = True
         if command[:10].upper() == "AT#XSENDTO":
             self._sendto_target_stale = True
             self._stale_boot = self.boot_count

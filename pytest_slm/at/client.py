@@ -71,6 +71,21 @@ MAX_PAYLOAD = 4096
 PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGMR?")
 
 
+class SecretText(str):
+    """A command that carries a credential: its repr (what tracebacks, `--showlocals` and error
+    messages print) never shows it."""
+
+    def __repr__(self) -> str:
+        return f"'{self[:12]}...<redacted {len(self)} chars>'"
+
+
+class SecretBytes(bytes):
+    """The bytes of a `SecretText` command on their way to the port."""
+
+    def __repr__(self) -> str:
+        return f"b'{self[:12].decode('latin-1')}...<redacted {len(self)} bytes>'"
+
+
 def expected_prefix(command: str) -> str | None:
     """`AT#XSOCKET=1,1,0` -> `#XSOCKET:`; None for plain `AT` or commands without a name."""
     match = _COMMAND_NAME.match(command)
@@ -474,8 +489,8 @@ class AtClient:
         """
         timeout = self.timeout if timeout is None else timeout
         if self._secret_in(command):
-            # pytest's --showlocals must not print a key through this frame's `command`.
-            __tracebackhide__ = True
+            # Every frame and error that holds it shows `<redacted>` (pytest --showlocals).
+            command = SecretText(command)
         with self._command_lock:
             self._check_link(command)
             if self.in_data_mode:
@@ -486,7 +501,8 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command, timeout)
-            self._write(command.encode("latin-1") + b"\r\n")
+            wire = SecretBytes if isinstance(command, SecretText) else bytes
+            self._write(wire(command.encode("latin-1") + b"\r\n"))
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
