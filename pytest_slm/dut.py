@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import serial
 
 from pytest_slm.at.client import AtClient
-from pytest_slm.at.errors import AtError, AtTimeout, ProtocolError, SlmError
+from pytest_slm.at.errors import AtError, AtTimeout, OutOfStepError, ProtocolError, SlmError
 from pytest_slm.at.result import AtResult
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.slm_types import (
@@ -290,7 +290,7 @@ class SlmDut(AtClient):
                 pass
         try:
             self.at("AT", timeout=min(timeout, 3.0))
-        except (AtTimeout, AtError):
+        except (AtTimeout, AtError, OutOfStepError):
             self._recover_command_mode(timeout)
         self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
@@ -309,7 +309,7 @@ class SlmDut(AtClient):
             try:
                 self.at(line_end, timeout=1.5, check=False)
                 break
-            except AtTimeout:
+            except (AtTimeout, OutOfStepError):
                 continue
         self.wait_ready(timeout=timeout)
 

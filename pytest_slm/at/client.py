@@ -411,7 +411,10 @@ class AtClient:
     def _begin(self, command: str, timeout: float | None = None) -> _Pending:
         self._check_link(command)
         self._report_unseen_boot(command)
-        if self._abandoned:
+        if self._abandoned and not self.in_data_mode and command[:2].upper() == "AT":
+            # Not in data mode (a probe there would be payload), and not before the bare line
+            # ends and quotes a recovery sends to finish a half-typed line (a probe would be
+            # typed into that line).
             self._prove_in_step(command, self.timeout if timeout is None else timeout)
         pending = _Pending(command=command, prefix=expected_prefix(command))
         with self._cond:

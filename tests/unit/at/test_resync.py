@@ -214,3 +214,13 @@ def test_reboot_between_commands_is_reported_once(board, client):
     with pytest.raises(BoardResetError, match="rebooted"):
         client.at("AT+CFUN?")
     assert client.at("AT+CFUN?").value("+CFUN") == [0]
+
+
+def test_reset_state_recovers_a_half_typed_quoted_line_after_a_timeout(sim_dut):
+    # The probe that proves the board back in step would be typed into the open quote: the
+    # recovery's bare line ends go out without one, then the probe proves it.
+    sim_dut.write_raw(b'AT#XSOCKETOPT=1,2,"unfinished')
+    with pytest.raises(AtTimeout):
+        sim_dut.at("AT", timeout=0.5)
+    sim_dut.reset_state()
+    assert sim_dut.at("AT#XSLMVER").lines == ['#XSLMVER: "2.0.0"']
