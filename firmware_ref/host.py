@@ -211,6 +211,9 @@ class Firmware:
         self._reset_requested = False
         self._idle = threading.Event()
         self._idle_lock = threading.Lock()
+        # Bytes fed and not yet taken by the worker: what a UART with RTS/CTS would hold back.
+        self._backlog = 0
+        self._backlog_cond = threading.Condition()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -389,9 +392,28 @@ class Firmware:
     def feed(self, data: bytes) -> None:
         """Bytes from the host, as the UART received them (any size, any time)."""
         if data and not self._closed:
+            with self._backlog_cond:
+                self._backlog += len(data)
             with self._idle_lock:
                 self._idle.clear()
                 self._inbox.put((time.monotonic(), bytes(data)))
+
+    @property
+    def backlog(self) -> int:
+        """Bytes fed that the firmware has not taken yet."""
+        return self._backlog
+
+    def wait_backlog_below(self, limit: int, stop: threading.Event) -> None:
+        """Block the feeding side while more than ``limit`` bytes wait (RTS deasserted)."""
+        with self._backlog_cond:
+            while self._backlog > limit and not self._closed and not stop.is_set():
+                self._backlog_cond.wait(0.1)
+
+    def _took(self, item: tuple) -> None:
+        if isinstance(item[1], bytes):
+            with self._backlog_cond:
+                self._backlog -= len(item[1])
+                self._backlog_cond.notify_all()
 
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
         keep = []
@@ -402,6 +424,8 @@ class Firmware:
                 break
             if item[1] is _STOP or not drop(item[0]):
                 keep.append(item)
+            else:
+                self._took(item)
         for item in keep:
             self._inbox.put(item)
 
@@ -425,6 +449,7 @@ class Firmware:
                     continue
                 if item[1] is _STOP:
                     return
+                self._took(item)
                 pending = item
             t, data = pending
             pending = None

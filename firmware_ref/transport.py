@@ -45,6 +45,9 @@ SETTLE_S = 0.15
 PTY_POLL_S = 0.02  # how often an absent pty host is looked for
 READ_SIZE = 4096
 WRITE_STALL_S = 2.0  # a host that reads nothing for this long loses the bytes
+# Input the board holds while a command blocks before it stops reading (RTS/CTS): the host's
+# writes then block in the kernel's buffers instead of filling the simulator's memory.
+INPUT_BACKLOG = 64 * 1024
 
 
 class Pacer:
@@ -199,6 +202,7 @@ class TcpTransport:
                     break
                 for chunk in rx.slices(data):
                     fw.feed(chunk)
+                fw.wait_backlog_below(INPUT_BACKLOG, self.stop)
         finally:
             self.board.log("client disconnected")
             with self._conn_lock:
@@ -328,6 +332,7 @@ class PtyTransport:
                 assert self._fw is not None
                 for chunk in self._rx.slices(data):
                     self._fw.feed(chunk)
+                self._fw.wait_backlog_below(INPUT_BACKLOG, self.stop)
         finally:
             self.close()
 

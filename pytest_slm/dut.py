@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import serial
 
 from pytest_slm.at.client import AtClient
-from pytest_slm.at.errors import AtError, AtTimeout, ProtocolError, SlmError
+from pytest_slm.at.errors import AtError, AtTimeout, OutOfStepError, ProtocolError, SlmError
 from pytest_slm.at.result import AtResult
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.slm_types import (
@@ -59,6 +59,9 @@ DATAMODE_CHUNK_MAX = DATAMODE_BUFFER - 512
 _PLUS = DATAMODE_TERMINATOR[0]
 # Slack added to the firmware's inactivity time limit before the next chunk or the terminator.
 _IDLE_MARGIN = 0.05
+# What a write that would end at the ring's last two bytes sends after re-entering data mode:
+# short enough for one chunk, and the part before it then ends well clear of the wrap.
+_REENTRY_TAIL = 16
 
 _INT = r"(-?\d+)"
 _STR = r'"([^"]*)"'
@@ -106,9 +109,18 @@ def _ends_in_terminator(data: bytes, start: int, end: int) -> bool:
 class DataMode:
     """The open data-mode session `SlmDut.data_mode()` yields."""
 
-    def __init__(self, dut: SlmDut, time_limit_ms: int, minimum_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        dut: SlmDut,
+        time_limit_ms: int,
+        minimum_ms: int | None = None,
+        command: str | None = None,
+    ) -> None:
         self._dut = dut
         self.time_limit_ms = time_limit_ms
+        # The command that entered data mode: a write that would end where the terminator
+        # cannot be seen leaves and re-enters with it.
+        self.command = command
         # The board's UART speed, as its data-mode minimum (256 bytes of UART time + 10 ms)
         # gives it away: what the host port says is not it behind a pty or a TCP bridge.
         baud = getattr(dut.port, "baudrate", None) or DEFAULT_BAUD
@@ -150,8 +162,41 @@ class DataMode:
 
         It goes in chunks the firmware flushes one by one; no chunk ends in `+++` nor crosses the
         ring buffer's wrap point, so the terminator is never seen inside the data.
+
+        Nor does a write end two or one bytes before the wrap point: the firmware hands the ring
+        over in contiguous pieces, so a `+++` there would reach it as `++` and `+`, two pieces of
+        data, and the board would never leave. Such a write leaves data mode a few bytes early
+        and re-enters (which resets the ring) for the rest.
         """
         data = bytes(data)
+        end_pos = (self._ring_pos + len(data)) % DATAMODE_BUFFER
+        if DATAMODE_BUFFER - end_pos < len(DATAMODE_TERMINATOR) and end_pos:
+            split = max(0, len(data) - _REENTRY_TAIL)
+            self._write_chunks(data[:split], chunk)
+            self._reenter()
+            self._write_chunks(data[split:], chunk)
+            return
+        self._write_chunks(data, chunk)
+
+    def _reenter(self) -> None:
+        if self.command is None:
+            raise ProtocolError(
+                "this write would end where the terminator straddles the firmware's ring wrap,"
+                " and the data-mode session does not know its entry command to start afresh",
+                command="<data mode write>",
+                transcript_tail=self._dut.transcript.tail(),
+            )
+        self.quiet()
+        if not self._dut.exit_data_mode(timeout=NETWORK_TIMEOUT):
+            raise AtError(
+                "the board left data mode by itself before the terminator (a send failed)",
+                command=self.command,
+                transcript_tail=self._dut.transcript.tail(),
+            )
+        self._dut.enter_data_mode(self.command)
+        self._ring_pos = 0
+
+    def _write_chunks(self, data: bytes, chunk: int) -> None:
         start = 0
         while start < len(data):
             # Never past the ring's wrap point, nor so far that the buffer-full flush kicks in.
@@ -206,6 +251,9 @@ class SlmDut(AtClient):
     _stale_boot = 0
 
     def at(self, command: str, *, timeout: float | None = None, check: bool = True) -> AtResult:
+        # A thin wrapper: hidden from tracebacks, so `--showlocals` cannot print a credential
+        # from its `command` (AtClient.at redacts its own).
+        __tracebackhide__ = True
         if command[:10].upper() == "AT#XSENDTO":
             self._sendto_target_stale = True
             self._stale_boot = self.boot_count
@@ -242,7 +290,7 @@ class SlmDut(AtClient):
                 pass
         try:
             self.at("AT", timeout=min(timeout, 3.0))
-        except (AtTimeout, AtError):
+        except (AtTimeout, AtError, OutOfStepError):
             self._recover_command_mode(timeout)
         self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
@@ -261,7 +309,7 @@ class SlmDut(AtClient):
             try:
                 self.at(line_end, timeout=1.5, check=False)
                 break
-            except AtTimeout:
+            except (AtTimeout, OutOfStepError):
                 continue
         self.wait_ready(timeout=timeout)
 
@@ -653,7 +701,7 @@ class SlmDut(AtClient):
             self.clear_sendto_target()
         limits = self.datactrl_read()
         # The limit in force after entry: the current one, or the minimum the entry computes.
-        session = DataMode(self, limits.current or limits.minimum, limits.minimum)
+        session = DataMode(self, limits.current or limits.minimum, limits.minimum, command)
         self.enter_data_mode(command)
         try:
             yield session

@@ -12,6 +12,7 @@ no command in flight every line is unsolicited.
 from __future__ import annotations
 
 import re
+import select
 import threading
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from pytest_slm.at.errors import (
     AtTimeout,
     BoardResetError,
     LinkError,
+    OutOfStepError,
     ProtocolError,
     SlmError,
 )
@@ -32,6 +34,7 @@ from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
 from pytest_slm.at.transcript import RX, TX, Transcript
 
 BANNER = "Ready"
+_BANNER_LINE = b"Ready\r\n"
 TERMINATOR = b"+++"
 
 # Lines the modem may send at any time. `Ready` is handled on its own (it also means a reset).
@@ -52,11 +55,35 @@ URC_PREFIXES: tuple[str, ...] = (
     "#XSLEEP:",
 )
 
+# `+CEREG: <stat>[,"<tac>"...]` and `+CSCON: <mode>` are notifications even while `AT+CEREG?`
+# or `AT+CSCON?` runs: their read answers start with two integers (`+CEREG: <n>,<stat>...`).
+# The modem sends a registration change whenever it happens, in the middle of a read too.
+_URC_FORM = re.compile(r'^\+(?:CEREG|CSCON): \d+(?:,"|$)')
 _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
 _PAYLOAD_HEADER = re.compile(r"^#XRECV(?:FROM)?:")
 _PAYLOAD_LENGTH = re.compile(r"^#XRECV(?:FROM)?: (\d{1,5})(?:,.*)?$")
 # A header can announce at most what the firmware's receive buffer holds.
 MAX_PAYLOAD = 4096
+# After an abandoned command, one of these goes out before anything else: its answer carries its
+# own prefix, so the lines before it are the abandoned command's. Modem commands without side
+# effects that every SLM generation passes through; a probe is never one whose answer could be
+# outstanding already (same prefix as an abandoned command).
+PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGMR?")
+
+
+class SecretText(str):
+    """A command that carries a credential: its repr (what tracebacks, `--showlocals` and error
+    messages print) never shows it."""
+
+    def __repr__(self) -> str:
+        return f"'{self[:12]}...<redacted {len(self)} chars>'"
+
+
+class SecretBytes(bytes):
+    """The bytes of a `SecretText` command on their way to the port."""
+
+    def __repr__(self) -> str:
+        return f"b'{self[:12].decode('latin-1')}...<redacted {len(self)} bytes>'"
 
 
 def expected_prefix(command: str) -> str | None:
@@ -87,6 +114,11 @@ class _Pending:
     garbage: list[str] = field(default_factory=list)
     final: str | None = None
     error: SlmError | None = None
+    # A resync probe: lines before its own prefixed answer are an abandoned command's.
+    probe: bool = False
+    identified: bool = False
+    stale: list[str] = field(default_factory=list)
+    abandoned: bool = False
 
     @property
     def done(self) -> bool:
@@ -120,7 +152,10 @@ class AtClient:
         self.timings: list[tuple[str, float, bool]] = []
         self._urcs: deque[str] = deque()
         self._pending: _Pending | None = None
-        self._orphaned = False
+        # Commands whose answer may still come (timed out, cut by a reboot or a bad header).
+        self._abandoned: list[str] = []
+        # Boot banners seen with no command pending and not yet reported or waited for.
+        self._unseen_boots = 0
         self._late_refusal: str | None = None
         self._left_by_board = False
         self._link_error: LinkError | None = None
@@ -150,13 +185,27 @@ class AtClient:
         except (ValueError, serial.SerialException):
             pass
 
+    def _read_chunk(self) -> bytes:
+        sock = getattr(self.port, "_socket", None)
+        if sock is not None:
+            # pyserial's socket:// reports at most 1 byte waiting, and a read of more blocks
+            # until that many arrive: take whatever the socket holds instead.
+            ready, _, _ = select.select([sock], [], [], 0.05)
+            if not ready:
+                return b""
+            data = sock.recv(65536)
+            if not data:
+                raise serial.SerialException("the remote end closed the connection")
+            return data
+        waiting = self.port.in_waiting
+        return self.port.read(min(max(waiting, 1), 65536))
+
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                waiting = self.port.in_waiting
-                data = self.port.read(min(max(waiting, 1), 65536))
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial's posix port after close() from another thread
+                data = self._read_chunk()
+            except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
+                # TypeError/AttributeError/ValueError: a port closed from another thread
                 if self._stop.is_set():
                     return
                 self._lost(exc)
@@ -177,9 +226,18 @@ class AtClient:
                 self._pending.error = self._link_error
             self._cond.notify_all()
 
+    def _check_link(self, command: str | None = None) -> None:
+        lost = self._link_error
+        if lost is not None:
+            # A new error each time: re-raising one object would grow its traceback forever.
+            raise LinkError(
+                f"the link was lost earlier ({lost.reason})",
+                command=command,
+                transcript_tail=lost.transcript_tail,
+            )
+
     def _write(self, data: bytes) -> None:
-        if self._link_error is not None:
-            raise self._link_error
+        self._check_link()
         self.transcript.record(TX, data)
         try:
             self.port.write(data)
@@ -201,6 +259,18 @@ class AtClient:
         while index < len(data):
             if self._payload_left:
                 chunk = data[index : index + self._payload_left]
+                owner = self._pending
+                if owner is None or owner.probe or owner.done:
+                    # Nobody waits for this payload (its command was abandoned): a boot banner in
+                    # it is the board rebooting before it sent the rest, not data.
+                    cut = chunk.find(_BANNER_LINE)
+                    if cut >= 0:
+                        lost = len(self._payload) + cut
+                        self.strays.append(f"<{lost}-byte payload cut by a reboot>")
+                        self._payload.clear()
+                        self._payload_left = 0
+                        index += cut
+                        continue
                 self._payload.extend(chunk)
                 self._payload_left -= len(chunk)
                 index += len(chunk)
@@ -220,7 +290,10 @@ class AtClient:
     def _deliver_payload(self) -> None:
         payload = bytes(self._payload)
         self._payload.clear()
-        if self._pending is not None and not self._pending.done:
+        pending = self._pending
+        if pending is not None and pending.probe:
+            pending.stale.append(f"<{len(payload)}-byte payload>")
+        elif self._pending is not None and not self._pending.done:
             self._pending.payloads.append(payload)
         else:
             self.strays.append(f"<{len(payload)}-byte payload with no command>")
@@ -233,24 +306,30 @@ class AtClient:
             self.boot_count += 1
             self.in_data_mode = False
             self._urcs.append(BANNER)
-            # A board that booted under a command, or under one we gave up on, may still answer
-            # it once it runs (input its UART held): the next command must not take that answer
-            # for its own. If no answer comes, the next command's quiet-line resync ends this.
+            # A board that booted under a command may still answer it once it runs (input its
+            # UART held): the command is abandoned, and the next one first proves the board is
+            # back in step.
             if pending is not None:
-                self._orphaned = True
                 pending.error = BoardResetError(
                     "the board printed its boot banner while the command was pending",
                     command=pending.command,
                     received=pending.lines + [line],
                     transcript_tail=self.transcript.tail(),
                 )
+                self._abandon(pending)
+            else:
+                self._unseen_boots += 1
             return
-        if self._orphaned and not line.startswith(URC_PREFIXES):
-            # Answers to commands we gave up on (how many is unknown after a reboot) until the
-            # next command's quiet-line resync; notifications still queue.
+        if pending is not None and pending.probe:
+            self._on_probe_line(line, pending)
+            return
+        if self._abandoned and pending is None and not line.startswith(URC_PREFIXES):
+            # Answers to commands we gave up on, until a probe proves the board back in step;
+            # notifications still queue.
             self.strays.append(line)
-            if _PAYLOAD_LENGTH.match(line):
-                self._payload_left = int(_PAYLOAD_LENGTH.match(line).group(1))
+            match = _PAYLOAD_LENGTH.match(line)
+            if match:
+                self._payload_left = int(match.group(1))
             return
         if _PAYLOAD_HEADER.match(line):
             self._on_payload_header(line, pending)
@@ -260,7 +339,11 @@ class AtClient:
             return
         if is_final(line):
             pending.final = line
-        elif pending.prefix is not None and line.startswith(pending.prefix):
+        elif (
+            pending.prefix is not None
+            and line.startswith(pending.prefix)
+            and not _URC_FORM.match(line)
+        ):
             pending.lines.append(line)
         elif line.startswith(URC_PREFIXES):
             self._urcs.append(line)
@@ -268,6 +351,26 @@ class AtClient:
             pending.lines.append(line)
         if not _printable(line):
             pending.garbage.append(line)
+
+    def _on_probe_line(self, line: str, pending: _Pending) -> None:
+        if not pending.identified:
+            if pending.prefix is not None and line.startswith(pending.prefix):
+                pending.identified = True
+                pending.lines.append(line)
+            elif line.startswith(URC_PREFIXES):
+                self._urcs.append(line)
+            else:
+                pending.stale.append(line)
+                match = _PAYLOAD_LENGTH.match(line)
+                if match:
+                    self._payload_left = int(match.group(1))
+            return
+        if is_final(line):
+            pending.final = line
+        elif line.startswith(URC_PREFIXES):
+            self._urcs.append(line)
+        else:
+            pending.lines.append(line)
 
     def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
         match = _PAYLOAD_LENGTH.match(line)
@@ -281,6 +384,7 @@ class AtClient:
             )
             if pending is not None:
                 pending.error = problem
+                self._abandon(pending)
             else:
                 self.strays.append(line)
             return
@@ -306,13 +410,14 @@ class AtClient:
 
     # ------------------------------------------------------------------------------ commands
 
-    def _begin(self, command: str) -> _Pending:
-        if self._link_error is not None:
-            raise self._link_error
-        if self._orphaned:
-            # The board may still answer a command we gave up on; a sequential board has done
-            # so once the line goes quiet, and if it never answers, quiet says that too.
-            self._resync(quiet=0.2, limit=2.0)
+    def _begin(self, command: str, timeout: float | None = None) -> _Pending:
+        self._check_link(command)
+        self._report_unseen_boot(command)
+        if self._abandoned and not self.in_data_mode and command[:2].upper() == "AT":
+            # Not in data mode (a probe there would be payload), and not before the bare line
+            # ends and quotes a recovery sends to finish a half-typed line (a probe would be
+            # typed into that line).
+            self._prove_in_step(command, self.timeout if timeout is None else timeout)
         pending = _Pending(command=command, prefix=expected_prefix(command))
         with self._cond:
             self._pending = pending
@@ -331,12 +436,30 @@ class AtClient:
     def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
         with self._cond:
             self._pending = None
-            if not completed or isinstance(pending.error, BoardResetError):
-                self._orphaned = True
+            if not completed or (
+                pending.error is not None and not isinstance(pending.error, LinkError)
+            ):
+                self._abandon(pending)
             partial = bytes(self._line)
+            rebooted = bool(self._payload_left) and _BANNER_LINE in self._payload
+            if rebooted and not completed:
+                # The board rebooted inside the payload: its banner is in the bytes taken as
+                # data, and the rest of the payload will never come.
+                self.strays.append(f"<{len(self._payload)}-byte payload cut by a reboot>")
+                self._payload.clear()
+                self._payload_left = 0
+                self.boot_count += 1
+                self.in_data_mode = False
         duration = time.monotonic() - pending.started
         if pending.error is not None:
             raise pending.error
+        if not completed and rebooted:
+            raise BoardResetError(
+                "the board printed its boot banner inside the payload it was sending",
+                command=pending.command,
+                received=list(pending.lines),
+                transcript_tail=self.transcript.tail(),
+            )
         if not completed:
             received = list(pending.lines)
             if partial:
@@ -370,7 +493,11 @@ class AtClient:
         With `check` (the default) ERROR / +CME ERROR / +CMS ERROR raise `AtError`.
         """
         timeout = self.timeout if timeout is None else timeout
+        if self._secret_in(command):
+            # Every frame and error that holds it shows `<redacted>` (pytest --showlocals).
+            command = SecretText(command)
         with self._command_lock:
+            self._check_link(command)
             if self.in_data_mode:
                 raise ProtocolError(
                     "the board is in data mode: leave it (exit_data_mode) before sending commands",
@@ -378,8 +505,9 @@ class AtClient:
                     transcript_tail=self.transcript.tail(),
                 )
             self._raise_late_refusal(command)
-            pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            pending = self._begin(command, timeout)
+            wire = SecretBytes if isinstance(command, SecretText) else bytes
+            self._write(wire(command.encode("latin-1") + b"\r\n"))
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
@@ -413,6 +541,7 @@ class AtClient:
         """
         settle = self.datamode_settle if settle is None else settle
         with self._command_lock:
+            self._check_link(command)
             if self.in_data_mode:
                 raise ProtocolError(
                     "already in data mode", command=command, transcript_tail=self.transcript.tail()
@@ -424,6 +553,8 @@ class AtClient:
             with self._cond:
                 self._pending = None
                 if pending.error is not None:
+                    if not isinstance(pending.error, LinkError):
+                        self._abandon(pending)
                     raise pending.error
                 if answered and pending.final != FINAL_OK:
                     raise AtError(
@@ -440,6 +571,7 @@ class AtClient:
     def write_data(self, data: bytes) -> None:
         """Raw bytes to the socket while in data mode (CR, LF, NUL and quotes are data)."""
         with self._command_lock:
+            self._check_link("<data mode write>")
             self._raise_late_refusal("<data mode write>")
             if not self.in_data_mode:
                 why = " (the board left it by itself: a send failed)" if self._left_by_board else ""
@@ -459,10 +591,11 @@ class AtClient:
         """
         timeout = self.timeout if timeout is None else timeout
         with self._command_lock:
+            self._check_link("+++")
             self._raise_late_refusal("+++")
             if not self.in_data_mode:
                 return not self._left_by_board
-            pending = self._begin("+++")
+            pending = self._begin("+++", timeout)
             self._write(TERMINATOR)
             completed = self._wait(pending, timeout)
             with self._cond:
@@ -519,9 +652,10 @@ class AtClient:
                 for line in list(self._urcs):
                     if line.startswith(prefix) and (match is None or match(line)):
                         self._urcs.remove(line)
+                        if line == BANNER:
+                            self._unseen_boots = 0  # the caller waited for the reboot
                         return line
-                if self._link_error is not None:
-                    raise self._link_error
+                self._check_link()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AtTimeout(
@@ -546,6 +680,7 @@ class AtClient:
         """Wait until the board answers: a queued `Ready`, or `AT` answered with OK."""
         deadline = time.monotonic() + timeout
         last: SlmError | None = None
+        self._unseen_boots = 0  # a boot is what the caller waits for
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -558,7 +693,7 @@ class AtClient:
             try:
                 self.at("AT", timeout=min(probe_interval, left))
                 return
-            except (AtTimeout, BoardResetError) as exc:
+            except (AtTimeout, BoardResetError, OutOfStepError) as exc:
                 # A board that boots while the probe is in flight may still answer it after the
                 # banner; the next probe first lets that answer arrive and drops it.
                 last = exc
@@ -567,21 +702,67 @@ class AtClient:
             except LinkError:
                 raise
 
-    def _resync(self, quiet: float, limit: float) -> None:
-        """Treat what the board still sends as the tail of the abandoned command, until the
-        line has been quiet for `quiet` seconds (or `limit` passed)."""
-        deadline = time.monotonic() + limit
+    def _abandon(self, pending: _Pending) -> None:
+        """Its answer, or the rest of it, may still come (call with the condition held)."""
+        if not pending.abandoned:
+            pending.abandoned = True
+            self._abandoned.append(pending.command)
+
+    def _report_unseen_boot(self, command: str) -> None:
         with self._cond:
-            self._orphaned = True
-            while True:
-                now = time.monotonic()
-                idle_for = now - self._last_rx
-                if idle_for >= quiet or now >= deadline:
-                    break
-                self._cond.wait(min(quiet - idle_for, deadline - now))
-            self._orphaned = False
-            self._payload_left = 0
-            self._line.clear()
+            boots, self._unseen_boots = self._unseen_boots, 0
+        if boots:
+            raise BoardResetError(
+                "the board rebooted (a Ready banner with no command pending) since the last"
+                " command: what was set up before is gone",
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
+
+    def _prove_in_step(self, command: str, timeout: float) -> None:
+        """Send a probe whose answer names itself; what comes before it belongs to the
+        abandoned commands. Raises OutOfStepError when the board does not answer it."""
+        used = {expected_prefix(c) for c in self._abandoned}
+        probe = next((p for p in PROBES if expected_prefix(p) not in used), None)
+        if probe is None:
+            raise OutOfStepError(
+                f"{len(self._abandoned)} commands are still unanswered "
+                f"({', '.join(self._abandoned[-4:])}) and every probe is among them",
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
+        pending = _Pending(command=probe, prefix=expected_prefix(probe), probe=True)
+        with self._cond:
+            self._pending = pending
+        self._write(probe.encode("latin-1") + b"\r\n")
+        answered = self._wait(pending, timeout)
+        with self._cond:
+            self._pending = None
+            self.strays.extend(pending.stale)
+            if answered and pending.error is None and pending.identified:
+                if pending.final == FINAL_OK:
+                    self._abandoned.clear()
+                    self.transcript.note(
+                        f"back in step: {probe} answered after {len(pending.stale)} stale line(s)"
+                    )
+                    return
+        if pending.error is not None and isinstance(pending.error, LinkError):
+            raise pending.error
+        with self._cond:
+            self._abandon(pending)
+        raise OutOfStepError(
+            f"after abandoning {self._abandoned[0]!r} the board did not answer the probe "
+            f"{probe!r} within {timeout:g} s"
+            + (f" ({pending.error.kind})" if pending.error is not None else "")
+            + ", so a later answer could still be the abandoned command's;"
+            f" {command!r} was not sent",
+            command=command,
+            received=pending.stale + pending.lines,
+            transcript_tail=self.transcript.tail(),
+        )
+
+    def _secret_in(self, command: str) -> bool:
+        return self.transcript.holds_secret(command)
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -595,6 +776,14 @@ class AtClient:
         return self._link_error
 
     def close(self) -> None:
+        with self._cond:
+            if self._link_error is None:
+                self._link_error = LinkError(
+                    "the client was closed", transcript_tail=self.transcript.tail()
+                )
+            if self._pending is not None and not self._pending.done:
+                self._pending.error = self._link_error
+            self._cond.notify_all()
         self._stop.set()
         if self.close_port:
             try:
