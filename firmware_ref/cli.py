@@ -13,7 +13,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from firmware_ref.host import FirmwareConfig
+from firmware_ref.core.dialect import DEFAULT_DIALECT, dialect_names
+from firmware_ref.core.host import FirmwareConfig
 from firmware_ref.net import latency
 from firmware_ref.transport import Board, PtyTransport, TcpTransport
 
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", type=_ip(4), default="127.0.0.1", help="PDP IPv4 address")
     p.add_argument("--address6", type=_ip(6), default="::1", help="PDP IPv6 address")
     p.add_argument("--online", action="store_true", help="boot registered (CFUN=1)")
+    p.add_argument(
+        "--dialect",
+        choices=dialect_names(),
+        default=DEFAULT_DIALECT,
+        help=f"firmware generation to simulate (default {DEFAULT_DIALECT}: SLM v2.0.x)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log activity to stderr")
     return p
 
@@ -98,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         address6=args.address6,
         online=args.online,
         verbose=args.verbose,
+        dialect=args.dialect,
     )
     stop = threading.Event()
 

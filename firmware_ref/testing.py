@@ -1,9 +1,10 @@
 """In-memory harness for golden-transcript tests of the simulated firmware.
 
-    with FirmwareHarness() as h:          # boots; "Ready\\r\\n" is consumed by default
+    with FirmwareHarness() as h:          # boots SLM v2.0 (dialect="v20"); banner consumed
         h.feed(b"AT\\r\\n")
         h.wait_output(b"\\r\\nOK\\r\\n")      # exact bytes, next in the stream
 
+``FirmwareHarness(dialect="sm")`` boots another dialect (a folder of ``firmware_ref/dialects``).
 All waits are on a condition variable with a timeout; nothing sleeps to synchronise.
 """
 
@@ -16,12 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from firmware_ref import commands
-from firmware_ref.commands import Handler
-from firmware_ref.host import ERROR as ERROR  # re-exported for golden tests
-from firmware_ref.host import OK as OK
-from firmware_ref.host import READY, Firmware, FirmwareConfig
-from firmware_ref.modem import ModemState
+from firmware_ref.core.dialect import Dialect, Handler, get_dialect
+from firmware_ref.core.host import ERROR as ERROR  # re-exported for golden tests
+from firmware_ref.core.host import OK as OK
+from firmware_ref.core.host import FirmwareConfig, make_firmware
+from firmware_ref.core.modem import ModemState
 
 T = TypeVar("T")
 
@@ -43,6 +43,7 @@ class FirmwareHarness:
         config: FirmwareConfig | None = None,
         *,
         modem: ModemState | None = None,
+        dialect: Dialect | str | None = None,
         expect_ready: bool = True,
         timeout: float = 10.0,
         **config_kwargs: object,
@@ -53,10 +54,10 @@ class FirmwareHarness:
         self._cond = threading.Condition()
         self._out = bytearray()
         self._pos = 0
-        self.fw = Firmware(self._collect, config, modem=modem)
+        self.fw = make_firmware(self._collect, config, modem=modem, dialect=dialect)
         self.fw.start()
         if expect_ready:
-            self.wait_output(READY)
+            self.wait_output(self.fw.dialect.banner)
 
     # -- plumbing
 
@@ -188,13 +189,16 @@ class FirmwareHarness:
 
 
 @contextmanager
-def temporary_command(name: str, order: int, handler: Handler) -> Iterator[None]:
-    """Register an extra ``AT#X`` handler for the duration of a test."""
-    commands.command(name, order)(handler)
+def temporary_command(
+    name: str, order: int, handler: Handler, dialect: Dialect | str | None = None
+) -> Iterator[None]:
+    """Register an extra own-command handler in ``dialect`` (default v20) during a test."""
+    d = dialect if isinstance(dialect, Dialect) else get_dialect(dialect)
+    d.command(name, order)(handler)
     try:
         yield
     finally:
-        commands.unregister(name)
+        d.unregister(name)
 
 
 __all__ = ["FirmwareHarness", "HarnessTimeout", "temporary_command"]

@@ -36,8 +36,8 @@ import time
 import tty
 from collections.abc import Callable
 
-from firmware_ref.host import Firmware, FirmwareConfig, log
-from firmware_ref.modem import ModemState
+from firmware_ref.core.host import Firmware, FirmwareConfig, log, make_firmware
+from firmware_ref.core.modem import ModemState
 
 # From a host's connect/open to the boot banner: pyserial discards pending input right after
 # opening a port (pty and socket:// alike), and a banner sent earlier would be lost in it.
@@ -99,7 +99,7 @@ class Board:
         with self._lock:
             if self._fw is not None:
                 self._fw.close()
-            self._fw = Firmware(output, self.config, modem=self.modem)
+            self._fw = make_firmware(output, self.config, modem=self.modem)
             self._fw.start()
             return self._fw
 

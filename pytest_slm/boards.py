@@ -63,6 +63,9 @@ class Board:
     boot_timeout: float = 60.0
     features: frozenset[str] = frozenset()
     source: Path | None = None
+    # The firmware generations that build for this board (`pytest_slm.dialects` names); empty
+    # when the file does not say.
+    dialects: tuple[str, ...] = ()
 
     def has_feature(self, feature: str) -> bool:
         return feature in self.features
@@ -79,7 +82,7 @@ class Board:
 
 _TOP_KEYS = {
     "name", "description", "simulated", "zephyr_board", "pyocd_target", "runner", "west_runner",
-    "uart", "usb", "timeouts", "features",
+    "uart", "usb", "timeouts", "features", "dialects",
 }
 
 
@@ -132,6 +135,9 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
     features = data.get("features") or []
     if not isinstance(features, list):
         raise BoardConfigError(f"{where}: 'features' must be a list")
+    board_dialects = data.get("dialects") or []
+    if not isinstance(board_dialects, list):
+        raise BoardConfigError(f"{where}: 'dialects' must be a list (v20, sm)")
     return Board(
         name=name,
         description=str(data.get("description", "")),
@@ -150,6 +156,7 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
         boot_timeout=float(timeouts.get("boot", 60)),
         features=frozenset(str(f) for f in features),
         source=source,
+        dialects=tuple(str(d) for d in board_dialects),
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from pytest_slm import dialects
 from pytest_slm.at import AtClient, AtError, AtTimeout, SlmError, split_params
 from pytest_slm.at.result import is_final
 from pytest_slm.at.transcript import REDACTED
@@ -81,12 +82,17 @@ class ModemInfo:
     slm_version: str = ""
     registration: str = ""
     attach_seconds: float | None = None
+    # The firmware generation the bring-up detected (`pytest_slm.dialects`): "v20", "sm".
+    dialect: str = ""
+    firmware: str = ""  # "Serial Modem v2.0.0-preview1 (dialect sm)"
 
     def as_dict(self) -> dict[str, str]:
         out = {
             "imei": self.imei,
             "modem_firmware": self.modem_firmware,
             "slm_version": self.slm_version,
+            "dialect": self.dialect,
+            "firmware": self.firmware,
             "registration": self.registration,
         }
         if self.attach_seconds is not None:
@@ -240,11 +246,26 @@ def _first_line(client: AtClient, command: str) -> str:
 
 
 def read_modem_info(client: AtClient) -> ModemInfo:
-    info = ModemInfo(imei=_first_line(client, "AT+CGSN"),
+    return ModemInfo(imei=_first_line(client, "AT+CGSN"),
                      modem_firmware=_first_line(client, "AT+CGMR"))
-    # SLM (NCS) answers #XSLMVER; its successor, the ncs-serial-modem app, #XSMVER.
-    info.slm_version = _first_line(client, "AT#XSLMVER") or _first_line(client, "AT#XSMVER")
-    return info
+
+
+def detect_dialect(
+    client: AtClient, requested: str = dialects.AUTO, progress: Progress | None = None
+) -> dialects.Detected:
+    """Which firmware generation answers (`#XSMVER` / `#XSLMVER` and the version), checked
+    against `requested` (`--dialect`); from here on the client speaks it."""
+    detected = dialects.resolve(
+        requested, dialects.detect(lambda command: client.at(command, check=False))
+    )
+    # The dut classes live above the AT client; a bare AtClient only takes the framing.
+    adopt = getattr(client, "use_dialect", None)
+    if adopt is not None:
+        adopt(detected.dialect, detected.version)
+    else:
+        client.framing = detected.dialect.framing
+    _say(progress, f"firmware: {detected.describe()} ({detected.line})")
+    return detected
 
 
 def bring_up(
@@ -254,22 +275,33 @@ def bring_up(
     attach_timeout: float = DEFAULT_ATTACH_TIMEOUT,
     ready_timeout: float | None = 60.0,
     progress: Progress | None = None,
+    dialect: str = dialects.AUTO,
 ) -> ModemInfo:
     """The whole session bring-up on an opened client; returns what the report records.
 
     `ready_timeout=None` when the caller has already seen SLM answer (`wait_until_answering`).
+    The firmware generation is detected first (`dialect` other than auto must match it, or
+    DialectError), so nothing after it is sent in the wrong dialect.
     """
     credentials = list(credentials)
     redact_credentials(client, credentials)
     if ready_timeout is not None:
         wait_until_answering(client, ready_timeout, progress)
+    else:
+        # The caller's probes may have been answered twice (one lost to the boot, answered
+        # after it): the version answers below must not be read one behind.
+        _resync(client)
+    detected = detect_dialect(client, dialect, progress)
     _say(progress, "modem offline for provisioning (AT+CFUN=4)")
     client.at("AT+CFUN=4", timeout=30.0)
     provision(client, credentials, progress)
     line, took = go_online(client, attach_timeout, progress)
     info = read_modem_info(client)
+    info.slm_version = detected.version
+    info.dialect = detected.dialect.name
+    info.firmware = detected.describe()
     info.registration = line
     info.attach_seconds = took
     _say(progress, f"online after {took:.1f} s: IMEI {info.imei or '?'}, modem firmware "
-         f"{info.modem_firmware or '?'}, SLM {info.slm_version or '?'}")
+         f"{info.modem_firmware or '?'}, {detected.dialect.title} {detected.version}")
     return info

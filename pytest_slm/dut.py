@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import serial
 
+from pytest_slm import dialects
 from pytest_slm.at.client import AtClient
 from pytest_slm.at.errors import AtError, AtTimeout, OutOfStepError, ProtocolError, SlmError
 from pytest_slm.at.result import AtResult
@@ -241,8 +242,74 @@ class DataMode:
             )
 
 
+# The SlmDut class of each dialect, filled by the modules that define them (dut_sm).
+DUT_CLASSES: dict[str, type[SlmDut]] = {}
+
+
+def dialect_only(*names: str):
+    """Mark a method as existing only in the dialects `names`: elsewhere it raises
+    NotInDialect (the subclass of another dialect replaces it with `not_in_dialect`)."""
+
+    def mark(method):
+        method.dialects = names
+        return method
+
+    return mark
+
+
+def not_in_dialect(feature: str, *has_it: str):
+    """A method body for a feature this class's dialect does not have."""
+
+    def method(self, *args, **kwargs):
+        raise dialects.NotInDialect(feature, self.dialect, has_it)
+
+    method.__doc__ = f"{feature}: not in this dialect (only in {', '.join(has_it)})."
+    method.dialects = has_it
+    return method
+
+
 class SlmDut(AtClient):
-    """The AT client plus the socket-command vocabulary of SLM v2.0.x."""
+    """The AT client plus the socket-command vocabulary of SLM v2.0.x.
+
+    The shared API (socket_open, ssocket_open, close, connect, bind, listen, accept, send, recv,
+    sendto, recvfrom, getopt/setopt, sgetopt/ssetopt, getaddrinfo, data_mode) means the same on
+    every dialect; `use_dialect` turns this object into the class of the dialect the bring-up
+    detected (`pytest_slm.dut_sm.SmDut` for Serial Modem). Methods of one dialect only raise
+    `NotInDialect` on the others.
+    """
+
+    dialect: dialects.Dialect = dialects.V20_DIALECT
+    #: the firmware's version string, once the bring-up has read it
+    firmware_version: str = ""
+
+    def use_dialect(self, dialect: dialects.Dialect, version: str = "") -> None:
+        """Speak `dialect` from now on: its framing in the client, its class for the commands."""
+        if dialect.name not in DUT_CLASSES:
+            # The dialect modules register themselves on import.
+            import pytest_slm.dut_sm  # noqa: F401
+        self.__class__ = DUT_CLASSES[dialect.name]
+        self.framing = dialect.framing
+        self.firmware_version = version
+
+    def describe_firmware(self) -> str:
+        version = f" {self.firmware_version}" if self.firmware_version else ""
+        return f"{self.dialect.title}{version} (dialect {self.dialect.name})"
+
+    # Serial Modem only: clearly named, typed NotInDialect here.
+    send_hex = not_in_dialect("hex mode (#XSEND <mode> 1)", "sm")
+    recv_hex = not_in_dialect("hex mode (#XRECV <mode> 1)", "sm")
+    send_with_ack = not_in_dialect("send notifications (#XSENDNTF)", "sm")
+    wait_send_notification = not_in_dialect("send notifications (#XSENDNTF)", "sm")
+    apoll = not_in_dialect("asynchronous poll (#XAPOLL)", "sm")
+    apoll_stop = not_in_dialect("asynchronous poll (#XAPOLL)", "sm")
+    apoll_read = not_in_dialect("asynchronous poll (#XAPOLL)", "sm")
+    wait_apoll = not_in_dialect("asynchronous poll (#XAPOLL)", "sm")
+    recvcfg = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
+    recvcfg_read = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
+    wait_received = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
+    listen_read = not_in_dialect("the listening-socket list (#XLISTEN?)", "sm")
+    close_all = not_in_dialect("closing every socket at once (#XCLOSE)", "sm")
+    send_exact = not_in_dialect("data mode with <data_len>", "sm")
 
     # v2.0 keeps the address of any #XSENDTO in a global that only leaving data mode clears, and
     # a later #XSEND data mode sends there instead of to the connected peer. Unknown at first.
@@ -558,19 +625,21 @@ class SlmDut(AtClient):
         )
         rows = self._rows(result, name, _INT, count=1 if result.ok else None)
         if not result.ok:
-            sent = int(rows[0][0]) if rows else None
-            error = AtError if sent is None else SendError
-            kwargs = {} if sent is None else {"sent": sent}
-            raise error(
-                f"the board answered {result.final}"
-                + ("" if sent is None else f" after sending {sent} bytes"),
-                final=result.final,
-                command=result.command,
-                received=result.lines + [result.final],
-                transcript_tail=self.transcript.tail(),
-                **kwargs,
-            )
+            raise self._send_failed(result, int(rows[0][0]) if rows else None)
         return int(rows[0][0])
+
+    def _send_failed(self, result: AtResult, sent: int | None) -> AtError:
+        """The error of a refused send: SendError with the count the board printed first."""
+        kwargs = {} if sent is None else {"sent": sent}
+        return (AtError if sent is None else SendError)(
+            f"the board answered {result.final}"
+            + ("" if sent is None else f" after sending {sent} bytes"),
+            final=result.final,
+            command=result.command,
+            received=result.lines + [result.final],
+            transcript_tail=self.transcript.tail(),
+            **kwargs,
+        )
 
     def _choose(self, data: bytes, mode: SendMode) -> SendMode:
         if mode is SendMode.AUTO:
@@ -741,3 +810,19 @@ class SlmDut(AtClient):
                 raise
             self.reset_state()
             return False
+
+    def close_socket(self, handle: int | None = None) -> int | None:
+        """Close `handle` (default: the active socket); its `<result>`, None when none was open.
+
+        The shared name for `AT#XSOCKET=0` here and `AT#XCLOSE=<handle>` in Serial Modem."""
+        if handle is not None:
+            self.socket_select(handle)
+        return self.socket_close()
+
+    @property
+    def current(self) -> int | None:
+        """The socket the shared API acts on: v2.0's active socket."""
+        return self.sockets().active
+
+
+DUT_CLASSES[dialects.V20_DIALECT.name] = SlmDut

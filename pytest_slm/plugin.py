@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_slm import hardware, hwmap, peers, report
+from pytest_slm import dialects, hardware, hwmap, peers, report
 from pytest_slm import session as board_session
 from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
@@ -37,6 +37,19 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[LATENCY_KEY] = report.latency.LatencyReport(config)
     config.pluginmanager.register(config.stash[LATENCY_KEY], "slm-latency")
+    config.addinivalue_line(
+        "markers",
+        "slm_dialect(*names): the test runs only on boards speaking one of these firmware "
+        "generations (v20, sm); on others it skips with the reason",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    requested = config.getoption("--dialect", default=dialects.AUTO) or dialects.AUTO
+    known = ", ".join(f"{d.name} = {d.title}" for d in dialects.DIALECTS.values())
+    if requested == dialects.AUTO:
+        return [f"slm dialect: auto (detected at bring-up; known: {known})"]
+    return [f"slm dialect: {requested} ({dialects.get(requested).title}), checked at bring-up"]
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +59,21 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
     credentials = hardware.suite_credentials(
         request.config, peer_certs.ca_pem, getattr(peer_certs, "other_ca_pem", None)
     )
-    session = board_session.open_board_session(request.config, request, credentials)
+    try:
+        session = board_session.open_board_session(request.config, request, credentials)
+    except dialects.DialectError as exc:
+        # A board of the wrong generation is one error for the run, not one per test.
+        pytest.exit(f"pytest-slm: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"[slm] {session.name}: {session.dut.describe_firmware()}", bold=True)
     try:
         yield session
     finally:
-        request.config.stash[LATENCY_KEY].add(f"{session.name} {session.url}", session.dut.timings)
+        request.config.stash[LATENCY_KEY].add(
+            f"{session.name} {session.url} ({session.dut.describe_firmware()})",
+            session.dut.timings,
+        )
         session.close()
 
 
@@ -58,11 +81,19 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
 def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -> SlmDut:
     """The board's SlmDut in a clean state: out of data mode, every socket closed, input drained."""
     dut = slm_board.dut
+    _skip_other_dialects(request, dut)
     dut.reset_state()
     record = report.RunRecord(dut.transcript, slm_board.name, slm_board.url, slm_board.info)
     report.start_test(request.node, record)
     request.node.stash[RECORD_KEY] = record
     return dut
+
+
+def _skip_other_dialects(request: pytest.FixtureRequest, dut: SlmDut) -> None:
+    marker = request.node.get_closest_marker("slm_dialect")
+    if marker is not None and dut.dialect.name not in marker.args:
+        wanted = ", ".join(dialects.get(name).title + f" ({name})" for name in marker.args)
+        pytest.skip(f"{wanted} only; the board runs {dut.describe_firmware()}")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_slm import bringup, hardware, hwmap, twister
+from pytest_slm import bringup, dialects, hardware, hwmap, twister
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.dut import SlmDut
 from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
@@ -42,6 +42,15 @@ def add_options(group: pytest.OptionGroup) -> None:
         default=None,
         metavar="N",
         help="pace the simulated board's UART as N baud would (default: unpaced)",
+    )
+    group.addoption(
+        "--dialect",
+        default=dialects.AUTO,
+        choices=dialects.CHOICES,
+        help="the firmware generation the board must run: auto (default: detected at bring-up "
+        "from #XSLMVER / #XSMVER), v20 (SLM of NCS v2.0.x) or sm (Serial Modem, "
+        "ncs-serial-modem); with --board sim it picks the simulator's dialect; a board running "
+        "another one is an error at session start",
     )
     group.addoption(
         "--ready-timeout",
@@ -92,9 +101,43 @@ def open_board_session(
     credentials: Sequence[bringup.Credential] = (),
 ) -> BoardSession:
     """Open the board this session tests and bring it online with `credentials` provisioned."""
+    requested = config.getoption("--dialect", default=dialects.AUTO) or dialects.AUTO
+    _check_board_dialects(config, requested)
     session = _open_board(config, request, list(credentials))
     session.sec_tags = hardware.suite_sec_tags(config)
+    try:
+        # Every path has detected the dialect in its bring-up; --dialect must agree with it.
+        dialects.resolve(
+            requested,
+            dialects.Detected(session.dut.dialect, session.dut.firmware_version,
+                              session.info.get("firmware", "")),
+        )
+    except dialects.DialectError:
+        session.close()
+        raise
     return session
+
+
+def requested_dialect(config: pytest.Config) -> dialects.Dialect | None:
+    """The --dialect given, None for auto."""
+    name = config.getoption("--dialect", default=dialects.AUTO) or dialects.AUTO
+    return None if name == dialects.AUTO else dialects.get(name)
+
+
+def _check_board_dialects(config: pytest.Config, requested: str) -> None:
+    """A board file's `dialects:` lists the generations that build for it."""
+    if requested == dialects.AUTO or config.getoption("--port"):
+        return
+    try:
+        board = hardware.registry_from_config(config).get(config.getoption("--board"))
+    except Exception:
+        return  # an unknown board is reported by the path that opens it
+    allowed = getattr(board, "dialects", ()) or ()
+    if allowed and requested not in allowed:
+        raise pytest.UsageError(
+            f"--dialect {requested}: the board file of {board.name} lists only "
+            f"{', '.join(allowed)} (dialects:)"
+        )
 
 
 def _open_board(
@@ -128,6 +171,9 @@ def _open_board(
     elif board == SIM_BOARD:
         # Not --online: the simulated modem attaches through the same bring-up a board does.
         args = ["--pty"]
+        wanted = requested_dialect(config)
+        if wanted is not None:
+            args += list(wanted.sim_args)
         baud = config.getoption("--sim-baud")
         if baud:
             args += ["--baud", str(baud)]
@@ -159,6 +205,7 @@ def _open_board(
             attach_timeout=config.getoption("--attach-timeout"),
             ready_timeout=None,
             progress=hardware.terminal_progress(config),
+            dialect=config.getoption("--dialect", default=dialects.AUTO) or dialects.AUTO,
         )
     except BaseException:
         session.close()

@@ -200,10 +200,13 @@ class SocketList:
 
 @dataclass(frozen=True)
 class Accepted:
-    """`#XACCEPT: <handle>,"<ip_addr>"`."""
+    """`#XACCEPT: <handle>,"<ip_addr>"` (v2.0); Serial Modem adds the cid and the peer's port:
+    `#XACCEPT: <handle>,<cid>,"<ip_addr>",<port>`."""
 
     handle: int
     ip: str
+    port: int | None = None
+    cid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ class ReceivedFrom:
     data: bytes
     size: int | None
     ip: str | None
+    # Serial Modem prints the sender's port too.
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -242,3 +247,120 @@ class DataCtrl:
 
     current: int
     minimum: int
+
+
+# ---------------------------------------------------------------------------- Serial Modem
+# Values from ncs-serial-modem v2.0.0-preview1 app/src/sm_at_socket.c and sm_sockopt.h.
+
+
+class SocketMode(enum.IntEnum):
+    """`<mode>` of #XSEND, #XRECV, #XSENDTO, #XRECVFROM (enum sm_socket_mode)."""
+
+    STRING = 0
+    HEX = 1
+    DATA = 2
+
+
+class RecvCfg(enum.IntFlag):
+    """`<flags>` of #XRECVCFG (enum sm_socket_adr_flags)."""
+
+    DISABLE = 0
+    AT_MODE = 1
+    DATA_MODE = 2
+
+
+class ApollOp(enum.IntEnum):
+    STOP = 0
+    START = 1
+
+
+class SmSockOpt(enum.IntEnum):
+    """#XSOCKETOPT `<name>` (enum at_sockopt)."""
+
+    REUSEADDR = 2
+    RCVTIMEO = 20
+    SNDTIMEO = 21
+    SILENCE_ALL = 30
+    IP_ECHO_REPLY = 31
+    IPV6_ECHO_REPLY = 32
+    BINDTOPDN = 40
+    TCP_SRV_SESSTIMEO = 55
+    RAI = 61
+    IPV6_DELAYED_ADDR_REFRESH = 62
+
+
+class SmTlsOpt(enum.IntEnum):
+    """#XSSOCKETOPT `<name>` (enum at_sec_sockopt)."""
+
+    HOSTNAME = 2
+    CIPHERSUITE_USED = 4
+    PEER_VERIFY = 5
+    SESSION_CACHE = 12
+    SESSION_CACHE_PURGE = 13
+    DTLS_CID = 14
+    DTLS_CID_STATUS = 15
+    DTLS_HANDSHAKE_TIMEO = 18
+    DTLS_FRAG_EXT = 22
+
+
+# `<flags>` bit that asks for #XSENDNTF (SM_MSG_SEND_ACK).
+SM_SEND_ACK = 0x2000
+# sm_data_buf: the most one #XRECV/#XRECVFROM returns (SM_MAX_MESSAGE_SIZE default).
+SM_RECV_BUFFER = 4096
+# bin_data[1400]: the most a hex-mode #XSEND/#XSENDTO string carries, in bytes.
+SM_HEX_MAX = 1400
+SM_MAX_CID = 10
+
+
+@dataclass(frozen=True)
+class SmSocket:
+    """A row of `AT#XSOCKET?` (`<handle>,<family>,<role>,<type>,<cid>`) or `AT#XSSOCKET?`
+    (`<handle>,<family>,<role>,<type>,<sec_tag>,<cid>`)."""
+
+    handle: int
+    family: int
+    role: int
+    type: int
+    cid: int
+    sec_tag: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """`#XSEND: <handle>,<result_type>,<size>` / `#XSENDTO: ...` (Serial Modem)."""
+
+    handle: int
+    result_type: int  # 0: pushed to the modem; 1: #XSENDNTF follows
+    size: int
+
+
+@dataclass(frozen=True)
+class SendNotification:
+    """`#XSENDNTF: <handle>,<status>,<size>`."""
+
+    handle: int
+    status: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Listening:
+    """A row of `AT#XLISTEN?`: `<handle>,<cid>,<port>`."""
+
+    handle: int
+    cid: int
+    port: int
+
+
+@dataclass(frozen=True)
+class DataNotification:
+    """Automatic reception: a `#XRECV`/`#XRECVFROM` notification and its payload (decoded from
+    hex in hex mode; `raw` is what came on the wire)."""
+
+    handle: int
+    mode: int
+    size: int
+    data: bytes
+    raw: bytes
+    ip: str | None = None
+    port: int | None = None

@@ -75,13 +75,14 @@ def _is_literal(host: str) -> bool:
     return True
 
 
-def getaddrinfo_list(host: str) -> list[Address]:
-    """``getaddrinfo(host, NULL, NULL)``: every address, host order, no duplicates.
+def getaddrinfo_list(host: str, family: int = 0) -> list[Address]:
+    """``getaddrinfo(host, NULL, hints)``: every address of ``family`` (0: any, Zephyr
+    numbering), host order, no duplicates.
 
     An empty list is a lookup that succeeded with no usable (IP) result.
     """
     seen: list[Address] = []
-    for fam, ip in _lookup(host, 0):
+    for fam, ip in _lookup(host, family):
         addr = Address(fam, ip)
         if addr not in seen:
             seen.append(addr)

@@ -30,6 +30,7 @@ from pytest_slm.at.errors import (
     ProtocolError,
     SlmError,
 )
+from pytest_slm.at.framing import MAX_PAYLOAD, V20, Framing
 from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
 from pytest_slm.at.transcript import RX, TX, Transcript
 
@@ -37,33 +38,15 @@ BANNER = "Ready"
 _BANNER_LINE = b"Ready\r\n"
 TERMINATOR = b"+++"
 
-# Lines the modem may send at any time. `Ready` is handled on its own (it also means a reset).
-URC_PREFIXES: tuple[str, ...] = (
-    "+CEREG:",
-    "+CGEV:",
-    "+CSCON:",
-    "+CNEC",
-    "+CIREG:",
-    "+CEDRXP:",
-    "+CMT:",
-    "%CESQ:",
-    "%XSIM:",
-    "%XTIME:",
-    "%MDMEV:",
-    "#XMODEM:",
-    "#XDATAMODE:",
-    "#XSLEEP:",
-)
+# Lines SLM v2.0 may send at any time. `Ready` is handled on its own (it also means a reset).
+# Each generation's list lives in its Framing (pytest_slm.at.framing).
+URC_PREFIXES: tuple[str, ...] = V20.urc_prefixes
 
 # `+CEREG: <stat>[,"<tac>"...]` and `+CSCON: <mode>` are notifications even while `AT+CEREG?`
 # or `AT+CSCON?` runs: their read answers start with two integers (`+CEREG: <n>,<stat>...`).
 # The modem sends a registration change whenever it happens, in the middle of a read too.
 _URC_FORM = re.compile(r'^\+(?:CEREG|CSCON): \d+(?:,"|$)')
 _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
-_PAYLOAD_HEADER = re.compile(r"^#XRECV(?:FROM)?:")
-_PAYLOAD_LENGTH = re.compile(r"^#XRECV(?:FROM)?: (\d{1,5})(?:,.*)?$")
-# A header can announce at most what the firmware's receive buffer holds.
-MAX_PAYLOAD = 4096
 # After an abandoned command, one of these goes out before anything else: its answer carries its
 # own prefix, so the lines before it are the abandoned command's. Modem commands without side
 # effects that every SLM generation passes through; a probe is never one whose answer could be
@@ -136,8 +119,14 @@ class AtClient:
         timeout: float = 10.0,
         datamode_settle: float = 0.3,
         close_port: bool = True,
+        framing: Framing = V20,
     ) -> None:
         self.port = port
+        # --- dialect hook: every generation-specific framing rule is asked of this object.
+        self.framing = framing
+        # Automatic-reception data (Serial Modem #XRECVCFG): (header line, payload) pairs.
+        self._urc_payloads: deque[tuple[str, bytes]] = deque()
+        self._urc_header: str | None = None
         self.transcript = transcript if transcript is not None else Transcript()
         self.timeout = timeout
         # v2.0 enters data mode silently: the absence of ERROR within this window is the only
@@ -280,6 +269,7 @@ class AtClient:
             newline = data.find(b"\n", index)
             if newline < 0:
                 self._line.extend(data[index:])
+                self._check_board_terminator()
                 return
             self._line.extend(data[index : newline + 1])
             index = newline + 1
@@ -287,9 +277,26 @@ class AtClient:
             self._line.clear()
             self._on_line(raw.rstrip(b"\r\n").decode("latin-1"))
 
+    def _check_board_terminator(self) -> None:
+        # Serial Modem ends data mode itself on a failed send by printing the bare terminator
+        # (no CRLF) and drops input until the host sends it back (sm_at_host.c
+        # exit_datamode_handler, null_handler): the host must still send `+++`.
+        if (
+            self.in_data_mode
+            and self.framing.datamode_exit_prefix is not None
+            and bytes(self._line) == TERMINATOR
+        ):
+            self._line.clear()
+            self._left_by_board = True
+
     def _deliver_payload(self) -> None:
         payload = bytes(self._payload)
         self._payload.clear()
+        if self._urc_header is not None:
+            # --- dialect hook: automatic reception delivers data as a notification.
+            self._urc_payloads.append((self._urc_header, payload))
+            self._urc_header = None
+            return
         pending = self._pending
         if pending is not None and pending.probe:
             pending.stale.append(f"<{len(payload)}-byte payload>")
@@ -323,15 +330,15 @@ class AtClient:
         if pending is not None and pending.probe:
             self._on_probe_line(line, pending)
             return
-        if self._abandoned and pending is None and not line.startswith(URC_PREFIXES):
+        if self._abandoned and pending is None and not self.framing.is_urc(line):
             # Answers to commands we gave up on, until a probe proves the board back in step;
             # notifications still queue.
             self.strays.append(line)
-            match = _PAYLOAD_LENGTH.match(line)
-            if match:
-                self._payload_left = int(match.group(1))
+            header = self.framing.payload_header(line)
+            if header is not None:
+                self._payload_left = header.wire
             return
-        if _PAYLOAD_HEADER.match(line):
+        if self.framing.is_payload_header(line):
             self._on_payload_header(line, pending)
             return
         if pending is None:
@@ -345,7 +352,15 @@ class AtClient:
             and not _URC_FORM.match(line)
         ):
             pending.lines.append(line)
-        elif line.startswith(URC_PREFIXES):
+        elif (
+            pending.command == TERMINATOR.decode()
+            and self.framing.datamode_exit_prefix is not None
+            and line.startswith(self.framing.datamode_exit_prefix)
+        ):
+            # --- dialect hook: Serial Modem answers the terminator with #XDATAMODE: <status>.
+            pending.lines.append(line)
+            pending.final = line
+        elif self.framing.is_urc(line):
             self._urcs.append(line)
         else:
             pending.lines.append(line)
@@ -357,24 +372,38 @@ class AtClient:
             if pending.prefix is not None and line.startswith(pending.prefix):
                 pending.identified = True
                 pending.lines.append(line)
-            elif line.startswith(URC_PREFIXES):
+            elif self.framing.is_urc(line):
                 self._urcs.append(line)
             else:
                 pending.stale.append(line)
-                match = _PAYLOAD_LENGTH.match(line)
-                if match:
-                    self._payload_left = int(match.group(1))
+                header = self.framing.payload_header(line)
+                if header is not None:
+                    self._payload_left = header.wire
             return
         if is_final(line):
             pending.final = line
-        elif line.startswith(URC_PREFIXES):
+        elif self.framing.is_urc(line):
             self._urcs.append(line)
         else:
             pending.lines.append(line)
 
     def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
-        match = _PAYLOAD_LENGTH.match(line)
-        length = int(match.group(1)) if match else -1
+        header = self.framing.payload_header(line)
+        if (
+            header is not None
+            and self.framing.payload_urcs
+            and (pending is None or pending.prefix != header.command + ":")
+        ):
+            # --- dialect hook: a header no command asked for is automatic reception's.
+            if header.size > MAX_PAYLOAD:
+                self.strays.append(line)
+                return
+            self._urc_header = line
+            self._payload_left = header.wire
+            if header.wire == 0:
+                self._deliver_payload()
+            return
+        length = header.size if header else -1
         if not 0 <= length <= MAX_PAYLOAD:
             problem = ProtocolError(
                 f"malformed payload header {line!r} (expected a length of 0..{MAX_PAYLOAD})",
@@ -392,12 +421,19 @@ class AtClient:
             pending.lines.append(line)
         else:
             self.strays.append(line)
-        self._payload_left = length
+        self._payload_left = header.wire
         if length == 0:
             self._deliver_payload()
 
     def _unsolicited(self, line: str) -> None:
-        if self.in_data_mode and is_final(line):
+        exit_prefix = self.framing.datamode_exit_prefix
+        if self.in_data_mode and exit_prefix is not None and line.startswith(exit_prefix):
+            # --- dialect hook: Serial Modem left data mode by itself (<data_len> reached).
+            self.in_data_mode = False
+            self._left_by_board = not line.endswith(" 0")
+            self._urcs.append(line)
+            return
+        if self.in_data_mode and exit_prefix is None and is_final(line):
             if line == FINAL_OK:
                 # v2.0 leaves data mode by itself after a failed send and says OK.
                 self.in_data_mode = False
@@ -507,7 +543,7 @@ class AtClient:
             self._raise_late_refusal(command)
             pending = self._begin(command, timeout)
             wire = SecretBytes if isinstance(command, SecretText) else bytes
-            self._write(wire(command.encode("latin-1") + b"\r\n"))
+            self._write(wire(command.encode("latin-1") + self.framing.command_end))
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
@@ -548,7 +584,10 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
-            self._write(command.encode("latin-1") + b"\r\n")
+            self._write(command.encode("latin-1") + self.framing.command_end)
+            if self.framing.datamode_entry_answered:
+                # --- dialect hook: the board says OK once data mode is on; wait for it.
+                settle = self.timeout
             answered = self._wait(pending, settle)
             with self._cond:
                 self._pending = None
@@ -556,6 +595,14 @@ class AtClient:
                     if not isinstance(pending.error, LinkError):
                         self._abandon(pending)
                     raise pending.error
+                if not answered and self.framing.datamode_entry_answered:
+                    self._abandon(pending)
+                    raise AtTimeout(
+                        f"no answer to a data-mode entry within {settle:g} s",
+                        command=command,
+                        received=list(pending.lines),
+                        transcript_tail=self.transcript.tail(),
+                    )
                 if answered and pending.final != FINAL_OK:
                     raise AtError(
                         "the board refused to enter data mode",
@@ -602,6 +649,13 @@ class AtClient:
                 self.in_data_mode = False if completed else self.in_data_mode
             result = self._finish(pending, completed, timeout)
             self.transcript.note("data mode left")
+            exit_prefix = self.framing.datamode_exit_prefix
+            if exit_prefix is not None and result.final.startswith(exit_prefix):
+                # --- dialect hook: `#XDATAMODE: 0` is a clean exit; a non-zero status follows a
+                # send that failed, after which the board dropped the data (and said `+++`).
+                failed = result.final != exit_prefix + " 0"
+                self._left_by_board = failed
+                return not failed
             if not result.ok:
                 raise AtError(
                     f"leaving data mode answered {result.final}",
@@ -665,6 +719,29 @@ class AtClient:
                     )
                 self._cond.wait(left)
 
+    def wait_urc_data(self, *, timeout: float | None = None) -> tuple[str, bytes]:
+        """Take the first data notification (Serial Modem's automatic reception): its header
+        line and the payload exactly as sent (hex digits in hex mode)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._urc_payloads:
+                if self._link_error is not None:
+                    self._check_link()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AtTimeout(
+                        f"no received-data notification within {timeout:g} s",
+                        transcript_tail=self.transcript.tail(),
+                    )
+                self._cond.wait(left)
+            return self._urc_payloads.popleft()
+
+    def urc_data(self) -> list[tuple[str, bytes]]:
+        """The data notifications queued now, left in the queue."""
+        with self._cond:
+            return list(self._urc_payloads)
+
     def urcs(self) -> list[str]:
         """The unsolicited lines queued now, left in the queue."""
         with self._cond:
@@ -674,6 +751,7 @@ class AtClient:
         with self._cond:
             lines = list(self._urcs)
             self._urcs.clear()
+            self._urc_payloads.clear()
             return lines
 
     def wait_ready(self, timeout: float = 30.0, probe_interval: float = 1.0) -> None:
@@ -734,7 +812,7 @@ class AtClient:
         pending = _Pending(command=probe, prefix=expected_prefix(probe), probe=True)
         with self._cond:
             self._pending = pending
-        self._write(probe.encode("latin-1") + b"\r\n")
+        self._write(probe.encode("latin-1") + self.framing.command_end)
         answered = self._wait(pending, timeout)
         with self._cond:
             self._pending = None

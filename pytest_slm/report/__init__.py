@@ -62,7 +62,10 @@ def start_test(item: pytest.Item, record: RunRecord) -> None:
 def finish_test(item: pytest.Item, record: RunRecord, report: pytest.TestReport) -> None:
     """Add the transcript to a failing report, and to the log directory for every test."""
     if report.failed:
-        report.sections.append((f"SLM transcript ({record.board} {record.url})", record.text()))
+        firmware = record.info.get("firmware") or "firmware not identified"
+        report.sections.append(
+            (f"SLM transcript ({record.board} {record.url}, {firmware})", record.text())
+        )
     log_dir = item.config.getoption("--slm-log-dir")
     if log_dir and report.when == "teardown":
         path = transcript_file(log_dir, item.nodeid)

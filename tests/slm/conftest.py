@@ -5,6 +5,10 @@ Markers (declared here; `slmsuite` has the helpers that apply them):
                         dtls, raw_sockets, and loopback_peers (the board and the peers share a
                         network, so the peers can reach the board: server role, inbound UDP).
                         A board missing from the registry is assumed to have everything.
+  slm_dialect(*names)   (the plugin's) the firmware generations a test belongs to; applied
+                        here by folder: `common/` runs on every dialect, `sm/` is Serial Modem,
+                        `v20/` and anything else SLM v2.0; a test of another dialect skips
+                        with the reason.
 Known deviations of the firmware from its documentation: `slmsuite.known_deviation`.
 """
 
@@ -38,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path, parent):
     # The suite must wait on events, never on the clock: a fixed sleep long enough to matter
     # is a race on a loaded CI host.
-    if file_path.suffix == ".py" and file_path.parent == _HERE:
+    if file_path.suffix == ".py" and _HERE in (file_path.parent, *file_path.parents):
         for number, line in enumerate(file_path.read_text().splitlines(), 1):
             match = _SLEEP.search(line)
             if match and float(match.group(1)) >= 0.2:
@@ -47,6 +51,43 @@ def pytest_collect_file(file_path, parent):
                     "an event (XPOLL, an XRECV timeout, a peer's wait_for) instead"
                 )
     return None
+
+
+# Folder -> the dialects its tests speak; None: every dialect (through the shared API).
+DIALECT_FOLDERS: dict[str, tuple[str, ...] | None] = {
+    "common": None,
+    "sm": ("sm",),
+    "v20": ("v20",),
+}
+# Test files straight in tests/slm predate the dialect split: SLM v2.0's.
+DEFAULT_DIALECTS = ("v20",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path))
+        if _HERE not in path.parents or item.get_closest_marker("slm_dialect"):
+            continue
+        folder = path.relative_to(_HERE).parts[0] if path.parent != _HERE else ""
+        names = DIALECT_FOLDERS.get(folder, DEFAULT_DIALECTS)
+        if names is not None:
+            item.add_marker(pytest.mark.slm_dialect(*names))
+
+
+@pytest.fixture(autouse=True)
+def _slm_dialect(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("slm_dialect")
+    if marker is None:
+        return
+    dut = request.getfixturevalue("slm_board").dut
+    if dut.dialect.name not in marker.args:
+        pytest.skip(f"{'/'.join(marker.args)} only; the board runs {dut.describe_firmware()}")
+
+
+@pytest.fixture
+def dialect(slm_board) -> str:
+    """The dialect the board speaks: "v20" or "sm"."""
+    return slm_board.dut.dialect.name
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,7 @@ class SimBoard:
     """The simulated board in this process, on a real pty, with a TCP echo peer beside it."""
 
     def __init__(self, **config) -> None:
-        from firmware_ref.host import FirmwareConfig
+        from firmware_ref.core.host import FirmwareConfig
         from firmware_ref.transport import Board, PtyTransport
 
         self.stop = threading.Event()

@@ -8,7 +8,7 @@ import pytest
 import trustme
 from socket_peers import DtlsEcho, Pki, TcpEcho, UdpEcho
 
-from firmware_ref import sockets
+from firmware_ref.core import sockio
 from firmware_ref.testing import FirmwareHarness
 
 
@@ -41,7 +41,7 @@ def offline_harness() -> Iterator[FirmwareHarness]:
 @pytest.fixture
 def fast_send_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 30 s POLLOUT wait of the send loop, shortened for tests that expire it."""
-    monkeypatch.setattr(sockets, "SEND_POLL_TIMEOUT", 0.3)
+    monkeypatch.setattr(sockio, "SEND_POLL_TIMEOUT", 0.3)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import trustme
 from OpenSSL import SSL
 
-from firmware_ref import sockets
-from firmware_ref.modem import Credential
+from firmware_ref.core.modem import Credential
+from firmware_ref.dialects.v20 import sockets
 from firmware_ref.testing import FirmwareHarness
 
 SEC_TAG = 16842753  # the doc's example tag

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_ref.commands import CommandError
-from firmware_ref.params import INT64_MAX, INT64_MIN, ParamError, Params
+from firmware_ref.core.errors import CommandError
+from firmware_ref.core.params import INT64_MAX, INT64_MIN, ParamError, Params
 from firmware_ref.testing import FirmwareHarness
 
 

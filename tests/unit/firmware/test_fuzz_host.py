@@ -13,9 +13,9 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_ref.host import cmd_casecmp, cmd_type_get, grammar_ok
-from firmware_ref.modem import DEFAULT_IMEI
-from firmware_ref.params import ParamError, Params
+from firmware_ref.core.modem import DEFAULT_IMEI
+from firmware_ref.core.params import ParamError, Params
+from firmware_ref.core.parser import cmd_casecmp, cmd_type_get, grammar_ok
 from firmware_ref.testing import FirmwareHarness, temporary_command
 
 PROBE = b"AT+CGSN=1\r\n"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from firmware_ref.host import FirmwareConfig, min_time_limit
+from firmware_ref.core.host import FirmwareConfig, min_time_limit
 from firmware_ref.testing import FirmwareHarness, temporary_command
 
 OK = b"\r\nOK\r\n"
@@ -121,12 +121,20 @@ def test_each_silence_flushes_one_chunk(dm):
     h.wait_output(OK)
 
 
-def test_bytes_in_the_same_write_as_the_command_are_data(dm):
+def test_bytes_in_the_same_write_as_the_command_overwrite_it(dm):
+    """The bytes after the CRLF of one UART event go into at_buf before cmd_send runs
+    (slm_at_host.c 900-905): "payload" overwrites "AT#XQDA", cmd_send parses "payloadTA" and
+    answers ERROR, and the 7 bytes stay on the line editor (at_cmd_len survives cmd_send)."""
     h, sink = dm
     h.feed(b"AT#XQDATA\r\npayload")
-    assert sink.next() == b"payload"
-    h.feed(b"+++")
+    h.wait_output(ERROR)
+    assert not h.fw.in_data_mode
+    assert h.fw.line_pending
+    h.feed(b"AT\r\n")  # "payloadAT"
+    h.wait_output(ERROR)
+    h.feed(b"AT\r\n")
     h.wait_output(OK)
+    assert sink.empty()
 
 
 def test_send_failure_exits_with_ok(dm):

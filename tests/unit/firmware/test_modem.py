@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from firmware_ref import commands
-from firmware_ref.host import FirmwareConfig
-from firmware_ref.modem import DEFAULT_IMEI, ModemState
-from firmware_ref.testing import FirmwareHarness
+from firmware_ref.core.host import FirmwareConfig
+from firmware_ref.core.modem import DEFAULT_IMEI, ModemState
+from firmware_ref.dialects.v20 import V20
+from firmware_ref.testing import FirmwareHarness, at
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -77,8 +77,8 @@ def test_cereg_notifications_follow_attach(h, n, searching, registered):
 
 
 def test_cgev_when_enabled(h):
-    h.feed(b"AT+CGEREP=1\r\nAT+CFUN=1\r\n")
-    h.wait_output(OK + OK)
+    assert at(h, "AT+CGEREP=1") == OK
+    assert at(h, "AT+CFUN=1") == OK
     h.wait_output(b"\r\n+CGEV: ME PDN ACT 0\r\n", timeout=10)
     h.feed(b"AT+CFUN=4\r\n")
     h.wait_output(OK)
@@ -86,10 +86,13 @@ def test_cgev_when_enabled(h):
 
 
 def test_quick_detach_cancels_the_pending_registration(h):
-    h.feed(b"AT+CEREG=1\r\nAT+CFUN=1\r\nAT+CFUN=4\r\n")
+    assert at(h, "AT+CEREG=1") == OK
+    h.feed(b"AT+CFUN=1\r\n")
+    h.wait_output(OK)
+    h.feed(b"AT+CFUN=4\r\n")
     # "+CEREG: 2" may or may not slip in before the detach; "+CEREG: 1" must never come.
     out = h.read_until(b"\r\n+CEREG: 0\r\n", timeout=10)
-    assert out.count(OK) == 3
+    assert out.count(OK) == 1
     assert b"+CEREG: 1" not in out
     h.assert_silent(0.3, settle=True)
     h.feed(b"AT+CEREG?\r\n")
@@ -103,8 +106,9 @@ def test_no_cereg_notification_when_disabled(h):
 
 
 def test_detach_notifies_not_registered(h):
-    h.feed(b"AT+CEREG=1\r\nAT+CFUN=1\r\n")
-    h.wait_output(OK + OK)
+    assert at(h, "AT+CEREG=1") == OK
+    h.feed(b"AT+CFUN=1\r\n")
+    h.wait_output(OK)
     h.wait_output(b"\r\n+CEREG: 2\r\n")
     h.wait_output(b"\r\n+CEREG: 1\r\n")
     h.feed(b"AT+CFUN=4\r\n")
@@ -115,8 +119,9 @@ def test_detach_notifies_not_registered(h):
 def test_cereg_read(h):
     h.feed(b"AT+CEREG?\r\n")
     h.wait_output(b"\r\n+CEREG: 0,0\r\n" + OK)
-    h.feed(b"AT+CEREG=2\r\nAT+CFUN=1\r\n")
-    h.wait_output(OK + OK)
+    assert at(h, "AT+CEREG=2") == OK
+    h.feed(b"AT+CFUN=1\r\n")
+    h.wait_output(OK)
     h.read_until(b"\r\n+CEREG: " + CEREG_FULL + b"\r\n")
     h.feed(b"AT+CEREG?\r\n")
     h.wait_output(b"\r\n+CEREG: 2," + CEREG_FULL + b"\r\n" + OK)
@@ -182,6 +187,9 @@ def sha(data: bytes) -> bytes:
 
 
 def test_cmng_write_list_delete(h):
+    """A modem answer of several lines gets one CRLF before it and one before OK, none between
+    the lines (slm_at_host.c 797-800, format_final_result 688-752)."""
+    assert at(h, "AT+CMEE=1") == OK
     h.feed(b'AT%CMNG=0,42,2,"' + KEY + b'"\r\n')
     h.wait_output(OK)
     h.feed(b'AT%CMNG=0,42,3,"0102abcd"\r\n')
@@ -191,8 +199,8 @@ def test_cmng_write_list_delete(h):
     h.feed(b"AT%CMNG=1\r\n")
     h.wait_output(
         b'\r\n%CMNG: 7,0,"' + sha(b"ca") + b'"\r\n'
-        b'\r\n%CMNG: 42,2,"' + sha(KEY) + b'"\r\n'
-        b'\r\n%CMNG: 42,3,"' + sha(b"0102abcd") + b'"\r\n' + OK
+        b'%CMNG: 42,2,"' + sha(KEY) + b'"\r\n'
+        b'%CMNG: 42,3,"' + sha(b"0102abcd") + b'"\r\n' + OK
     )
     h.feed(b"AT%CMNG=1,42,3\r\n")
     h.wait_output(b'\r\n%CMNG: 42,3,"' + sha(b"0102abcd") + b'"\r\n' + OK)
@@ -205,6 +213,7 @@ def test_cmng_write_list_delete(h):
 
 
 def test_cmng_refused_while_online(h):
+    assert at(h, "AT+CMEE=1") == OK
     h.feed(b"AT+CFUN=1\r\n")
     h.wait_output(OK)
     h.feed(b'AT%CMNG=0,42,3,"00"\r\n')
@@ -220,8 +229,14 @@ def test_cmng_refused_while_online(h):
 
 
 def test_cmng_plain_error_without_cmee(h):
-    h.feed(b"AT+CMEE=0\r\nAT%CMNG=3,1,1\r\n")
-    h.wait_output(OK + ERROR)
+    """+CMEE is 0 after boot: SLM v2.0 never sets it (no CMEE anywhere in
+    applications/serial_lte_modem), so modem failures are a plain ERROR until the host asks."""
+    assert at(h, "AT+CMEE?") == b"\r\n+CMEE: 0\r\n" + OK
+    assert at(h, "AT%CMNG=3,1,1") == ERROR
+    assert at(h, "AT+CMEE=1") == OK
+    assert at(h, "AT%CMNG=3,1,1") == b"\r\n+CME ERROR: 513\r\n"
+    assert at(h, "AT+CMEE=0") == OK
+    assert at(h, "AT%CMNG=3,1,1") == ERROR
 
 
 @pytest.mark.parametrize(
@@ -270,22 +285,16 @@ def test_credentials_stay_out_of_the_log_even_when_the_line_is_malformed():
 def test_credentials_survive_reset_but_state_does_not():
     modem = ModemState()
     with FirmwareHarness(modem=modem) as h:
-        h.feed(b'AT%CMNG=0,1,3,"00"\r\nAT+CEREG=1\r\nAT+CFUN=1\r\n')
-        h.wait_output(OK + OK + OK)
+        assert at(h, 'AT%CMNG=0,1,3,"00"') == OK
+        assert at(h, "AT+CEREG=1") == OK
+        h.feed(b"AT+CFUN=1\r\n")
+        h.wait_output(OK)
         h.read_until(b"\r\n+CEREG: 1\r\n")
         h.feed(b"AT#XRESET\r\n")
         h.wait_output(OK + b"Ready\r\n")
-        h.feed(b"AT+CFUN?\r\nAT+CEREG?\r\nAT%CMNG=1\r\n")
-        h.wait_output(
-            b"\r\n+CFUN: 0\r\n"
-            + OK
-            + b"\r\n+CEREG: 0,0\r\n"
-            + OK
-            + b'\r\n%CMNG: 1,3,"'
-            + sha(b"00")
-            + b'"\r\n'
-            + OK
-        )
+        assert at(h, "AT+CFUN?") == b"\r\n+CFUN: 0\r\n" + OK
+        assert at(h, "AT+CEREG?") == b"\r\n+CEREG: 0,0\r\n" + OK
+        assert at(h, "AT%CMNG=1") == b'\r\n%CMNG: 1,3,"' + sha(b"00") + b'"\r\n' + OK
 
 
 def test_reset_runs_shutdown_and_boot_hooks():
@@ -298,8 +307,8 @@ def test_reset_runs_shutdown_and_boot_hooks():
     def down(fw):
         events.append("shutdown")
 
-    commands.on_boot(boot)
-    commands.on_shutdown(down)
+    V20.on_boot(boot)
+    V20.on_shutdown(down)
     try:
         with FirmwareHarness() as h:
             assert events == ["boot"]
@@ -310,21 +319,24 @@ def test_reset_runs_shutdown_and_boot_hooks():
             assert h.fw.state == {"probe": 2} or "junk" not in h.fw.state
         assert events[-1] == "shutdown"
     finally:
-        commands.remove_hook(boot)
-        commands.remove_hook(down)
+        V20.remove_hook(boot)
+        V20.remove_hook(down)
 
 
-def test_input_sent_during_reset_is_lost(h):
+def test_a_reset_followed_by_another_command_in_one_write_never_runs(h):
+    """Only the last command of one UART event runs (slm_at_host.c 900-905, 864-872): the
+    AT#XRESET before it is overwritten in at_buf, so the board answers OK and does not reset."""
     h.feed(b"AT#XRESET\r\nAT\r\n")
-    h.wait_output(OK + b"Ready\r\n")
-    h.assert_silent(0.2, settle=True)
-    h.feed(b"AT\r\n")
     h.wait_output(OK)
+    h.assert_silent(0.2, settle=True)
 
 
 def test_pending_urc_timer_dies_with_a_reset(h):
-    h.feed(b"AT+CEREG=1\r\nAT+CFUN=1\r\nAT#XRESET\r\n")
-    h.wait_output(OK + OK + OK + b"Ready\r\n")
+    assert at(h, "AT+CEREG=1") == OK
+    h.feed(b"AT+CFUN=1\r\n")
+    h.wait_output(OK)
+    h.feed(b"AT#XRESET\r\n")
+    h.wait_output(OK + b"Ready\r\n")
     start = time.monotonic()
     h.assert_silent(0.4, settle=True)
     assert time.monotonic() - start >= 0.4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_ref import sockets
+from firmware_ref.dialects.v20 import sockets
 from firmware_ref.testing import ERROR, OK, at, info
 
 # ---------------------------------------------------------------------------- #XSOCKET

@@ -7,7 +7,7 @@ import socket
 import pytest
 from socket_peers import SEC_TAG
 
-from firmware_ref import sockets
+from firmware_ref.dialects.v20 import sockets
 from firmware_ref.testing import ERROR, OK, at, info
 
 NOT_SUPPORTED = '#XSOCKETOPT: "not supported"'

@@ -8,7 +8,7 @@ import socket
 import pytest
 from socket_peers import connect_to, local_port
 
-from firmware_ref import sockets
+from firmware_ref.dialects.v20 import sockets
 from firmware_ref.testing import ERROR, OK, at, info
 
 

@@ -110,7 +110,7 @@ def test_bind_uses_the_pdp_address(harness) -> None:
     harness.fw.modem.address = "127.0.0.2"
     at(harness, "AT#XSOCKET=1,2,1")
     assert at(harness, "AT#XBIND=0") == OK
-    st = __import__("firmware_ref.sockets", fromlist=["state"]).state(harness.fw)
+    st = __import__("firmware_ref.core.sockio", fromlist=["state"]).state(harness.fw)
     assert st.fds.get(0).sock.getsockname()[0] == "127.0.0.2"
     at(harness, "AT#XSOCKET=2,2,1")
     assert at(harness, "AT#XBIND=0") == OK

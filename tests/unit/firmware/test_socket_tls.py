@@ -13,7 +13,7 @@ import ssl
 import pytest
 from socket_peers import CLIENT_CERT_TAG, SEC_TAG, WRONG_CA_TAG, DtlsEcho, TcpEcho, connect_to
 
-from firmware_ref.modem import Credential
+from firmware_ref.core.modem import Credential
 from firmware_ref.testing import ERROR, OK, at, info
 
 SERVER_TAG = 777
@@ -257,7 +257,7 @@ def test_dtls_server_cannot_listen(harness) -> None:
 
 def _resumed(h, fd: int) -> bool:
     """White-box: whether the handshake behind a handle resumed a cached session."""
-    from firmware_ref import sockets
+    from firmware_ref.dialects.v20 import sockets
 
     return bool(sockets.state(h.fw).fds.get(fd).tls.session_reused)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firmware_ref.host import FirmwareConfig
+from firmware_ref.core.host import FirmwareConfig
 from firmware_ref.transport import Board, Pacer, PtyTransport, TcpTransport
 
 READY = b"Ready\r\n"

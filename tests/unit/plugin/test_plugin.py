@@ -33,9 +33,13 @@ def test_default_board_is_the_simulator_on_a_pty(pytester: pytest.Pytester):
             "[[]slm] +CEREG: 1,* (registered, home network)",
             "[[]slm] online after * s: IMEI 352656100123457, modem firmware mfw_nrf9160_1.3.2,"
             " SLM 2.0.0",
+            "[[]slm] sim: SLM 2.0.0 (dialect v20)",
         ]
     )
-    result.stdout.re_match_lines([r"-+ SLM command latency: sim /dev/pts/\d+ -+", r"#XSLMVER +2 "])
+    result.stdout.re_match_lines(
+        [r"-+ SLM command latency: sim /dev/pts/\d+ \(SLM 2.0.0 \(dialect v20\)\) -+",
+         r"#XSLMVER +2 "]
+    )
 
 
 def test_port_option_reaches_a_simulator_started_by_hand(pytester: pytest.Pytester, tmp_path):

@@ -31,21 +31,39 @@ Where the behaviour file leaves the modem's side open, the model chooses (and te
 from __future__ import annotations
 
 import errno
-import functools
-import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType, CommandError, command, on_boot, on_shutdown
+from firmware_ref.core.errors import CmdType, CommandError
+from firmware_ref.core.sockio import (
+    credentials,
+    endpoint,
+    guarded,
+    interruptible,
+    receive,
+    recv_cap,
+    resolve_for,
+    send_loop,
+    set_only,
+    state,
+)
+from firmware_ref.core.sockstate import (
+    INVALID_SEC_TAG,
+    INVALID_SOCKET,
+    ROLE_CLIENT,
+    ROLE_SERVER,
+    STATE_KEY,
+    SocketState,
+    SockRecord,
+)
+from firmware_ref.dialects.v20.table import V20
 from firmware_ref.net import (
     AF_INET,
     AF_INET6,
     AF_PACKET,
     POLLIN,
-    POLLNVAL,
-    POLLOUT,
     SOCK_DGRAM,
     SOCK_RAW,
     SOCK_STREAM,
@@ -56,23 +74,13 @@ from firmware_ref.net import (
     getaddrinfo_list,
     open_endpoint,
     poll_endpoints,
-    resolve,
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.resolver import bug_render
-from firmware_ref.sockstate import (
-    INVALID_SEC_TAG,
-    INVALID_SOCKET,
-    ROLE_CLIENT,
-    ROLE_SERVER,
-    STATE_KEY,
-    SocketState,
-    SockRecord,
-)
 
 if TYPE_CHECKING:
-    from firmware_ref.host import Firmware
-    from firmware_ref.params import Params
+    from firmware_ref.core.host import Firmware
+    from firmware_ref.core.params import Params
 
 SLM_MAX_URL = 128  # URL and hostname buffers: at most 127 characters
 SLM_MAX_PAYLOAD = 1252  # #XSEND/#XSENDTO string data (buffer 1253)
@@ -85,144 +93,6 @@ IPPROTO_UDP = 17
 IPPROTO_TLS_1_2 = 258
 IPPROTO_DTLS_1_2 = 273
 
-# Per-call receive caps: 1280-byte MTU minus IP and TCP/UDP headers.
-_RECV_CAP = {
-    (AF_INET, SOCK_STREAM): 1240,
-    (AF_INET, SOCK_DGRAM): 1252,
-    (AF_INET6, SOCK_STREAM): 1220,
-    (AF_INET6, SOCK_DGRAM): 1232,
-}
-_RECV_CAP_OTHER = 1252
-
-F = TypeVar("F", bound=Callable[..., None])
-
-
-def guarded(fn: F) -> F:
-    """Turn every failure of a handler into ERROR; the simulator must never crash."""
-
-    @functools.wraps(fn)
-    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-        try:
-            fn(fw, cmd_type, params)
-        except CommandError:
-            raise
-        except (NetError, ResolveError) as exc:
-            fw.log(f"{fn.__name__}: {exc}")
-            raise CommandError(str(exc)) from None
-        except Exception as exc:  # noqa: BLE001 - any surprise is an ERROR, never a crash
-            fw.log(f"{fn.__name__} failed:\n{traceback.format_exc()}")
-            raise CommandError(f"internal error: {exc!r}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def set_only(fn: F) -> F:
-    """A command with no read or test form: v2.0 answers both with ERROR."""
-
-    @functools.wraps(fn)
-    def wrapper(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-        if cmd_type is not CmdType.SET:
-            raise CommandError("not supported")
-        fn(fw, cmd_type, params)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def state(fw: Firmware) -> SocketState:
-    st = fw.state.get(STATE_KEY)
-    if not isinstance(st, SocketState):
-        st = SocketState()
-        fw.state[STATE_KEY] = st
-    return st
-
-
-@on_boot
-def _boot(fw: Firmware) -> None:
-    fw.state[STATE_KEY] = SocketState()
-
-
-@on_shutdown
-def _shutdown(fw: Firmware) -> None:
-    st = fw.state.get(STATE_KEY)
-    if isinstance(st, SocketState):
-        st.close_all()
-
-
-def endpoint(st: SocketState, fd: int) -> Endpoint:
-    return st.fds.get(fd)  # NetError(EBADF) when not open
-
-
-def credentials(fw: Firmware) -> dict:
-    return dict(getattr(fw.modem, "credentials", {}) or {})
-
-
-def interruptible(fw: Firmware, fn: Callable[[], object]) -> object:
-    """Run a call that cannot be interrupted (the host resolver) so a reset still wakes us."""
-    box: dict[str, object] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-        done.set()
-
-    threading.Thread(target=run, name="slm-resolver", daemon=True).start()
-    while not done.wait(0.1):
-        if fw.stopping.is_set():
-            raise NetError(errno.EINTR, "interrupted by reset")
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box.get("value")
-
-
-def resolve_for(fw: Firmware, url: str, port: int, family: int) -> tuple:
-    """``util_resolve_host`` for the socket's family (the modem's DNS needs the network)."""
-    if not fw.modem.online:
-        raise ResolveError("EAI_AGAIN")
-    return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
-
-
-# ---------------------------------------------------------------------------- poll, send, recv
-
-
-def socket_poll(fw: Firmware, st: SocketState, fd: int, events: int, timeout: float) -> int:
-    """Zephyr ``poll()`` on one fd: a negative fd is skipped (no events until the timeout), a
-    closed one answers POLLNVAL. Returns revents, 0 on timeout."""
-    if fd < 0:
-        if fw.stopping.wait(max(0.0, timeout)):
-            raise NetError(errno.EINTR, "interrupted by reset")
-        return 0
-    try:
-        ep = endpoint(st, fd)
-    except NetError:
-        return POLLNVAL
-    return ep.wait(events, timeout, fw.stopping)
-
-
-def send_loop(
-    fw: Firmware, st: SocketState, fd: int, data: bytes, addr: tuple | None = None
-) -> tuple[int, NetError | None]:
-    """The firmware's send loop: 30 s POLLOUT wait, then one send(); until all is sent."""
-    sent = 0
-    while sent < len(data):
-        revents = socket_poll(fw, st, fd, POLLOUT, SEND_POLL_TIMEOUT)
-        if revents == 0:
-            return sent, NetError(errno.EAGAIN, "send poll timed out")
-        if revents & POLLOUT != POLLOUT:
-            return sent, NetError(errno.EIO, f"send poll revents 0x{revents:x}")
-        try:
-            ep = endpoint(st, fd)
-            chunk = data[sent:]
-            n = ep.send(chunk) if addr is None else ep.sendto(chunk, addr)
-        except NetError as exc:
-            if exc.errno == errno.EAGAIN:
-                continue
-            return sent, exc
-        sent += n
-    return sent, None
-
 
 def send_target(st: SocketState) -> int:
     """TCP (and TLS) servers talk through their accepted peer; everything else through fd."""
@@ -234,55 +104,16 @@ def send_target(st: SocketState) -> int:
     return sock.fd
 
 
-def recv_cap(sock: SockRecord) -> int:
-    return _RECV_CAP.get((sock.family, sock.type), _RECV_CAP_OTHER)
+@V20.on_boot
+def _boot(fw: Firmware) -> None:
+    fw.state[STATE_KEY] = SocketState()
 
 
-def receive(
-    fw: Firmware, st: SocketState, fd: int, size: int, timeout: int, with_addr: bool
-) -> tuple[bytes, str]:
-    """One recv()/recvfrom() with the firmware's timeout rules (seconds).
-
-    timeout >= 1: poll first; expiry, or revents without POLLIN, is an error.
-    timeout <= 0: no poll; the call blocks, bounded only by SO_RCVTIMEO.
-    """
-
-    def once(ep: Endpoint) -> tuple[bytes, str]:
-        if with_addr:
-            return ep.recvfrom(size)
-        return ep.recv(size), ""
-
-    if timeout > 0:
-        deadline = time.monotonic() + timeout
-        revents = socket_poll(fw, st, fd, POLLIN, float(timeout))
-        while True:
-            if revents == 0:
-                raise NetError(errno.EAGAIN, "receive timed out")
-            if not revents & POLLIN:
-                raise NetError(errno.EIO, f"receive poll revents 0x{revents:x}")
-            try:
-                return once(endpoint(st, fd))
-            except NetError as exc:
-                # A (D)TLS record that carried no application data: keep waiting.
-                if exc.errno != errno.EAGAIN:
-                    raise
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NetError(errno.EAGAIN, "receive timed out")
-            revents = socket_poll(fw, st, fd, POLLIN, remaining)
-
-    ep = endpoint(st, fd)
-    deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
-    while True:
-        try:
-            return once(ep)
-        except NetError as exc:
-            if exc.errno != errno.EAGAIN:
-                raise
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
-        ep.wait(POLLIN, remaining, fw.stopping)
+@V20.on_shutdown
+def _shutdown(fw: Firmware) -> None:
+    st = fw.state.get(STATE_KEY)
+    if isinstance(st, SocketState):
+        st.close_all()
 
 
 # ---------------------------------------------------------------------------- open and close
@@ -391,7 +222,7 @@ def _to_int32(value: int) -> int:
 # ---------------------------------------------------------------------------- handlers
 
 
-@command("AT#XSOCKET", order=10)
+@V20.command("AT#XSOCKET", order=10)
 @guarded
 def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -419,7 +250,7 @@ def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.write(b"\r\n#XSOCKET: (0,1,2),(1,2,3),(0,1)")
 
 
-@command("AT#XSSOCKET", order=11)
+@V20.command("AT#XSSOCKET", order=11)
 @guarded
 def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -451,7 +282,7 @@ def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.respond("#XSSOCKET: (0,1,2),(1,2),(0,1)<sec-tag>,<peer_verify>")
 
 
-@command("AT#XSOCKETSELECT", order=12)
+@V20.command("AT#XSOCKETSELECT", order=12)
 @guarded
 def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -476,7 +307,7 @@ def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None
     # TEST falls through with no error in v2.0: plain OK.
 
 
-@command("AT#XBIND", order=15)
+@V20.command("AT#XBIND", order=15)
 @guarded
 @set_only
 def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -494,7 +325,7 @@ def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     endpoint(st, sock.fd).bind(address, port)
 
 
-@command("AT#XCONNECT", order=16)
+@V20.command("AT#XCONNECT", order=16)
 @guarded
 def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -511,7 +342,7 @@ def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.respond("#XCONNECT: 1")
 
 
-@command("AT#XLISTEN", order=17)
+@V20.command("AT#XLISTEN", order=17)
 @guarded
 @set_only
 def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -529,7 +360,7 @@ def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     ep.listen(1)
 
 
-@command("AT#XACCEPT", order=18)
+@V20.command("AT#XACCEPT", order=18)
 @guarded
 def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -622,7 +453,7 @@ def _send_and_report(
         raise err
 
 
-@command("AT#XSEND", order=19)
+@V20.command("AT#XSEND", order=19)
 @guarded
 @set_only
 def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -635,7 +466,7 @@ def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@command("AT#XRECV", order=20)
+@V20.command("AT#XRECV", order=20)
 @guarded
 @set_only
 def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -649,7 +480,7 @@ def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.write(data)
 
 
-@command("AT#XSENDTO", order=21)
+@V20.command("AT#XSENDTO", order=21)
 @guarded
 @set_only
 def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -666,7 +497,7 @@ def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@command("AT#XRECVFROM", order=22)
+@V20.command("AT#XRECVFROM", order=22)
 @guarded
 @set_only
 def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -686,7 +517,7 @@ def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 MAX_POLL_HANDLES = 8
 
 
-@command("AT#XPOLL", order=23)
+@V20.command("AT#XPOLL", order=23)
 @guarded
 @set_only
 def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -711,7 +542,7 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             fw.respond(f'#XPOLL: {fd},"0x{rev:08x}"')
 
 
-@command("AT#XGETADDRINFO", order=24)
+@V20.command("AT#XGETADDRINFO", order=24)
 @guarded
 @set_only
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -730,7 +561,4 @@ def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.respond('#XGETADDRINFO: "' + " ".join(rendered) + '"')
 
 
-# Registers #XSOCKETOPT and #XSSOCKETOPT.
-from firmware_ref import sockopts as _sockopts  # noqa: E402, F401
-
-__all__ = ["INVALID_SEC_TAG", "SEND_POLL_TIMEOUT", "state"]
+__all__ = ["INVALID_SEC_TAG", "state"]

@@ -1,9 +1,10 @@
 """The nRF91 modem side of the simulated board: what ``nrf_modem_at_cmd`` answers.
 
-SLM forwards every line that is not in its own table to the modem. The modem's replies are
-re-framed by SLM (``format_final_result``): ``\\r\\n`` before the first line and before the final
-result, so ``AT+CFUN?`` comes back as ``\\r\\n+CFUN: 1\\r\\n\\r\\nOK\\r\\n``, the same framing SLM's
-own commands have. Handlers here therefore use ``fw.respond`` like the SLM handlers do.
+Every dialect forwards the lines that are not in its own table to the modem, so these handlers
+are shared: a dialect passes ``MODEM_COMMANDS`` as its ``modem_base``. SLM re-frames the modem's
+replies (``format_final_result``): ``\\r\\n`` before the first line and before the final result,
+so ``AT+CFUN?`` comes back as ``\\r\\n+CFUN: 1\\r\\n\\r\\nOK\\r\\n``, the framing of SLM's own
+commands; handlers here therefore use ``fw.respond`` like the SLM handlers do.
 
 Registration (CFUN=1) is instantaneous apart from a short delay before the ``+CEREG``
 notification, which a timer delivers, so no handler blocks.
@@ -11,76 +12,31 @@ notification, which a timer delivers, so no handler blocks.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType, CmeError, CommandError, modem_command
-from firmware_ref.params import ParamError, Params
+from firmware_ref.core.dialect import CommandTable
+from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.modem import (
+    CEREG_DELAY_S,
+    CME_NO_ACCESS,
+    CME_NOT_ALLOWED_ACTIVE,
+    CME_NOT_FOUND,
+    CRED_TYPES,
+    MAX_CRED_SIZE,
+    MAX_SEC_TAG,
+    MODEM_FW_VERSION,
+    SEARCH_DELAY_S,
+    Credential,
+    ModemState,
+)
 
 if TYPE_CHECKING:
-    from firmware_ref.host import Firmware
+    from firmware_ref.core.host import Firmware
+    from firmware_ref.core.params import Params
 
-MODEM_FW_VERSION = "mfw_nrf9160_1.3.2"
-DEFAULT_IMEI = "352656100123457"  # 15 digits with a valid Luhn check digit
-
-# +CME error codes of the nRF91 modem that the credential store uses.
-CME_NOT_FOUND = 513
-CME_NO_ACCESS = 514
-CME_MEMORY_FULL = 515
-CME_NOT_ALLOWED_ACTIVE = 518
-
-SEARCH_DELAY_S = 0.01  # CFUN change to the first +CEREG (searching / not registered)
-CEREG_DELAY_S = 0.1  # CFUN=1 to registered
-CRED_TYPES = {
-    0: "CA certificate",
-    1: "client certificate",
-    2: "private key",
-    3: "PSK",
-    4: "PSK identity",
-}
-MAX_SEC_TAG = 2147483647  # sec_tag is a positive int32 on nRF91
-MAX_CRED_SIZE = 4077  # what fits in one AT%CMNG line after the command and quotes
-
-
-@dataclass
-class Credential:
-    content: bytes
-    # The optional <passwd> of a private key; kept, never printed.
-    password: bytes | None = None
-
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest().upper()
-
-
-@dataclass
-class ModemState:
-    """What the modem knows. Credentials live in its flash and survive resets, the rest does not."""
-
-    address: str = "127.0.0.1"
-    address6: str = "::1"
-    imei: str = DEFAULT_IMEI
-    credentials: dict[tuple[int, int], Credential] = field(default_factory=dict)
-    cfun: int = 0
-    reg_stat: int = 0  # +CEREG <stat>: 0 not registered, 2 searching, 1 registered home
-    attach_seq: int = 0  # invalidates pending registration events after a CFUN change
-    cereg_n: int = 0
-    cmee: int = 1
-    cgerep: int = 0
-
-    @property
-    def online(self) -> bool:
-        return self.cfun == 1
-
-    def power_on_reset(self, online: bool) -> None:
-        self.cfun = 1 if online else 0
-        self.reg_stat = 1 if online else 0
-        self.attach_seq += 1
-        self.cereg_n = 0
-        self.cgerep = 0
-        self.cmee = 1
-
+MODEM_COMMANDS = CommandTable()
+modem_command = MODEM_COMMANDS.modem_command
 
 # Registration status and location fields the simulated cell reports.
 _TAC = "0001"
@@ -362,22 +318,3 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.log(f"modem: deleted {CRED_TYPES.get(cred_type, cred_type)} sec_tag {sec_tag}")
         return
     raise CommandError(f"CMNG opcode {opcode}")
-
-
-def redact_line(line: bytes) -> bytes:
-    """The form of an input line that may be logged: credential contents blanked out."""
-    if b"%CMNG" in line.upper():
-        head, sep, _ = line.partition(b'"')
-        return head + (b'"<redacted>"' if sep else b"")
-    return line
-
-
-__all__ = [
-    "Credential",
-    "ModemState",
-    "ParamError",
-    "cereg_fields",
-    "redact_line",
-    "MODEM_FW_VERSION",
-    "DEFAULT_IMEI",
-]

@@ -7,10 +7,12 @@ host answers with ``ERROR``.
 
 The state machine follows the C parser's observable behaviour, including its odd corners:
 
-* ``,`` and ``=`` are both separators, so ``AT#XFOO=1=2`` has two parameters;
+* ``,``, ``:`` and ``=`` are all separators, so ``AT#XFOO=1=2`` and ``AT#XFOO=1:2`` have two
+  parameters;
 * one whitespace character before a parameter is skipped, a second one stops the parser;
-* ``+`` (like ``%`` and ``#``) opens a notification and is checked before digits, so a
-  parameter ``+5`` stops the parser (ERROR) even though ``strtoll`` would accept it;
+* ``+`` (like ``%``) opens a notification and is checked before digits, so a parameter ``+5``
+  stops the parser (ERROR) even though ``strtoll`` would accept it; ``#`` is no notification
+  but starts no known element either, so it stops the parser too;
 * a number followed by junk stops the parser (ERROR); a space between a number and its comma
   yields an extra empty parameter (``1 ,2`` is ``1``, empty, ``2``);
 * values beyond int64 saturate like ``strtoll`` and fail the getters' range checks;
@@ -25,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from firmware_ref.commands import CommandError
+from firmware_ref.core.errors import CommandError
 
 MAX_PARAMS = 42  # CONFIG_SLM_AT_MAX_PARAM, the command name included
 MAX_ARRAY_SIZE = 32  # AT_CMD_MAX_ARRAY_SIZE
@@ -54,7 +56,8 @@ class Param:
 
 
 def _is_notification(c: int) -> bool:
-    return c in b"+%#"
+    # at_utils.h is_notification: '+' and '%' only ('#' is AT_CUSTOM_COMMAND_PREFX).
+    return c in b"+%"
 
 
 def _is_number(c: int) -> bool:
@@ -62,7 +65,8 @@ def _is_number(c: int) -> bool:
 
 
 def _is_separator(c: int) -> bool:
-    return c in b",="
+    # at_utils.h is_separator: AT_PARAM_SEPARATOR ',', AT_RSP_SEPARATOR ':', AT_CMD_SEPARATOR '='.
+    return c in b",:="
 
 
 def _is_lfcr(c: int) -> bool:

@@ -1,9 +1,10 @@
-"""The AT host of the simulated SLM v2.0.x firmware (``slm_at_host.c`` + ``slm_at_commands.c``).
+"""The AT host of the simulated board (SLM v2.0 ``slm_at_host.c``), shared by every dialect.
 
-One ``Firmware`` is one powered-on board: bytes go in through ``feed``, bytes come out through
-the ``output`` callable it was built with. Inside, a single worker thread plays the role of the
-firmware's system work queue: it runs the line discipline, the grammar check, dispatch, the
-command handlers and the data-mode engine, one thing at a time.
+One ``Firmware`` is one powered-on board of one dialect (``firmware_ref.core.dialect``): bytes
+go in through ``feed``, bytes come out through the ``output`` callable it was built with.
+Inside, a single worker thread plays the role of the firmware's system work queue: it runs the
+dialect's line discipline, the grammar check, dispatch, the command handlers and the data-mode
+engine, one thing at a time.
 
 Flow control model: the real firmware disables UART RX while a command runs, so without
 hardware flow control the bytes a host sends early are lost. We model a board *with* RTS/CTS:
@@ -15,6 +16,7 @@ busy when the bytes arrived.
 
 from __future__ import annotations
 
+import collections
 import queue
 import sys
 import threading
@@ -24,114 +26,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-# Command modules register their handlers on import: importing modem and sockets here makes
-# the table complete for every user of Firmware.
-import firmware_ref.sockets  # noqa: F401
-from firmware_ref import commands as cmdtable
-from firmware_ref import modem as modem_mod
-from firmware_ref.commands import CmdType, CmeError, CommandError, command
-from firmware_ref.modem import ModemState, redact_line
-from firmware_ref.params import ParamError, Params
+from firmware_ref.core.dialect import DEFAULT_DIALECT, CommandEntry, Dialect, get_dialect
+from firmware_ref.core.errors import CmdType, CmeError, CommandError
+from firmware_ref.core.line import Overflow
+from firmware_ref.core.modem import DEFAULT_IMEI, ModemState, redact_line
+from firmware_ref.core.params import ParamError, Params
+from firmware_ref.core.parser import modem_command_name
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 
-AT_MAX_CMD_LEN = 4096  # at_buf, NUL included
 DATA_BUF_SIZE = 4096  # data_rb
+UART_RX_TIMEOUT_S = 0.002  # UART_RX_TIMEOUT_US: line idle time that ends an RX event
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
 TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
-SLM_VERSION = "2.0.0"
-
-_BS = 0x08
-_DEL = 0x7F
-_CR = 0x0D
-_LF = 0x0A
-_QUOTE = 0x22
 
 
-def _isalpha(c: int) -> bool:
-    return 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+MODEM_RESPONSE_MAX = 4096  # a dialect without a shared buffer: what nrf_modem_at_cmd gets
 
 
-def _isalnum(c: int) -> bool:
-    return _isalpha(c) or 0x30 <= c <= 0x39
+def format_final_result(buf: bytes) -> bytes:
+    """``format_final_result`` (``slm_at_host.c`` 688-752): CRLF before the final result when
+    information lines precede it. The last ``OK\\r\\n`` counts, else the last ``ERROR\\r\\n``, else
+    the last ``+CME ERROR:``, else the last ``+CMS ERROR:``; nothing found, nothing changes."""
+    for token in (b"OK\r\n", b"ERROR\r\n", b"+CME ERROR:", b"+CMS ERROR:"):
+        at = buf.rfind(token)
+        if at >= 0:
+            return buf if at == 0 else buf[:at] + b"\r\n" + buf[at:]
+    return buf
 
 
 def min_time_limit(baud: int) -> int:
     """Data-mode flush time: one UART buffer's transfer time plus a margin (ms, int math)."""
     return UART_RX_LEN * (8 + 1 + 1) * 1000 // baud + UART_RX_MARGIN_MS
-
-
-def grammar_ok(line: bytes) -> bool:
-    """``cmd_grammar_check``: AT[<+%#><alnum>+][?|=?|=<anything>]."""
-    if len(line) < 2 or line[:2].upper() != b"AT":
-        return False
-    rest = line[2:]
-    if not rest:
-        return True
-    if rest[0] not in b"+%#":
-        return False
-    i = 1
-    while i < len(rest) and _isalnum(rest[i]):
-        i += 1
-    if i == 1:
-        return False
-    tail = rest[i:]
-    if not tail or tail == b"?" or tail == b"=" or tail == b"=?":
-        return True
-    if tail[0:1] == b"=":
-        return tail[1:2] != b"?"
-    return False
-
-
-def cmd_casecmp(line: bytes, name: str) -> bool:
-    """``slm_util_cmd_casecmp``: case-insensitive prefix; a longer line needs ``=``/``?`` next.
-
-    The length allowance of 2 was meant for a trailing CRLF, but the line has none by now, so a
-    line up to two characters longer than the name also matches (bare ``AT#XSENDTO`` runs
-    ``AT#XSEND``).
-    """
-    n = len(name)
-    if len(line) < n or line[:n].upper() != name.encode().upper():
-        return False
-    if len(line) > n + 2:
-        return line[n : n + 1] in (b"=", b"?")
-    return True
-
-
-def cmd_type_get(line: bytes) -> CmdType | None:
-    """``at_parser_cmd_type_get``; None for AT_CMD_TYPE_UNKNOWN."""
-    if len(line) < 2 or line[:2].upper() != b"AT":
-        return None
-    i = 2
-    if i < len(line):
-        if line[i] not in b"+%#\r\n":
-            return None
-        if line[i] not in b"\r\n":
-            i += 1
-    while i < len(line) and (_isalpha(line[i]) or line[i] == 0x5F):
-        i += 1
-    nxt = line[i : i + 2]
-    if nxt == b"=?":
-        return CmdType.TEST
-    if nxt[:1] == b"?":
-        return CmdType.READ
-    if nxt[:1] in (b"=", b"\r", b"\n", b""):
-        return CmdType.SET
-    return None
-
-
-def modem_command_name(line: bytes) -> str:
-    i = 2
-    if i < len(line) and line[i] in b"+%#":
-        i += 1
-    while i < len(line) and _isalnum(line[i]):
-        i += 1
-    return line[:i].decode("ascii", "replace").upper()
 
 
 @dataclass
@@ -144,7 +75,8 @@ class FirmwareConfig:
     online: bool = False
     verbose: bool = False
     log_stream: TextIO | None = None
-    imei: str = modem_mod.DEFAULT_IMEI
+    imei: str = DEFAULT_IMEI
+    dialect: str = DEFAULT_DIALECT  # a folder of firmware_ref/dialects
 
     @property
     def effective_baud(self) -> int:
@@ -184,8 +116,12 @@ class Firmware:
         config: FirmwareConfig | None = None,
         *,
         modem: ModemState | None = None,
+        dialect: Dialect | str | None = None,
     ) -> None:
         self.config = config or FirmwareConfig()
+        if not isinstance(dialect, Dialect):
+            dialect = get_dialect(dialect or self.config.dialect)
+        self.dialect = dialect
         self._output = output
         self.modem = modem or ModemState(
             address=self.config.address, address6=self.config.address6, imei=self.config.imei
@@ -201,9 +137,14 @@ class Firmware:
         self._worker: threading.Thread | None = None
         self._closed = False
         self._generation = 0
-        # line discipline
-        self._line = bytearray()
-        self._in_quotes = False
+        self._lines = dialect.line_discipline(self)
+        # Input taken from the inbox but not yet processed, oldest first: bytes the UART holds
+        # back (RTS) while a command runs, and items read ahead while collecting an RX event.
+        self._held: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._rx_pos = 0  # position in the UART's DMA buffer since RX was last enabled
+        self._rx_enabled_at = 0.0
+        self._capture: list[bytes] | None = None  # a modem command's answer being collected
+        self._capture_secret = False
         # data mode
         self._dm: _DataMode | None = None
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
@@ -255,7 +196,7 @@ class Firmware:
     @property
     def line_pending(self) -> bool:
         """Part of a command line has been received, without its terminator."""
-        return bool(self._line)
+        return self._lines.pending
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every byte fed so far is processed and the worker waits for input
@@ -265,25 +206,26 @@ class Firmware:
     @property
     def in_quotes(self) -> bool:
         """The line editor is inside a quoted string (CR/LF do not end the line)."""
-        return self._in_quotes
+        return self._lines.in_quotes
 
     def _boot(self) -> None:
         self._generation += 1
         self.stopping = threading.Event()
         self.state = {}
-        self._line.clear()
-        self._in_quotes = False
+        self._lines.reset()
+        self._held.clear()
+        self._uart_receive()
         self._dm = None
         self._rb_pos = 0
         self.datamode_time_limit = 0
         self.modem.power_on_reset(self.config.online)
-        for hook in cmdtable.boot_hooks():
+        for hook in self.dialect.boot_hooks():
             try:
                 hook(self)
             except Exception:  # a broken hook must not keep the board from booting
                 self.log("boot hook failed:\n" + traceback.format_exc())
         self.log(f"boot (online={self.modem.online})")
-        self.write(READY)
+        self.write(self.dialect.banner)
 
     def _shutdown(self) -> None:
         self.stopping.set()
@@ -294,7 +236,7 @@ class Firmware:
             t.cancel()
         if self._dm is not None:
             self._dm = None
-        for hook in cmdtable.shutdown_hooks():
+        for hook in self.dialect.shutdown_hooks():
             try:
                 hook(self)
             except Exception:
@@ -328,7 +270,12 @@ class Firmware:
                 self.log(f"output failed: {exc!r}")
 
     def respond(self, line: str, *, secret: bool = False) -> None:
-        """An information line: ``\\r\\n<line>\\r\\n``."""
+        """An information line: ``\\r\\n<line>\\r\\n`` (a modem command's line: ``<line>\\r\\n``
+        into its answer, which the host frames)."""
+        if self._capture is not None and threading.current_thread() is self._worker:
+            self._capture.append(line.encode("latin-1") + b"\r\n")
+            self._capture_secret = self._capture_secret or secret
+            return
         self.write(b"\r\n" + line.encode("latin-1") + b"\r\n", secret=secret)
 
     def urc(self, line: str) -> None:
@@ -415,7 +362,16 @@ class Firmware:
                 self._backlog -= len(item[1])
                 self._backlog_cond.notify_all()
 
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the worker between two pieces of input (the firmware's work queue),
+        from any thread: how socket events reach a dialect whose firmware reacts to them."""
+        if not self._closed:
+            with self._idle_lock:
+                self._idle.clear()
+                self._inbox.put((time.monotonic(), fn))
+
     def _drain_inbox(self, drop: Callable[[float], bool]) -> None:
+        self._held = collections.deque(item for item in self._held if not drop(item[0]))
         keep = []
         while True:
             try:
@@ -429,38 +385,76 @@ class Firmware:
         for item in keep:
             self._inbox.put(item)
 
+    def _next_input(self, timeout: float | None) -> tuple[float, object]:
+        if self._held:
+            return self._held.popleft()  # already taken off the backlog
+        item = self._inbox.get(timeout=timeout)
+        self._took(item)
+        return item
+
+    def _line_time(self, n: int) -> float:
+        return n * 10.0 / self.config.effective_baud
+
+    def _collect_event(self, t: float, data: bytes) -> tuple[float, bytes]:
+        """One UART RX event in command mode: the bytes that reach the UART back to back.
+
+        The UART reports received bytes once the line has been idle for UART_RX_TIMEOUT_US
+        (``slm_at_host.c`` 39, 148); bytes held back while RX was off (a command running)
+        arrive back to back when it is enabled again. So everything that arrives within that
+        idle time of the previous bytes (plus its own time on the line) is one event."""
+        last = max(t, self._rx_enabled_at)
+        parts = [data]
+        while True:
+            wait = last + UART_RX_TIMEOUT_S - time.monotonic()
+            try:
+                item = self._next_input(max(0.0, wait))
+            except queue.Empty:
+                break
+            t2, more = item
+            if more is _STOP or callable(more):
+                self._held.appendleft(item)  # type: ignore[arg-type]
+                break
+            assert isinstance(more, bytes)
+            if t2 - last > UART_RX_TIMEOUT_S + self._line_time(len(more)):
+                self._held.appendleft((t2, more))
+                break
+            parts.append(more)
+            last = max(t2, last)
+        return last, b"".join(parts)
+
     def _run(self) -> None:
-        pending: tuple[float, bytes] | None = None
         while not self._closed:
-            if pending is None:
-                timeout = None
-                dm = self._dm
-                if dm is not None and dm.buf:
-                    deadline = dm.last_rx + self.datamode_time_limit / 1000.0
-                    timeout = max(0.0, deadline - time.monotonic())
-                else:
-                    with self._idle_lock:
-                        if self._inbox.empty():
-                            self._idle.set()
-                try:
-                    item = self._inbox.get(timeout=timeout)
-                except queue.Empty:
-                    self._guard(self._dm_flush)
-                    continue
-                if item[1] is _STOP:
-                    return
-                self._took(item)
-                pending = item
-            t, data = pending
-            pending = None
+            timeout = None
+            dm = self._dm
+            if dm is not None and dm.buf:
+                deadline = dm.last_rx + self.datamode_time_limit / 1000.0
+                timeout = max(0.0, deadline - time.monotonic())
+            else:
+                with self._idle_lock:
+                    if self._inbox.empty() and not self._held:
+                        self._idle.set()
+            try:
+                item = self._next_input(timeout)
+            except queue.Empty:
+                self._guard(self._dm_flush)
+                continue
+            if item[1] is _STOP:
+                return
+            if callable(item[1]):
+                self._guard(item[1])
+                continue
+            t, data = item
+            assert isinstance(data, bytes)
             generation = self._generation
             try:
+                if self._dm is None:
+                    t, data = self._collect_event(t, data)
                 rest = self._consume(t, data)
             except Exception:  # never let one bad byte sequence kill the board
                 self.log("internal error:\n" + traceback.format_exc())
                 rest = b""
             if rest and generation == self._generation:
-                pending = (t, rest)  # a reboot in between would have lost them
+                self._held.appendleft((t, rest))  # a reboot in between would have lost them
 
     def _guard(self, fn: Callable[[], None]) -> None:
         try:
@@ -472,40 +466,33 @@ class Firmware:
         """Process input until a command completes; return what is still unprocessed."""
         if self._dm is not None:
             return self._dm_receive(t, data)
-        for i, c in enumerate(data):
-            line = self._rx_char(c)
-            if line is not None:
-                self._on_line(line)
-                return data[i + 1 :]
+        while data:
+            # Events also end where a DMA buffer is full (UART_RX_LEN bytes from RX enable).
+            room = UART_RX_LEN - self._rx_pos % UART_RX_LEN
+            event, data = data[:room], data[room:]
+            consumed, command = self._lines.feed_event(event)
+            self._rx_pos += consumed
+            if command is None:
+                continue
+            # RX is off from here until the command has run (uart_rx_disable, 865): what is
+            # left waits in the UART (RTS), and comes back as held input.
+            rest = event[consumed:] + data
+            try:
+                if isinstance(command, Overflow):
+                    self.log("AT command buffer overflow")
+                    self.write(ERROR)
+                else:
+                    self._on_line(command)
+            finally:
+                self._lines.command_done()
+                self._uart_receive()
+            return rest
         return b""
 
-    # ------------------------------------------------------------------ line discipline
-
-    def _rx_char(self, c: int) -> bytes | None:
-        """``cmd_rx_handler`` with CRLF termination. Returns a finished line (or overflow)."""
-        buf = self._line
-        if c in (_BS, _DEL):
-            if buf:
-                del buf[-1]
-            return None
-        if not self._in_quotes and c == _LF and buf and buf[-1] == _CR:
-            del buf[-1]
-            line = bytes(buf)
-            buf.clear()
-            self._in_quotes = False
-            return line
-        buf.append(c)
-        if len(buf) > AT_MAX_CMD_LEN - 1:
-            # The overflowing character is dropped and ERROR goes out at once; what follows
-            # starts a new command.
-            buf.clear()
-            self._in_quotes = False
-            self.log("RX buffer overflow")
-            self.write(ERROR)
-            return None
-        if c == _QUOTE:
-            self._in_quotes = not self._in_quotes
-        return None
+    def _uart_receive(self) -> None:
+        """``uart_receive``: RX on again, into a fresh DMA buffer."""
+        self._rx_pos = 0
+        self._rx_enabled_at = time.monotonic()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -513,7 +500,7 @@ class Firmware:
         if self.config.verbose:
             # Only well-formed commands are shown: the tail of an overflowed or garbled line can
             # be the middle of a key that was being provisioned.
-            if grammar_ok(line):
+            if self.dialect.grammar_check(line):
                 self.log("RX " + repr(redact_line(line)))
             else:
                 self.log(f"RX <{len(line)} bytes, not a command>")
@@ -525,25 +512,23 @@ class Firmware:
                 self._reboot()
 
     def _dispatch(self, line: bytes) -> None:
-        if not grammar_ok(line):
+        dialect = self.dialect
+        if not dialect.grammar_check(line):
             self.log("AT command invalid")
             self.write(ERROR)
             return
-        if b"\0" in line:
-            # The firmware hands the parser a C string, which ends at the first NUL.
-            line = line[: line.index(b"\0")]
         entry = None
-        for e in cmdtable.slm_table():
-            if cmd_casecmp(line, e.name):
+        for e in dialect.table.ordered():
+            if dialect.matches(line, e.name):
                 entry = e
                 break
         if entry is None:
-            entry = cmdtable.modem_commands().get(modem_command_name(line))
+            entry = dialect.table.modem(modem_command_name(line))
             if entry is None:
                 self.log(f"modem: unknown command {modem_command_name(line)}")
                 self.write(ERROR)
                 return
-        cmd_type = cmd_type_get(line)
+        cmd_type = dialect.cmd_type(line)
         try:
             params = Params.parse(line)
         except ParamError as exc:
@@ -556,17 +541,54 @@ class Firmware:
             return
         self._run_handler(entry, cmd_type, params)
 
-    def _run_handler(self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params) -> None:
+    def _run_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         self._in_handler = True
         try:
-            self._call_handler(entry, cmd_type, params)
+            if entry.own:
+                self._call_handler(entry, cmd_type, params)
+            else:
+                self._call_modem(entry, cmd_type, params)
         finally:
             self._in_handler = False
             self._start_deferred_timers()
 
-    def _call_handler(
-        self, entry: cmdtable.CommandEntry, cmd_type: CmdType, params: Params
-    ) -> None:
+    def _call_modem(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
+        """A line the modem answers (``nrf_modem_at_cmd``, ``slm_at_host.c`` 784-801).
+
+        The modem's answer is its information lines and final result, each ending CRLF, in
+        ``at_buf``; SLM sends CRLF, then the answer with one more CRLF before the final result
+        (``format_final_result``). An answer that does not fit the buffer is an error of
+        nrf_modem_at_cmd itself: plain ERROR."""
+        self.log(f"{entry.name} {cmd_type.name} (modem)")
+        self._capture = []
+        try:
+            entry.handler(self, cmd_type, params)
+            final = b"OK\r\n"
+        except CmeError as exc:
+            self.log(f"{entry.name}: +CME ERROR: {exc.code}")
+            final = f"+CME ERROR: {exc.code}\r\n".encode() if self.modem.cmee else b"ERROR\r\n"
+        except CommandError as exc:
+            self.log(f"{entry.name}: ERROR ({exc})")
+            final = b"ERROR\r\n"
+        except Exception:
+            self.log(f"{entry.name}: modem handler crashed:\n" + traceback.format_exc())
+            final = b"ERROR\r\n"
+        finally:
+            captured, self._capture = self._capture, None
+        raw = b"".join(captured) + final
+        secret = self._capture_secret
+        self._capture_secret = False
+        if len(raw) + 1 > self._lines_capacity():
+            self.log(f"{entry.name}: modem answer of {len(raw)} bytes does not fit at_buf")
+            self.write(ERROR)
+            return
+        self._lines.modem_response(raw)
+        self.write(b"\r\n" + format_final_result(raw), secret=secret)
+
+    def _lines_capacity(self) -> int:
+        return len(getattr(self._lines, "at_buf", b"")) or MODEM_RESPONSE_MAX
+
+    def _call_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         was_in_dm = self._dm is not None
         self.log(f"{entry.name} {cmd_type.name}")
         try:
@@ -589,7 +611,7 @@ class Firmware:
             self.log(f"{entry.name}: handler crashed:\n" + traceback.format_exc())
             self.write(ERROR)
             return
-        if self._dm is None or was_in_dm:
+        if self._dm is None or was_in_dm or self.dialect.ok_on_datamode_entry:
             self.write(OK)
 
     def _abort_data_mode(self, was_in_dm: bool) -> None:
@@ -610,6 +632,8 @@ class Firmware:
                 # Data mode ended; these bytes came in before the UART reset and are lost.
                 return b""
         piece, rest = data[:UART_RX_LEN], data[UART_RX_LEN:]
+        # data_rb lives in at_buf (ring_buf_init, slm_at_host.c 177).
+        self._lines.shared_write((self._rb_pos + len(dm.buf)) % DATA_BUF_SIZE, piece)
         dm.buf += piece
         dm.last_rx = t
         if DATA_BUF_SIZE - len(dm.buf) < UART_RX_LEN:
@@ -630,9 +654,12 @@ class Firmware:
         first = min(len(data), DATA_BUF_SIZE - self._rb_pos)
         pieces = [data[:first]] + ([data[first:]] if first < len(data) else [])
         for piece in pieces:
+            start = self._rb_pos
             self._rb_pos = (self._rb_pos + len(piece)) % DATA_BUF_SIZE
             exit_pending = False
             if len(piece) >= len(TERMINATOR) and piece.endswith(TERMINATOR):
+                # raw_send blanks the terminator in the ring (memset, slm_at_host.c 497).
+                self._lines.shared_write(start + len(piece) - len(TERMINATOR), bytes(3))
                 piece = piece[: -len(TERMINATOR)]
                 exit_pending = True
                 if not piece:
@@ -646,12 +673,15 @@ class Firmware:
                 self.log("data mode send crashed:\n" + traceback.format_exc())
             if not ok:
                 self.log(f"raw send failed, {len(piece)} dropped")
-                exit_pending = True
+                self._dm_exit(-1)
+                return
             if exit_pending:
                 self._dm_exit()
                 return
 
-    def _dm_exit(self) -> None:
+    def _dm_exit(self, result: int = 0) -> None:
+        """Leave data mode; ``result`` is 0, or negative after a failed send (what the
+        dialect's exit answer may report)."""
         dm, self._dm = self._dm, None
         if dm is None:
             return
@@ -661,39 +691,24 @@ class Firmware:
         self.stopping.wait(DATAMODE_EXIT_RESET_S)
         cutoff = time.monotonic()
         self._drain_inbox(lambda t: t <= cutoff)
-        self._line.clear()
-        self._in_quotes = False
+        # exit_datamode runs uart_receive(): RX restarts; the line editor keeps its state
+        # (at_cmd_len is not touched, slm_at_host.c 199-224).
+        self._uart_receive()
         self.log("exit data mode")
-        self.write(OK)
+        self.write(self.dialect.datamode_exit_response(result))
 
 
-# ---------------------------------------------------------------------- SLM general commands
-# Positions follow slm_at_cmd_list in v2.0: the generic commands come before the socket ones.
-
-
-@command("AT#XSLMVER", order=1)
-def handle_slmver(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("XSLMVER is set-only")
-    fw.respond(f'#XSLMVER: "{SLM_VERSION}"')
-
-
-@command("AT#XRESET", order=4)
-def handle_reset(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is not CmdType.SET:
-        raise CommandError("XRESET is set-only")
-    fw.request_reset()
-
-
-@command("AT#XDATACTRL", order=7)
-def handle_datactrl(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    minimum = min_time_limit(fw.config.effective_baud)
-    if cmd_type is CmdType.SET:
-        limit = params.get_ushort(1)
-        if limit > 0 and limit < minimum:
-            raise CommandError(f"time limit {limit} below minimum {minimum}")
-        fw.datamode_time_limit = limit
-    elif cmd_type is CmdType.READ:
-        fw.respond(f"#XDATACTRL: {fw.datamode_time_limit},{minimum}")
-    else:
-        fw.respond("#XDATACTRL=<time_limit>")
+def make_firmware(
+    output: Callable[[bytes], None],
+    config: FirmwareConfig | None = None,
+    *,
+    modem: ModemState | None = None,
+    dialect: Dialect | str | None = None,
+) -> Firmware:
+    """A board of ``dialect`` (default: the config's): the dialect's own ``Firmware`` subclass
+    when its host loop differs from the core's, else the core ``Firmware``."""
+    config = config or FirmwareConfig()
+    if not isinstance(dialect, Dialect):
+        dialect = get_dialect(dialect or config.dialect)
+    factory = dialect.firmware_class or Firmware
+    return factory(output, config, modem=modem, dialect=dialect)

@@ -11,16 +11,18 @@ import errno
 import socket
 from typing import TYPE_CHECKING
 
-from firmware_ref.commands import CmdType, CommandError, command
+from firmware_ref.core.errors import CmdType, CommandError
+from firmware_ref.core.sockio import endpoint, guarded, state
+from firmware_ref.core.sockstate import INVALID_SEC_TAG, SocketState
+from firmware_ref.dialects.v20.sockets import SLM_MAX_URL
+from firmware_ref.dialects.v20.table import V20
 from firmware_ref.net import Endpoint, NetError
 from firmware_ref.net.endpoint import DtlsEndpoint, TlsEndpoint
 from firmware_ref.net.security import DTLS_HANDSHAKE_TIMEOUTS, SecurityConfig
-from firmware_ref.sockets import SLM_MAX_URL, endpoint, guarded, state
-from firmware_ref.sockstate import INVALID_SEC_TAG, SocketState
 
 if TYPE_CHECKING:
-    from firmware_ref.host import Firmware
-    from firmware_ref.params import Params
+    from firmware_ref.core.host import Firmware
+    from firmware_ref.core.params import Params
 
 OP_GET = 0
 OP_SET = 1
@@ -130,7 +132,7 @@ def _get(fw: Firmware, st: SocketState, name: int) -> None:
     # Every other name (SO_REUSEADDR and SO_BINDTODEVICE included) answers a plain OK.
 
 
-@command("AT#XSOCKETOPT", order=13)
+@V20.command("AT#XSOCKETOPT", order=13)
 @guarded
 def handle_socketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if cmd_type is CmdType.TEST:
@@ -202,7 +204,7 @@ def _sec_set_str(fw: Firmware, st: SocketState, name: int, value: str) -> None:
         raise CommandError(f"TLS option {name} takes no string")
 
 
-@command("AT#XSSOCKETOPT", order=14)
+@V20.command("AT#XSSOCKETOPT", order=14)
 @guarded
 def handle_ssocketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if cmd_type is CmdType.TEST:

@@ -1,0 +1,198 @@
+"""Serial Modem framing in the AT client and SmDut, against scripted bytes on a real pty.
+
+Each reply is what ncs-serial-modem v2.0.0-preview1 prints (app/src/sm_at_socket.c: do_recv,
+do_recvfrom, data_send_hex, auto_reception, send_cb_fn; app/src/sm_at_host.c: exit_datamode,
+exit_datamode_handler)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_slm import dialects
+from pytest_slm.at import AtError, ProtocolError
+from pytest_slm.dut import SlmDut
+from pytest_slm.dut_sm import SmDut
+from pytest_slm.slm_types import PollEvent
+
+PAYLOADS = [
+    b"Test OK",
+    b'a\r\nb\x00c"d\re\nf',
+    b"\r\nOK\r\n",
+    b"#XRECV: 0,0,3\r\n",
+    bytes(range(256)),
+]
+
+
+@pytest.fixture
+def sm(board):
+    dut = SlmDut.open(board.path, timeout=5.0)
+    dut.use_dialect(dialects.SM_DIALECT, "v2.0.0-preview1")
+    yield dut
+    dut.close()
+
+
+def test_use_dialect_turns_the_dut_into_the_dialect_class(sm):
+    assert isinstance(sm, SmDut) and sm.framing is dialects.SM_DIALECT.framing
+    assert sm.describe_firmware() == "Serial Modem v2.0.0-preview1 (dialect sm)"
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_recv_header_names_handle_mode_and_size(board, sm, payload):
+    header = b"\r\n#XRECV: 3,0,%d\r\n" % len(payload)
+    board.script((b"AT#XRECV=3,0,0,10\r", header + payload + b"\r\nOK\r\n"))
+    got = sm.recv(10, handle=3)
+    assert (got.data, got.size) == (payload, len(payload))
+    assert sm.urcs() == []
+
+
+def test_hex_mode_payload_is_twice_the_size_on_the_wire(board, sm):
+    payload = bytes(range(200))
+    header = b"\r\n#XRECV: 0,1,%d\r\n" % len(payload)
+    board.script((b"AT#XRECV=0,1,0,5\r", header + payload.hex().encode() + b"\r\nOK\r\n"))
+    got = sm.recv(5, handle=0, mode=1)
+    assert got.data == payload and got.size == 200
+
+
+def test_recvfrom_header_carries_address_and_port(board, sm):
+    payload = b"\x00\x01\r\n"
+    board.script(
+        (
+            b"AT#XRECVFROM=1,0,0,5\r",
+            b'\r\n#XRECVFROM: 1,0,4,"127.0.0.1",4242\r\n' + payload + b"\r\nOK\r\n",
+        )
+    )
+    got = sm.recvfrom(5, handle=1)
+    assert (got.data, got.size, got.ip, got.port) == (payload, 4, "127.0.0.1", 4242)
+
+
+def test_a_wrong_handle_in_the_answer_is_a_protocol_error(board, sm):
+    board.script((b"AT#XRECV=1,0,0,5\r", b"\r\n#XRECV: 2,0,2\r\nhi\r\nOK\r\n"))
+    with pytest.raises(ProtocolError, match="handle 2, expected 1"):
+        sm.recv(5, handle=1)
+
+
+def test_a_lost_byte_is_a_protocol_error(board, sm):
+    # The header says 5; 4 bytes and the OK come: the client takes 5 bytes (eating the CR) and
+    # the answer no longer parses as a final result before the timeout.
+    board.script((b"AT#XRECV=0,1,0,5\r", b"\r\n#XRECV: 0,1,2\r\nabc\r\nOK\r\n"))
+    with pytest.raises(ProtocolError, match="not hex|header said"):
+        sm.recv(5, handle=0, mode=1)
+
+
+def test_automatic_reception_arrives_as_a_notification_with_crlf_after_the_data(board, sm):
+    payload = b"\r\nOK\r\n+++"
+    board.send(b"\r\n#XRECV: 0,0,%d\r\n" % len(payload) + payload + b"\r\n")
+    note = sm.wait_received(timeout=5)
+    assert (note.handle, note.mode, note.size, note.data) == (0, 0, len(payload), payload)
+    # The notification's data did not leak into the line stream.
+    assert sm.urcs() == []
+
+
+def test_automatic_reception_in_hex_mode_and_from_an_address(board, sm):
+    payload = b"\x00\xff"
+    board.send(b'\r\n#XRECVFROM: 2,1,2,"::1",53\r\n0' + b"0ff\r\n")
+    note = sm.wait_received(timeout=5)
+    assert (note.data, note.raw, note.ip, note.port) == (payload, b"00ff", "::1", 53)
+
+
+def test_a_data_notification_during_another_command_is_not_its_answer(board, sm):
+    board.script(
+        (
+            b"AT#XSOCKETOPT=0,0,20\r",
+            b"\r\n#XRECV: 0,0,3\r\nabc\r\n\r\n#XSOCKETOPT: 0,0\r\n\r\nOK\r\n",
+        )
+    )
+    assert sm.getopt(20, handle=0) == 0
+    assert sm.wait_received(timeout=5).data == b"abc"
+
+
+def test_apoll_and_sendntf_are_notifications(board, sm):
+    board.script(
+        (
+            b'AT#XSEND=0,0,8192,"hi"\r',
+            b"\r\n#XAPOLL: 0,4\r\n\r\n#XSEND: 0,1,2\r\n\r\nOK\r\n\r\n#XSENDNTF: 0,0,2\r\n",
+        )
+    )
+    sent = sm.send_with_ack(b"hi", handle=0)
+    assert (sent.handle, sent.result_type, sent.size) == (0, 1, 2)
+    note = sm.wait_send_notification(timeout=5)
+    assert (note.handle, note.status, note.size) == (0, 0, 2)
+    assert sm.wait_apoll(0, PollEvent.OUT, timeout=5) == 4
+
+
+def test_data_mode_is_entered_with_ok_and_left_with_xdatamode(board, sm):
+    board.script(
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
+        (b"hello+++", b"\r\n#XDATAMODE: 0\r\n"),
+    )
+    sm._current = 0
+    with sm.data_mode() as dm:
+        dm.write(b"hello")
+    assert not sm.in_data_mode
+
+
+def test_data_len_mode_leaves_by_itself(board, sm):
+    data = b"a+++b\r\nOK"
+    board.script(
+        (b"AT#XSEND=0,2,0,%d\r" % len(data), b"\r\nOK\r\n"),
+        (data, b"\r\n#XDATAMODE: 0\r\n"),
+    )
+    sm.send_exact(data, handle=0)
+    assert not sm.in_data_mode
+
+
+def test_a_failed_send_in_data_mode_the_board_says_the_terminator(board, sm):
+    # exit_datamode_handler prints the terminator; the host sends it back; #XDATAMODE: -1.
+    board.script(
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
+        (b"x", b"+++"),
+        (b"+++", b"\r\n#XDATAMODE: -1\r\n"),
+    )
+    sm._current = 0
+    with pytest.raises(AtError, match="ended data mode itself"):
+        with sm.data_mode() as dm:
+            dm.write(b"x")
+    assert not sm.in_data_mode
+
+
+def test_terminator_inside_data_is_refused_before_it_is_sent(board, sm):
+    board.script(
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
+        (b"ab+", b""),
+        (b"+++", b"\r\n#XDATAMODE: 0\r\n"),
+    )
+    sm._current = 0
+    with pytest.raises(ValueError, match=r"\+\+\+"):
+        with sm.data_mode() as dm:
+            dm.write(b"ab+")
+            dm.write(b"++c")  # the firmware would see +++ across the two writes
+    assert not sm.in_data_mode
+
+
+def test_accept_waits_on_apoll_then_accepts(board, sm):
+    board.script(
+        (b"AT#XAPOLL=0,1,1\r", b"\r\nOK\r\n\r\n#XAPOLL: 0,1\r\n"),
+        (b"AT#XAPOLL=0,0\r", b"\r\nOK\r\n"),
+        (b"AT#XACCEPT=0\r", b'\r\n#XACCEPT: 1,0,"127.0.0.1",50000\r\n\r\nOK\r\n'),
+    )
+    sm._current = 0
+    got = sm.accept(5)
+    assert (got.handle, got.ip, got.port, got.cid) == (1, "127.0.0.1", 50000, 0)
+    assert sm.current == 1
+
+
+def test_v20_only_features_raise_not_in_dialect(sm):
+    with pytest.raises(dialects.NotInDialect, match="not in Serial Modem"):
+        sm.socket_select(0)
+    with pytest.raises(dialects.NotInDialect):
+        sm.poll(100)
+
+
+def test_sm_only_features_raise_not_in_dialect_on_v20(client):
+    with pytest.raises(dialects.NotInDialect, match=r"not in SLM \(dialect v20\)"):
+        client.apoll(1)
+    with pytest.raises(dialects.NotInDialect):
+        client.send_hex(b"x")
