@@ -57,9 +57,29 @@ DATAMODE_CHUNK = 2048
 # The most a chunk may hold when a run of `+` must not be split: well clear of the point (256
 # bytes free) where the firmware flushes a full buffer by itself.
 DATAMODE_CHUNK_MAX = DATAMODE_BUFFER - 512
+# The most one chunk may hold at all: one byte more and the buffer-full flush (raw_rx_handler:
+# space < UART_RX_LEN, then uart_rx_disable) drops what arrives meanwhile on a board without
+# RTS/CTS. Stream sockets use it (a flush split at the ring's wrap is still one byte stream).
+DATAMODE_BURST_MAX = DATAMODE_BUFFER - 256
 _PLUS = DATAMODE_TERMINATOR[0]
-# Slack added to the firmware's inactivity time limit before the next chunk or the terminator.
-_IDLE_MARGIN = 0.05
+# Slack added to the firmware's inactivity time limit before the next chunk or the terminator,
+# at the least: the UART's RX timeout (2 ms, UART_RX_TIMEOUT_US) starts the timer after the last
+# byte, and a USB or TCP bridge delivers a burst a few milliseconds late. More when the link is
+# slower to answer (see DataMode.margin).
+_IDLE_MARGIN = 0.01
+# The slack after a burst that ends in `+`: if the next burst reached the board before the flush,
+# the two would join into a `+++` (a simulator on a busy host reads its pty late). Only runs of
+# `+` pay it; a merged burst of other bytes is still the same data.
+_PLUS_MARGIN = 0.05
+# A UART's bytes take their nominal time within a fraction of a percent (baud tolerance); a
+# paced bridge keeps its schedule. Two percent covers both.
+_WIRE_SLACK = 1.02
+# The settle after a data-mode entry, as a multiple of a quick command's measured round trip (a
+# refusal comes back as fast as any answer: no network is involved), and its floor: a real UART
+# with a USB bridge answers within a few milliseconds; a simulator on a busy two-core host
+# sometimes reads its pty 50 ms late, so twice that.
+DATAMODE_SETTLE_FACTOR = 4.0
+DATAMODE_SETTLE_FLOOR = 0.1
 # What a write that would end at the ring's last two bytes sends after re-entering data mode:
 # short enough for one chunk, and the part before it then ends well clear of the wrap.
 _REENTRY_TAIL = 16
@@ -129,8 +149,17 @@ class DataMode:
             baud = min(baud, 256 * 10 * 1000 / (minimum_ms - 10))
         self.baud = baud
         self.written = 0
-        # Bytes written since the line was last left idle for the time limit.
+        # Bytes written since the line was last left idle for the time limit, and when the first
+        # of them was written (the line was idle before it, so they are on the wire from then).
         self._unflushed = 0
+        self._burst_start = 0.0
+        self._last_byte = -1
+        # What the link adds to a quick command's round trip beyond the UART (a loaded host, a
+        # remote bridge): added to the silence, as a burst may reach the board that much late.
+        self.margin = _IDLE_MARGIN
+        # A stream socket: a flush split at the ring's wrap point is still one byte stream, so
+        # chunks may cross it (where no piece then ends in `+++`) and fill the whole buffer.
+        self.stream = False
         # Set once write_raw() ended with the terminator: the board leaves by our hand.
         self.terminated = False
         # Where the next byte lands in the firmware's 4096-byte ring (reset on entry): a flush
@@ -140,7 +169,7 @@ class DataMode:
     @property
     def idle(self) -> float:
         """Silence after which the firmware has flushed what it buffered."""
-        return self.time_limit_ms / 1000.0 + _IDLE_MARGIN
+        return self.time_limit_ms / 1000.0 + self.margin
 
     @property
     def active(self) -> bool:
@@ -153,9 +182,15 @@ class DataMode:
         # paced UART), so their transmission time counts too.
         if not self._unflushed:
             return
-        # Half as much again as the nominal transmission time: paced bridges and busy hosts
-        # deliver slower than the line rate, and a chunk still arriving is not yet flushed.
-        time.sleep(self.idle + 1.5 * self._unflushed * 10.0 / self.baud)
+        # The last byte reaches the board one transmission time after the first was written
+        # (the line was idle then); the firmware flushes the time limit after it.
+        on_wire = _WIRE_SLACK * self._unflushed * 10.0 / self.baud
+        idle = self.idle
+        if self._last_byte == _PLUS:
+            idle = max(idle, self.time_limit_ms / 1000.0 + _PLUS_MARGIN)
+        left = self._burst_start + on_wire + idle - time.monotonic()
+        if left > 0:
+            time.sleep(left)
         self._unflushed = 0
 
     def write(self, data: bytes, *, chunk: int = DATAMODE_CHUNK) -> None:
@@ -204,6 +239,8 @@ class DataMode:
             limit = min(len(data), start + DATAMODE_CHUNK_MAX, start + DATAMODE_BUFFER
                         - self._ring_pos)
             end = min(limit, start + chunk)
+            if self.stream and chunk >= DATAMODE_CHUNK:
+                end = self._stream_end(data, start, end)
             if _ends_in_terminator(data, start, end):
                 # Inside a run of `+`: take the whole run and the byte after it if they fit,
                 # otherwise stop where fewer than three `+` end the chunk.
@@ -220,6 +257,18 @@ class DataMode:
             start = end
             self.quiet()
 
+    def _stream_end(self, data: bytes, start: int, end: int) -> int:
+        """A stream's chunk end: the whole buffer's worth, across the wrap point, unless the
+        piece the firmware would hand over before the wrap ends in `+++` (raw_send would take
+        it for the terminator)."""
+        longest = min(len(data), start + DATAMODE_BURST_MAX)
+        wrap = start + DATAMODE_BUFFER - self._ring_pos
+        if longest <= end or _ends_in_terminator(data, start, min(wrap, longest)):
+            return end
+        if _ends_in_terminator(data, start, longest):
+            return end  # the `+` rules below choose this chunk's end
+        return longest
+
     def write_raw(self, data: bytes) -> None:
         """Bytes exactly as given, in one write, with no pacing (terminator tests)."""
         self._sent(bytes(data))
@@ -227,7 +276,11 @@ class DataMode:
             self.terminated = True
 
     def _sent(self, data: bytes) -> None:
+        if not self._unflushed:
+            self._burst_start = time.monotonic()
         self._dut.write_data(data)
+        if data:
+            self._last_byte = data[-1]
         self._ring_pos = (self._ring_pos + len(data)) % DATAMODE_BUFFER
         self.written += len(data)
         self._unflushed += len(data)
@@ -768,9 +821,14 @@ class SlmDut(AtClient):
             )
         if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
             self.clear_sendto_target()
+        started = time.monotonic()
         limits = self.datactrl_read()
+        self.tune_datamode(time.monotonic() - started)
         # The limit in force after entry: the current one, or the minimum the entry computes.
         session = DataMode(self, limits.current or limits.minimum, limits.minimum, command)
+        session.margin = self._datamode_margin
+        if command.upper() == "AT#XSEND":
+            session.stream = self._active_is_stream()
         self.enter_data_mode(command)
         try:
             yield session
@@ -784,6 +842,33 @@ class SlmDut(AtClient):
                 command=command,
                 transcript_tail=self.transcript.tail(),
             )
+
+    _datamode_margin = _IDLE_MARGIN
+    _round_trips: tuple[float, ...] = ()
+
+    def tune_datamode(self, round_trip: float) -> None:
+        """Fit the data-mode waits to the link, from a quick command's round trip (seconds).
+
+        v2.0 enters data mode silently: a refusal's ERROR comes back as fast as any answer, so a
+        few round trips of silence say the entry held. And a burst may reach the board late by
+        what the link adds to a round trip, so the silence after it grows by as much. The
+        slowest of the last few samples counts: one quick answer says little about the next."""
+        self._round_trips = (*self._round_trips[-7:], round_trip)
+        slowest = max(self._round_trips)
+        self.datamode_settle = max(DATAMODE_SETTLE_FLOOR, DATAMODE_SETTLE_FACTOR * slowest)
+        self._datamode_margin = max(_IDLE_MARGIN, slowest)
+
+    def _active_is_stream(self) -> bool:
+        try:
+            listing = self.sockets()
+        except SlmError:
+            return False
+        if listing.active is None:
+            return False
+        try:
+            return listing.get(listing.active).type == SocketType.STREAM
+        except (KeyError, ValueError, LookupError):
+            return False
 
     def _target_may_be_stale(self) -> bool:
         return self._sendto_target_stale and self._stale_boot == self.boot_count
