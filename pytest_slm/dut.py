@@ -72,8 +72,8 @@ _IDLE_MARGIN = 0.01
 # `+` pay it; a merged burst of other bytes is still the same data.
 _PLUS_MARGIN = 0.05
 # A UART's bytes take their nominal time within a fraction of a percent (baud tolerance); a
-# paced bridge keeps its schedule. Two percent covers both.
-_WIRE_SLACK = 1.02
+# paced bridge keeps its schedule. One percent covers both.
+_WIRE_SLACK = 1.01
 # The settle after a data-mode entry, as a multiple of a quick command's measured round trip (a
 # refusal comes back as fast as any answer: no network is involved), and its floor: a real UART
 # with a USB bridge answers within a few milliseconds; a simulator on a busy two-core host

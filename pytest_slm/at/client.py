@@ -11,6 +11,7 @@ no command in flight every line is unsolicited.
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import threading
@@ -33,6 +34,11 @@ from pytest_slm.at.errors import (
 from pytest_slm.at.framing import MAX_PAYLOAD, V20, Framing
 from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
 from pytest_slm.at.transcript import RX, TX, Transcript
+
+try:  # pyserial's tty class on POSIX hosts
+    from serial.serialposix import Serial as _POSIX_SERIAL
+except ImportError:  # pragma: no cover (Windows)
+    _POSIX_SERIAL = None  # type: ignore[assignment,misc]
 
 BANNER = "Ready"
 _BANNER_LINE = b"Ready\r\n"
@@ -174,6 +180,14 @@ class AtClient:
         except (ValueError, serial.SerialException):
             pass
 
+    def _local_fd(self) -> int | None:
+        """The file descriptor of a local tty port (pyserial's posix Serial), else None."""
+        port = self.port
+        if _POSIX_SERIAL is not None and type(port) is _POSIX_SERIAL:
+            fd = port.fd
+            return fd if isinstance(fd, int) and port.is_open else None
+        return None
+
     def _read_chunk(self) -> bytes:
         sock = getattr(self.port, "_socket", None)
         if sock is not None:
@@ -185,6 +199,21 @@ class AtClient:
             data = sock.recv(65536)
             if not data:
                 raise serial.SerialException("the remote end closed the connection")
+            return data
+        fd = self._local_fd()
+        if fd is not None:
+            # A local tty: one select and one read take everything that has arrived, where
+            # pyserial's in_waiting + read(n) costs an ioctl and a select per call, and wakes
+            # the framer once per byte of an answer that trickles in.
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                return b""
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return b""
+            if not data:
+                raise serial.SerialException("the port reports data but returned none")
             return data
         waiting = self.port.in_waiting
         return self.port.read(min(max(waiting, 1), 65536))
@@ -229,6 +258,19 @@ class AtClient:
         self._check_link()
         self.transcript.record(TX, data)
         try:
+            fd = self._local_fd()
+            if fd is not None:
+                # A local tty: os.write straight away (pyserial adds a select per write, and
+                # flush() a tcdrain that waits for the UART to send the bytes, which nothing
+                # here needs: the answer is the event). The rest, if the buffer is full, goes
+                # through pyserial and its write timeout.
+                try:
+                    written = os.write(fd, data)
+                except BlockingIOError:
+                    written = 0
+                if written < len(data):
+                    self.port.write(data[written:])
+                return
             self.port.write(data)
             self.port.flush()
         except serial.SerialTimeoutException as exc:
