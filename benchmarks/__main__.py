@@ -109,6 +109,7 @@ def run_suite(*extra: str, label: str) -> dict:
                 "no:cacheprovider",
                 "-p",
                 "benchmarks.probe",
+                "-rfE",
                 "--no-slm-latency",
                 *extra,
             ],
@@ -131,6 +132,9 @@ def run_suite(*extra: str, label: str) -> dict:
         except (OSError, ValueError):
             pass
     print(f"  [{label}] {summary} in {wall:.1f} s", flush=True)
+    for line in done.stdout.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            print(f"    {line}")
     return figures
 
 
