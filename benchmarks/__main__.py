@@ -142,6 +142,8 @@ def where_it_goes(f: dict) -> str:
     wall = f["wall"]
     parts = [
         ("fixed waits", f.get("fixed_waits", 0.0)),
+        ("of which data-mode entry settles", f.get("settles", 0.0)),
+        ("and silences in data mode", f.get("silences", 0.0)),
         ("timeouts waited out", f.get("timeouts_waited", 0.0)),
         ("AT round trips", f.get("round_trips", 0.0)),
         ("CPU (all processes)", f.get("cpu_children", 0.0)),

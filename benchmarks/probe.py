@@ -15,7 +15,14 @@ import pytest
 from pytest_slm import dut as dut_module
 from pytest_slm.at import client as client_module
 
-_totals: dict = {"fixed_waits": 0.0, "round_trips": 0.0, "timeouts_waited": 0.0, "commands": 0}
+_totals: dict = {
+    "fixed_waits": 0.0,
+    "settles": 0.0,
+    "silences": 0.0,
+    "round_trips": 0.0,
+    "timeouts_waited": 0.0,
+    "commands": 0,
+}
 
 
 def _timed(owner, name: str, key: str) -> None:
@@ -26,14 +33,16 @@ def _timed(owner, name: str, key: str) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            _totals[key] += time.monotonic() - started
+            spent = time.monotonic() - started
+            _totals[key] += spent
+            _totals["fixed_waits"] += spent
 
     setattr(owner, name, wrapper)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _timed(dut_module.DataMode, "quiet", "fixed_waits")
-    _timed(client_module.AtClient, "enter_data_mode", "fixed_waits")
+    _timed(dut_module.DataMode, "quiet", "silences")
+    _timed(client_module.AtClient, "enter_data_mode", "settles")
 
 
 @pytest.hookimpl(wrapper=True)
