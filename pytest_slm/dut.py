@@ -149,10 +149,10 @@ class DataMode:
             baud = min(baud, 256 * 10 * 1000 / (minimum_ms - 10))
         self.baud = baud
         self.written = 0
-        # Bytes written since the line was last left idle for the time limit, and when the first
-        # of them was written (the line was idle before it, so they are on the wire from then).
+        # Bytes written since the line was last left idle for the time limit, and when the last
+        # of them will have reached the board (each write goes on the wire once the line is free).
         self._unflushed = 0
-        self._burst_start = 0.0
+        self._wire_done = 0.0
         self._last_byte = -1
         # What the link adds to a quick command's round trip beyond the UART (a loaded host, a
         # remote bridge): added to the silence, as a burst may reach the board that much late.
@@ -182,13 +182,11 @@ class DataMode:
         # paced UART), so their transmission time counts too.
         if not self._unflushed:
             return
-        # The last byte reaches the board one transmission time after the first was written
-        # (the line was idle then); the firmware flushes the time limit after it.
-        on_wire = _WIRE_SLACK * self._unflushed * 10.0 / self.baud
+        # The firmware flushes the time limit after the last byte reached it.
         idle = self.idle
         if self._last_byte == _PLUS:
             idle = max(idle, self.time_limit_ms / 1000.0 + _PLUS_MARGIN)
-        left = self._burst_start + on_wire + idle - time.monotonic()
+        left = self._wire_done + idle - time.monotonic()
         if left > 0:
             time.sleep(left)
         self._unflushed = 0
@@ -276,8 +274,8 @@ class DataMode:
             self.terminated = True
 
     def _sent(self, data: bytes) -> None:
-        if not self._unflushed:
-            self._burst_start = time.monotonic()
+        on_wire = _WIRE_SLACK * len(data) * 10.0 / self.baud
+        self._wire_done = max(self._wire_done, time.monotonic()) + on_wire
         self._dut.write_data(data)
         if data:
             self._last_byte = data[-1]
@@ -867,7 +865,7 @@ class SlmDut(AtClient):
             return False
         try:
             return listing.get(listing.active).type == SocketType.STREAM
-        except (KeyError, ValueError, LookupError):
+        except KeyError:
             return False
 
     def _target_may_be_stale(self) -> bool:
