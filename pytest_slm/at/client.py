@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
+from serial.urlhandler import protocol_socket
 
 from pytest_slm.at.errors import (
     AtError,
@@ -164,6 +165,8 @@ class AtClient:
         self._cond = threading.Condition()
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
+        # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
+        self._raw_socket = isinstance(port, protocol_socket.Serial)
         self._configure_port()
         self._reader = threading.Thread(target=self._read_loop, name="slm-at-reader", daemon=True)
         self._reader.start()
@@ -184,7 +187,7 @@ class AtClient:
             pass
 
     def _read_chunk(self) -> bytes:
-        sock = getattr(self.port, "_socket", None)
+        sock = getattr(self.port, "_socket", None) if self._raw_socket else None
         if sock is not None:
             # pyserial's socket:// reports at most 1 byte waiting, and a read of more blocks
             # until that many arrive: take whatever the socket holds instead.
