@@ -69,7 +69,7 @@ MAX_PAYLOAD = 4096
 # own prefix, so the lines before it are the abandoned command's. Modem commands without side
 # effects that every SLM generation passes through; a probe is never one whose answer could be
 # outstanding already (same prefix as an abandoned command).
-PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGMR?")
+PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGEREP?")
 
 
 class SecretText(str):

@@ -229,3 +229,12 @@ def test_reset_state_recovers_a_half_typed_quoted_line_after_a_timeout(sim_dut):
         sim_dut.at("AT", timeout=0.5)
     sim_dut.reset_state()
     assert sim_dut.at("AT#XSLMVER").lines == ['#XSLMVER: "2.0.0"']
+
+
+def test_every_probe_answers_with_its_own_prefix_on_the_simulator(sim_dut):
+    # A probe is only useful if its answer names it: each one, on the modelled modem.
+    from pytest_slm.at.client import PROBES, expected_prefix
+
+    for probe in PROBES:
+        result = sim_dut.at(probe)
+        assert len(result.lines) == 1 and result.lines[0].startswith(expected_prefix(probe))
