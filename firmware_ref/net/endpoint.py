@@ -279,11 +279,22 @@ class TlsEndpoint(Endpoint):
 
     def _handshake(self, tls: ssl.SSLSocket, stopping: threading.Event) -> None:
         deadline = _handshake_deadline(self.security)
+        waited = 0  # peer flights waited for (each paid its round trip)
         while True:
             try:
                 tls.do_handshake()
+                if not tls.server_side:
+                    # OpenSSL reads a flight loopback already delivered without asking us to
+                    # wait: charge the round trips a client's TLS 1.2 handshake takes anyway
+                    # (two flights, one when the session is resumed).
+                    for _ in range((1 if tls.session_reused else 2) - waited):
+                        latency.wait_round_trip(stopping)
                 return
             except ssl.SSLWantReadError:
+                # Our flight is out: the peer's answer to it pays its own round trip, even if
+                # loopback already delivered it.
+                self.visible_at = None
+                waited += 1
                 events = POLLIN
             except ssl.SSLWantWriteError:
                 events = POLLOUT
@@ -422,6 +433,7 @@ class DtlsEndpoint(Endpoint):
                 break
             except SSL.WantReadError:
                 self._flush(conn)
+                self.visible_at = None  # the answer to this flight pays its own round trip
             except SSL.Error as exc:
                 # Send our alert (bad certificate...) before giving up, as a real stack does.
                 try:

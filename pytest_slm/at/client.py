@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
+from serial.urlhandler import protocol_socket
 
 from pytest_slm.at.errors import (
     AtError,
@@ -57,7 +58,7 @@ _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
 # own prefix, so the lines before it are the abandoned command's. Modem commands without side
 # effects that every SLM generation passes through; a probe is never one whose answer could be
 # outstanding already (same prefix as an abandoned command).
-PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGMR?")
+PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGEREP?")
 
 
 class SecretText(str):
@@ -103,10 +104,6 @@ class _Pending:
     garbage: list[str] = field(default_factory=list)
     final: str | None = None
     error: SlmError | None = None
-    # A resync probe: lines before its own prefixed answer are an abandoned command's.
-    probe: bool = False
-    identified: bool = False
-    stale: list[str] = field(default_factory=list)
     abandoned: bool = False
 
     @property
@@ -149,6 +146,10 @@ class AtClient:
         self._pending: _Pending | None = None
         # Commands whose answer may still come (timed out, cut by a reboot or a bad header).
         self._abandoned: list[str] = []
+        # The last probe sent to prove the board back in step (its prefix is unique among the
+        # abandoned commands), and whether its own answer line has arrived.
+        self._awaiting: str | None = None
+        self._identified = False
         # Boot banners seen with no command pending and not yet reported or waited for.
         self._unseen_boots = 0
         self._late_refusal: str | None = None
@@ -161,6 +162,8 @@ class AtClient:
         self._cond = threading.Condition()
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
+        # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
+        self._raw_socket = isinstance(port, protocol_socket.Serial)
         self._configure_port()
         self._reader = threading.Thread(target=self._read_loop, name="slm-at-reader", daemon=True)
         self._reader.start()
@@ -189,7 +192,7 @@ class AtClient:
         return None
 
     def _read_chunk(self) -> bytes:
-        sock = getattr(self.port, "_socket", None)
+        sock = getattr(self.port, "_socket", None) if self._raw_socket else None
         if sock is not None:
             # pyserial's socket:// reports at most 1 byte waiting, and a read of more blocks
             # until that many arrive: take whatever the socket holds instead.
@@ -291,7 +294,7 @@ class AtClient:
             if self._payload_left:
                 chunk = data[index : index + self._payload_left]
                 owner = self._pending
-                if owner is None or owner.probe or owner.done:
+                if owner is None or owner.done:
                     # Nobody waits for this payload (its command was abandoned): a boot banner in
                     # it is the board rebooting before it sent the rest, not data.
                     cut = chunk.find(_BANNER_LINE)
@@ -339,10 +342,7 @@ class AtClient:
             self._urc_payloads.append((self._urc_header, payload))
             self._urc_header = None
             return
-        pending = self._pending
-        if pending is not None and pending.probe:
-            pending.stale.append(f"<{len(payload)}-byte payload>")
-        elif self._pending is not None and not self._pending.done:
+        if self._pending is not None and not self._pending.done:
             self._pending.payloads.append(payload)
         else:
             self.strays.append(f"<{len(payload)}-byte payload with no command>")
@@ -369,16 +369,8 @@ class AtClient:
             else:
                 self._unseen_boots += 1
             return
-        if pending is not None and pending.probe:
-            self._on_probe_line(line, pending)
-            return
         if self._abandoned and pending is None and not self.framing.is_urc(line):
-            # Answers to commands we gave up on, until a probe proves the board back in step;
-            # notifications still queue.
-            self.strays.append(line)
-            header = self.framing.payload_header(line)
-            if header is not None:
-                self._payload_left = header.wire
+            self._on_stale_line(line)
             return
         if self.framing.is_payload_header(line):
             self._on_payload_header(line, pending)
@@ -409,25 +401,27 @@ class AtClient:
         if not _printable(line):
             pending.garbage.append(line)
 
-    def _on_probe_line(self, line: str, pending: _Pending) -> None:
-        if not pending.identified:
-            if pending.prefix is not None and line.startswith(pending.prefix):
-                pending.identified = True
-                pending.lines.append(line)
-            elif self.framing.is_urc(line):
-                self._urcs.append(line)
-            else:
-                pending.stale.append(line)
-                header = self.framing.payload_header(line)
-                if header is not None:
-                    self._payload_left = header.wire
+    def _on_stale_line(self, line: str) -> None:
+        """A line while commands are abandoned: theirs, until the probe's own answer (its prefixed
+        line, then OK) proves that the board has answered everything sent before it."""
+        self.strays.append(line)
+        probe = self._awaiting
+        if probe is not None and line.startswith(expected_prefix(probe) or "\0"):
+            self._identified = True
             return
-        if is_final(line):
-            pending.final = line
-        elif self.framing.is_urc(line):
-            self._urcs.append(line)
-        else:
-            pending.lines.append(line)
+        if self._identified and is_final(line):
+            self._identified = False
+            if line == FINAL_OK:
+                self.strays.pop()
+                self.strays.pop()
+                self._abandoned.clear()
+                self._awaiting = None
+                self.transcript.note(f"back in step: {probe} answered")
+            return
+        self._identified = False
+        header = self.framing.payload_header(line)
+        if header is not None:
+            self._payload_left = header.wire
 
     def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
         header = self.framing.payload_header(line)
@@ -496,6 +490,7 @@ class AtClient:
             # ends and quotes a recovery sends to finish a half-typed line (a probe would be
             # typed into that line).
             self._prove_in_step(command, self.timeout if timeout is None else timeout)
+            self._report_unseen_boot(command)
         pending = _Pending(command=command, prefix=expected_prefix(command))
         with self._cond:
             self._pending = pending
@@ -840,44 +835,45 @@ class AtClient:
             )
 
     def _prove_in_step(self, command: str, timeout: float) -> None:
-        """Send a probe whose answer names itself; what comes before it belongs to the
-        abandoned commands. Raises OutOfStepError when the board does not answer it."""
-        used = {expected_prefix(c) for c in self._abandoned}
-        probe = next((p for p in PROBES if expected_prefix(p) not in used), None)
-        if probe is None:
-            raise OutOfStepError(
-                f"{len(self._abandoned)} commands are still unanswered "
-                f"({', '.join(self._abandoned[-4:])}) and every probe is among them",
-                command=command,
-                transcript_tail=self.transcript.tail(),
-            )
-        pending = _Pending(command=probe, prefix=expected_prefix(probe), probe=True)
+        """Send a probe whose answer names itself and wait for that answer: what comes before it
+        belongs to the abandoned commands. OutOfStepError when it does not come in time."""
         with self._cond:
-            self._pending = pending
-        self._write(probe.encode("latin-1") + self.framing.command_end)
-        answered = self._wait(pending, timeout)
+            outstanding = self._abandoned + ([self._awaiting] if self._awaiting else [])
+            used = {expected_prefix(c) for c in outstanding}
+            probe = next((p for p in PROBES if expected_prefix(p) not in used), None)
+            if probe is None and self._awaiting is None:
+                raise OutOfStepError(
+                    f"{len(self._abandoned)} commands are still unanswered "
+                    f"({', '.join(self._abandoned[-4:])}) and no probe is free of them",
+                    command=command,
+                    transcript_tail=self.transcript.tail(),
+                )
+            if probe is not None:
+                # A new probe; an earlier one still out is then just another abandoned command.
+                if self._awaiting is not None:
+                    self._abandoned.append(self._awaiting)
+                self._awaiting = probe
+                self._identified = False
+            waiting_for = self._awaiting
+        if probe is not None:
+            self._write(probe.encode("latin-1") + self.framing.command_end)
+        # With every probe out already, the last one's answer (its prefix is unique among the
+        # abandoned) is awaited without sending more.
+        deadline = time.monotonic() + timeout
         with self._cond:
-            self._pending = None
-            self.strays.extend(pending.stale)
-            if answered and pending.error is None and pending.identified:
-                if pending.final == FINAL_OK:
-                    self._abandoned.clear()
-                    self.transcript.note(
-                        f"back in step: {probe} answered after {len(pending.stale)} stale line(s)"
-                    )
-                    return
-        if pending.error is not None and isinstance(pending.error, LinkError):
-            raise pending.error
-        with self._cond:
-            self._abandon(pending)
+            while self._abandoned and self._link_error is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            if not self._abandoned:
+                return
+        self._check_link(command)
         raise OutOfStepError(
             f"after abandoning {self._abandoned[0]!r} the board did not answer the probe "
-            f"{probe!r} within {timeout:g} s"
-            + (f" ({pending.error.kind})" if pending.error is not None else "")
-            + ", so a later answer could still be the abandoned command's;"
-            f" {command!r} was not sent",
+            f"{waiting_for!r} within {timeout:g} s, so a later answer could still be an abandoned"
+            f" command's; {command!r} was not sent",
             command=command,
-            received=pending.stale + pending.lines,
             transcript_tail=self.transcript.tail(),
         )
 
@@ -890,6 +886,12 @@ class AtClient:
         """Bytes exactly as given, outside any command (for framing tests and recovery)."""
         with self._command_lock:
             self._write(data)
+
+    @property
+    def in_step(self) -> bool:
+        """No abandoned command can still answer (nothing to prove before the next one)."""
+        with self._cond:
+            return not self._abandoned
 
     @property
     def link_error(self) -> LinkError | None:
