@@ -81,7 +81,7 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
 def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -> SlmDut:
     """The board's SlmDut in a clean state: out of data mode, every socket closed, input drained."""
     dut = slm_board.dut
-    _skip_other_dialects(request, dut)
+    skip_other_dialects(request.node, dut)
     dut.reset_state()
     record = report.RunRecord(dut.transcript, slm_board.name, slm_board.url, slm_board.info)
     report.start_test(request.node, record)
@@ -89,8 +89,9 @@ def slm(slm_board: board_session.BoardSession, request: pytest.FixtureRequest) -
     return dut
 
 
-def _skip_other_dialects(request: pytest.FixtureRequest, dut: SlmDut) -> None:
-    marker = request.node.get_closest_marker("slm_dialect")
+def skip_other_dialects(node: pytest.Item, dut: SlmDut) -> None:
+    """Skip `node` when its `slm_dialect` marker names dialects the board does not speak."""
+    marker = node.get_closest_marker("slm_dialect")
     if marker is not None and dut.dialect.name not in marker.args:
         wanted = ", ".join(dialects.get(name).title + f" ({name})" for name in marker.args)
         pytest.skip(f"{wanted} only; the board runs {dut.describe_firmware()}")

@@ -38,15 +38,13 @@ ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 
 DATA_BUF_SIZE = 4096  # data_rb
+DELAYED_TX_SIZE = 1024  # UART_TX_DATA_SIZE: delayed_rb, output kept while the UART is off
 UART_RX_TIMEOUT_S = 0.002  # UART_RX_TIMEOUT_US: line idle time that ends an RX event
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
 TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
-
-
-MODEM_RESPONSE_MAX = 4096  # a dialect without a shared buffer: what nrf_modem_at_cmd gets
 
 
 def format_final_result(buf: bytes) -> bytes:
@@ -105,6 +103,7 @@ class _DataMode:
 
 
 _STOP = object()
+_WAKE = object()
 
 
 class Firmware:
@@ -145,6 +144,9 @@ class Firmware:
         self._rx_enabled_at = 0.0
         self._capture: list[bytes] | None = None  # a modem command's answer being collected
         self._capture_secret = False
+        self._asleep: str | None = None  # "idle" (UART off) or "sleep" (System OFF)
+        self._asleep_event = threading.Event()
+        self._delayed = bytearray()  # output kept while the UART is off (idle)
         # data mode
         self._dm: _DataMode | None = None
         self._rb_pos = 0  # ring buffer read index: flushes split at its wrap point
@@ -218,6 +220,9 @@ class Firmware:
         self._dm = None
         self._rb_pos = 0
         self.datamode_time_limit = 0
+        self._asleep = None
+        self._asleep_event.clear()
+        self._delayed.clear()
         self.modem.power_on_reset(self.config.online)
         for hook in self.dialect.boot_hooks():
             try:
@@ -249,6 +254,46 @@ class Firmware:
         self._drain_inbox(lambda t: True)
         self._boot()
 
+    def power_down(self, mode: str) -> None:
+        """UART off (``mode`` "idle") or the whole chip off ("sleep", System OFF): input is
+        lost and nothing goes out until ``wake`` (the wake-up pin)."""
+        self.log(f"power down: {mode}")
+        if mode == "sleep":
+            self.modem.cfun = 0
+            self.modem.reg_stat = 0
+        self._asleep = mode
+        self._asleep_event.set()
+
+    @property
+    def asleep(self) -> str | None:
+        return self._asleep
+
+    def wait_asleep(self, timeout: float) -> bool:
+        """Wait until the board has powered down (for tests); False on timeout."""
+        return self._asleep_event.wait(timeout)
+
+    def wake(self) -> None:
+        """The wake-up pin: an idle board powers its UART on and says its banner again
+        (``poweron_uart``); a sleeping one boots."""
+        if not self._closed:
+            self._inbox.put((time.monotonic(), _WAKE))
+
+    def _on_wake(self) -> None:
+        mode, self._asleep = self._asleep, None
+        self._asleep_event.clear()
+        if mode == "idle":
+            self._uart_receive()
+            delayed, self._delayed = bytes(self._delayed), bytearray()
+            self.write(self.dialect.banner)
+            self.write(delayed)
+        elif mode == "sleep":
+            self._reboot()
+
+    @property
+    def uart_baud(self) -> int:
+        """The UART rate the firmware believes in (#XSLMUART may have changed it)."""
+        return int(self.modem.settings.get("uart_baud", self.config.effective_baud))
+
     def request_reset(self) -> None:
         """Reboot once the current handler's result has been sent (``AT#XRESET``)."""
         self._reset_requested = True
@@ -261,6 +306,15 @@ class Firmware:
             return
         with self._out_lock:
             if self._closed and threading.current_thread() is not self._worker:
+                return
+            if self._asleep is not None:
+                if self._asleep == "idle":
+                    # uart_send fails while the UART is suspended and rsp_send keeps the bytes
+                    # in delayed_rb (1024 bytes; what does not fit is dropped), sent after
+                    # "Ready" when the UART is back (slm_at_host.c 121-131, 240-255, 275-276).
+                    room = DELAYED_TX_SIZE - len(self._delayed)
+                    self._delayed += data[: max(0, room)]
+                self.log(f"UART off: {len(data)} bytes not sent")
                 return
             if self.config.verbose:
                 self.log("TX " + (f"<{len(data)} secret bytes>" if secret else repr(data)))
@@ -329,7 +383,7 @@ class Firmware:
         if self._dm is not None:
             raise CommandError("data mode handler already registered")
         if self.datamode_time_limit == 0:
-            self.datamode_time_limit = min_time_limit(self.config.effective_baud)
+            self.datamode_time_limit = min_time_limit(self.uart_baud)
         self._dm = _DataMode(on_chunk, on_exit)
         self._rb_pos = 0  # ring_buf_reset
         self.log(f"enter data mode (time limit {self.datamode_time_limit} ms)")
@@ -411,7 +465,7 @@ class Firmware:
             except queue.Empty:
                 break
             t2, more = item
-            if more is _STOP or callable(more):
+            if more is _STOP or more is _WAKE or callable(more):
                 self._held.appendleft(item)  # type: ignore[arg-type]
                 break
             assert isinstance(more, bytes)
@@ -440,11 +494,17 @@ class Firmware:
                 continue
             if item[1] is _STOP:
                 return
+            if item[1] is _WAKE:
+                self._guard(self._on_wake)
+                continue
             if callable(item[1]):
                 self._guard(item[1])
                 continue
             t, data = item
             assert isinstance(data, bytes)
+            if self._asleep is not None:
+                self.log(f"UART off: {len(data)} bytes lost")
+                continue
             generation = self._generation
             try:
                 if self._dm is None:
@@ -578,15 +638,12 @@ class Firmware:
         raw = b"".join(captured) + final
         secret = self._capture_secret
         self._capture_secret = False
-        if len(raw) + 1 > self._lines_capacity():
+        if len(raw) + 1 > self._lines.response_capacity:
             self.log(f"{entry.name}: modem answer of {len(raw)} bytes does not fit at_buf")
             self.write(ERROR)
             return
         self._lines.modem_response(raw)
         self.write(b"\r\n" + format_final_result(raw), secret=secret)
-
-    def _lines_capacity(self) -> int:
-        return len(getattr(self._lines, "at_buf", b"")) or MODEM_RESPONSE_MAX
 
     def _call_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
         was_in_dm = self._dm is not None

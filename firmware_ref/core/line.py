@@ -64,6 +64,11 @@ class LineDiscipline:
         """Data mode stored ``data`` at ``pos`` of the command buffer (a shared ring)."""
 
     @property
+    def response_capacity(self) -> int:
+        """The buffer the modem's answer to a passed-through command must fit, NUL included."""
+        return AT_MAX_CMD_LEN
+
+    @property
     def pending(self) -> bool:
         return False
 
@@ -102,6 +107,10 @@ class CrLfLines(LineDiscipline):
     def command_done(self) -> None:
         # uart_receive(): at_buf_overflow = false; at_cmd_len (a static of cmd_rx_handler) stays.
         self._overflow = False
+
+    @property
+    def response_capacity(self) -> int:
+        return self._max
 
     def modem_response(self, raw: bytes) -> None:
         data = raw[: self._max - 1] + b"\0"

@@ -28,6 +28,11 @@ CRED_TYPES = {
 }
 MAX_SEC_TAG = 2147483647  # sec_tag is a positive int32 on nRF91
 MAX_CRED_SIZE = 4077  # what fits in one AT%CMNG line after the command and quotes
+# The modem's credential storage (NVM) is finite: a write that does not fit is +CME ERROR: 515
+# "Memory full" (nRF91 AT Commands reference, %CMNG set command). Nordic publishes no size, so
+# the model takes 16 credentials of the largest size SLM can pass (16 * 4077 bytes of content),
+# far above the few kilobytes a test run provisions; see firmware_ref/README.md.
+CRED_STORE_CAPACITY = 16 * MAX_CRED_SIZE
 
 
 @dataclass
@@ -56,6 +61,8 @@ class ModemState:
     # and nRF9160 logs show ERROR for modem failures until a host enables +CMEE.
     cmee: int = 0
     cgerep: int = 0
+    # The application's settings page in flash (SLM: the UART configuration); survives resets.
+    settings: dict = field(default_factory=dict)
 
     @property
     def online(self) -> bool:

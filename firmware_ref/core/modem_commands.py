@@ -19,9 +19,11 @@ from firmware_ref.core.dialect import CommandTable
 from firmware_ref.core.errors import CmdType, CmeError, CommandError
 from firmware_ref.core.modem import (
     CEREG_DELAY_S,
+    CME_MEMORY_FULL,
     CME_NO_ACCESS,
     CME_NOT_ALLOWED_ACTIVE,
     CME_NOT_FOUND,
+    CRED_STORE_CAPACITY,
     CRED_TYPES,
     MAX_CRED_SIZE,
     MAX_SEC_TAG,
@@ -279,6 +281,11 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             raise CmeError(CME_NOT_ALLOWED_ACTIVE)
         if not content or len(content) > MAX_CRED_SIZE:
             raise CommandError("bad content size")
+        used = sum(
+            len(c.content) for key, c in modem.credentials.items() if key != (sec_tag, cred_type)
+        )
+        if used + len(content) > CRED_STORE_CAPACITY:
+            raise CmeError(CME_MEMORY_FULL)
         modem.credentials[(sec_tag, cred_type)] = Credential(content, password)
         # Never the content: only where it went and how big it is.
         fw.log(f"modem: stored {CRED_TYPES[cred_type]} sec_tag {sec_tag} ({len(content)} bytes)")

@@ -22,6 +22,7 @@ import slmsuite
 
 from pytest_slm.boards import BoardConfigError, BoardRegistry
 from pytest_slm.hardware import suite_sec_tags
+from pytest_slm.plugin import skip_other_dialects
 
 _SLEEP = re.compile(r"time\.sleep\(\s*([0-9.]+)")
 _HERE = Path(__file__).parent
@@ -76,12 +77,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _slm_dialect(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("slm_dialect")
-    if marker is None:
-        return
-    dut = request.getfixturevalue("slm_board").dut
-    if dut.dialect.name not in marker.args:
-        pytest.skip(f"{'/'.join(marker.args)} only; the board runs {dut.describe_firmware()}")
+    # The `slm` fixture checks too; this covers tests that use only `slm_board`.
+    if request.node.get_closest_marker("slm_dialect") is not None:
+        skip_other_dialects(request.node, request.getfixturevalue("slm_board").dut)
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.host import ERROR, OK, Firmware, min_time_limit
+from firmware_ref.core.line import OVERFLOW
+from firmware_ref.core.modem import redact_line
 from firmware_ref.core.params import ParamError, Params
 from firmware_ref.core.parser import cmd_type_get, modem_command_name
 from firmware_ref.dialects.sm.atparser import UINT16, AtParser, ParseError, cmd_type
@@ -39,7 +41,6 @@ from firmware_ref.net import NetError
 
 DATAMODE_BUF_SIZE = 4096  # CONFIG_SM_DATAMODE_BUF_SIZE
 TERMINATOR = b"+++"  # CONFIG_SM_DATAMODE_TERMINATOR
-SM_AT_BUF_SIZE = 4096  # CONFIG_SM_AT_BUF_SIZE: the modem's answer buffer
 URC_RETRY_DELAY = 0.100
 ECHO_URC_DELAY = 1.000  # CONFIG_SM_URC_DELAY_WITH_INCOMPLETE_ECHO_MS
 
@@ -154,6 +155,8 @@ class SmFirmware(Firmware):
     def _kick(self) -> None:
         """``sm_at_host_event_notify``: the idle work runs as a later work item, not inside
         the caller (which may still be printing a response)."""
+        if not (self._urcs_global or self._urcs_pipe or self._idle_works):
+            return  # idle_work would find nothing to do
         if self.is_idle():
             self.submit(self._notified)
         else:
@@ -226,15 +229,16 @@ class SmFirmware(Firmware):
             else:
                 # check_idle_timer(ctx, true): every byte restarts the URC hold-off.
                 self._idle_deadline = t + (ECHO_URC_DELAY if self._echo else URC_RETRY_DELAY)
-                line = self._lines.rx(c)
-                if self._lines.overflowed:
-                    self._lines.overflowed = False
-                    self._cmd_finish()
-                    return data[i + 1 :]
-                if line is not None:
-                    self._cmd_send(line)
-                    self._cmd_finish()
-                    return data[i + 1 :]
+                consumed, line = self._lines.feed_event(data[i:])
+                if line is None:
+                    return b""
+                if line is OVERFLOW:
+                    self.log("AT command buffer overflow, max size reached")
+                    self.write(ERROR)
+                else:
+                    self._cmd_send(line)  # type: ignore[arg-type]
+                self._cmd_finish()
+                return data[i + consumed :]
         return b""
 
     def _cmd_finish(self) -> None:
@@ -254,7 +258,9 @@ class SmFirmware(Firmware):
         if b"\0" in line:
             line = line[: line.index(b"\0")]  # the firmware's C string ends here
         if self.config.verbose:
-            self.log("RX " + (repr(line) if grammar_ok(line) else f"<{len(line)} bytes>"))
+            # Credentials (AT%CMNG) never reach the log.
+            shown = repr(redact_line(line)) if grammar_ok(line) else f"<{len(line)} bytes>"
+            self.log("RX " + shown)
         if not grammar_ok(line):
             self.log("AT command syntax invalid")
             self.write(ERROR)
@@ -323,10 +329,6 @@ class SmFirmware(Firmware):
             self.write(ERROR)
             return
         self._run_handler(entry, ctype, params)
-
-    def _lines_capacity(self) -> int:
-        # sm_response_buf is CONFIG_SM_AT_BUF_SIZE + 1; cmd_send keeps 2 bytes for the CRLF.
-        return SM_AT_BUF_SIZE + 1 - 2
 
     # ------------------------------------------------------------------ data mode
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware_ref.core.line import LineDiscipline
+from firmware_ref.core.line import OVERFLOW, LineDiscipline, Overflow
 
 AT_BUF_MAX_SIZE = 8192
 AT_LINE_MAX = AT_BUF_MAX_SIZE - 2
 ECHO_MAX_LEN = 4096
+SM_AT_BUF_SIZE = 4096  # CONFIG_SM_AT_BUF_SIZE: sm_response_buf, the modem's answer buffer
 
 _BS = 0x08
 _DEL = 0x7F
@@ -60,7 +61,8 @@ def grammar_ok(cmd: bytes) -> bool:
 
 
 class SmLines(LineDiscipline):
-    """``cmd_rx_handler``; ``overflowed`` tells the host an ERROR was just sent."""
+    """``cmd_rx_handler``: each line runs as soon as its CR arrives (``cmd_send`` is called
+    from inside the byte loop), so ``feed_event`` returns at the first finished line."""
 
     def __init__(self, fw: Any) -> None:
         self._fw = fw
@@ -68,7 +70,12 @@ class SmLines(LineDiscipline):
         self._quotes = False
         self._prev = 0
         self._echo_len = 0
-        self.overflowed = False
+        self._overflowed = False
+
+    @property
+    def response_capacity(self) -> int:
+        # sm_response_buf is CONFIG_SM_AT_BUF_SIZE + 1; cmd_send keeps 2 bytes for the CRLF.
+        return SM_AT_BUF_SIZE + 1 - 2
 
     @property
     def pending(self) -> bool:
@@ -83,6 +90,16 @@ class SmLines(LineDiscipline):
         self._quotes = False
         self._echo_len = 0
 
+    def feed_event(self, event: bytes) -> tuple[int, bytes | Overflow | None]:
+        for i, c in enumerate(event):
+            line = self.rx(c)
+            if self._overflowed:
+                self._overflowed = False
+                return i + 1, OVERFLOW
+            if line is not None:
+                return i + 1, line
+        return len(event), None
+
     def rx(self, c: int) -> bytes | None:
         buf = self._buf
         if (not buf and c not in (0x41, 0x61)) or (len(buf) == 1 and c not in (0x54, 0x74)):
@@ -91,10 +108,9 @@ class SmLines(LineDiscipline):
             self._echo(c, send=False)
             return None
         if len(buf) >= AT_LINE_MAX:
-            self._fw.log("AT command buffer overflow, max size reached")
-            self._fw.write(b"\r\nERROR\r\n")
+            # The host answers ERROR (rsp_send_error) and forgets the line.
             self.reset()
-            self.overflowed = True
+            self._overflowed = True
             return None
         if c in (_BS, _DEL):
             del buf[-1]
@@ -124,4 +140,4 @@ class SmLines(LineDiscipline):
             self._fw.write(b"\r")
 
 
-__all__ = ["AT_LINE_MAX", "SmLines", "grammar_ok"]
+__all__ = ["AT_LINE_MAX", "SM_AT_BUF_SIZE", "SmLines", "grammar_ok"]

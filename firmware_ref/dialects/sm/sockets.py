@@ -278,9 +278,9 @@ class SmSockets:
 
     def _poller(self) -> None:
         while not self._stop.is_set():
-            fired: list[SmSocket] = []
+            fired = False
             acked: list[tuple[SmSocket, int]] = []
-            fds: list[int] = []
+            waiting = False
             with self.lock:
                 for sock in self.socks:
                     if sock.fd == INVALID_SOCKET:
@@ -292,29 +292,26 @@ class SmSockets:
                     if sock.armed:
                         rev = self._revents(sock, ep, sock.armed)
                         if rev:
-                            sock.armed = 0
+                            sock.armed = 0  # oneshot
                             sock.revents |= rev
-                            fired.append(sock)
-                        elif ep.fileno() >= 0:
-                            fds.append(ep.fileno())
-                    if sock.ack_watch and self._sent_and_acked(sock, ep):
-                        acked.append((sock, sock.ack_watch))
-                        sock.ack_watch = 0
+                            fired = True
+                        else:
+                            waiting = True
+                    if sock.ack_watch:
+                        if self._sent_and_acked(sock, ep):
+                            acked.append((sock, sock.ack_watch))
+                            sock.ack_watch = 0
+                        else:
+                            waiting = True
             for sock, nbytes in acked:
                 self.fw.submit(lambda s=sock, n=nbytes: send_cb(self, s, n))
             if fired:
                 self.fw.submit(lambda: poll_work(self))
             if fired or acked:
                 continue
-            if fds:
-                poller = select.poll()
-                for fd in fds:
-                    poller.register(fd, select.POLLIN | select.POLLOUT | _POLLRDHUP)
-                # A short slice: an armed event that is not ready would make poll() return at
-                # once for the others, and arming changes must be seen promptly.
-                self._wake.wait(0.02)
-            else:
-                self._wake.wait(0.2)
+            # Something armed but not ready yet: look again soon (the modem's callback comes
+            # within a radio frame or two); nothing armed: sleep until arm() wakes us.
+            self._wake.wait(0.02 if waiting else 0.5)
             self._wake.clear()
 
 
@@ -1091,7 +1088,11 @@ def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     except (ResolveError, NetError):
         raise SmError(-errno.EAGAIN, f"cannot resolve {url}") from None
     creds = dict(getattr(fw.modem, "credentials", {}) or {})
-    st.ep(sock).connect(addr, fw.stopping, creds)
+    try:
+        st.ep(sock).connect(addr, fw.stopping, creds)
+    except (ValueError, UnicodeError) as exc:
+        # A TLS hostname the TLS library cannot use (set by #XSSOCKETOPT): the handshake fails.
+        raise NetError(errno.ECONNABORTED, f"TLS setup failed: {exc}") from None
     sock.connected = True
     fw.rsp(f"#XCONNECT: {sock.fd},1")
     st._wake.set()  # a connected stream socket now has events to report
@@ -1179,7 +1180,8 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
     size = SM_DATA_BUF
     if parser.count > 5:
         size = parser.num(5, INT32)
-        if size > SM_DATA_BUF:
+        # int against sizeof(): a negative length compares as a huge size_t.
+        if size < 0 or size > SM_DATA_BUF:
             raise SmError(-errno.ENOBUFS, "data_len is too large for receive buffer")
     return mode, flags, timeout, size
 

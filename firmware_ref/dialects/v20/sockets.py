@@ -1,31 +1,11 @@
 """The socket AT commands of SLM v2.0.x (``slm_at_socket.c``), against real host sockets.
 
 Responses follow the v2.0.0 code byte for byte, including where it disagrees with its own
-documentation (behaviour file section 3.17). The state model lives in ``sockstate``; the options
-commands in ``sockopts``; host networking in ``net``.
+documentation. The state model lives in ``core.sockstate``; the options commands in
+``sockopts``; host networking in ``net``.
 
-Where the behaviour file leaves the modem's side open, the model chooses (and tests) this:
-
-* The modem must be online (CFUN=1) for ``socket()`` and for name resolution; offline opens
-  answer ERROR and ``#XGETADDRINFO`` prints ``"EAI_AGAIN"`` before its ERROR.
-* ``TLS_PEER_VERIFY`` values other than 0, 1, 2 are refused by the modem's setsockopt, so
-  ``#XSSOCKET`` with such a ``<peer_verify>`` is ERROR (and leaves no active socket).
-* TLS/DTLS: the tag's CA (type 0) is the only trust anchor, its client certificate and key
-  (types 1, 2) are presented when both exist. The hostname is checked only when
-  ``#XSSOCKETOPT=1,2,"<name>"`` set one and verification is 2 (the v2.0 firmware never hands the
-  ``#XCONNECT`` URL to the modem as a hostname); optional verification (1) never fails a
-  handshake. PSK credentials (types 3, 4) are not used: Python's ``ssl`` before 3.13 and
-  pyOpenSSL 26 offer no PSK callbacks, so a PSK-only tag fails its handshake.
-* TLS servers (role 1) handshake on ``#XACCEPT`` with the tag's certificate and key; a DTLS
-  server cannot ``#XLISTEN`` (UDP) and has no session to receive on, so its reads are ERROR.
-* ``#XLISTEN`` on an unbound socket binds it to the PDP address with an ephemeral port (the
-  host kernel would listen on every interface).
-* Raw sockets (type 3) carry whole IP packets: sent through the host's IPPROTO_RAW sockets,
-  received from loopback when addressed to the PDP address (needs CAP_NET_RAW, else ERROR).
-* ``TLS_SESSION_CACHE`` really resumes TLS sessions (per boot, per peer and settings) and
-  ``TLS_SESSION_CACHE_PURGE`` empties the cache; for DTLS the setting is only stored.
-* Modem-only options (SO_SILENCE_ALL, the echo replies, SO_TCP_SRV_SESSTIMEO) are stored per
-  socket with the modem's defaults (0, 1, 1, 0) and range checks (0/1, 0/1, 0/1, 0..135).
+Where the C code leaves a choice to the modem, the model's choice and its reason are listed in
+``firmware_ref/README.md`` ("Modelling choices").
 """
 
 from __future__ import annotations
@@ -176,6 +156,9 @@ def do_secure_socket_open(fw: Firmware, st: SocketState, peer_verify: int) -> No
         raise NetError(errno.ENETDOWN, "socket(): the modem is offline")
     if peer_verify not in (0, 1, 2):
         # The SLM passes it on unchecked; the modem's TLS_PEER_VERIFY takes 0, 1 or 2 only.
+        # The failure path closes the new socket and runs INIT_SOCKET on the active record
+        # (error_exit, slm_at_socket.c 209-218): no socket is active afterwards.
+        st.sock.reset()
         raise NetError(errno.EINVAL, f"TLS_PEER_VERIFY {peer_verify}")
     security = SecurityConfig(
         sec_tag=sock.sec_tag,
@@ -222,7 +205,7 @@ def _to_int32(value: int) -> int:
 # ---------------------------------------------------------------------------- handlers
 
 
-@V20.command("AT#XSOCKET", order=10)
+@V20.command("AT#XSOCKET", order=14)
 @guarded
 def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -250,7 +233,7 @@ def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.write(b"\r\n#XSOCKET: (0,1,2),(1,2,3),(0,1)")
 
 
-@V20.command("AT#XSSOCKET", order=11)
+@V20.command("AT#XSSOCKET", order=15)
 @guarded
 def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -282,7 +265,7 @@ def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.respond("#XSSOCKET: (0,1,2),(1,2),(0,1)<sec-tag>,<peer_verify>")
 
 
-@V20.command("AT#XSOCKETSELECT", order=12)
+@V20.command("AT#XSOCKETSELECT", order=16)
 @guarded
 def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -307,13 +290,17 @@ def handle_socketselect(fw: Firmware, cmd_type: CmdType, params: Params) -> None
     # TEST falls through with no error in v2.0: plain OK.
 
 
-@V20.command("AT#XBIND", order=15)
+@V20.command("AT#XBIND", order=19)
 @guarded
 @set_only
 def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     port = params.get_ushort(1)
     sock = st.sock
+    if sock.family in (AF_INET, AF_INET6) and not fw.modem.online:
+        # do_bind asks the modem for its address (util_get_ip_addr: AT+CGPADDR=0); without an
+        # active PDN it lists none and the bind fails (slm_at_socket.c 501-505, 526-530).
+        raise CommandError("no local address")
     if sock.family == AF_INET:
         address = fw.modem.address
     elif sock.family == AF_INET6:
@@ -325,7 +312,7 @@ def handle_bind(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     endpoint(st, sock.fd).bind(address, port)
 
 
-@V20.command("AT#XCONNECT", order=16)
+@V20.command("AT#XCONNECT", order=20)
 @guarded
 def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -342,7 +329,7 @@ def handle_connect(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.respond("#XCONNECT: 1")
 
 
-@V20.command("AT#XLISTEN", order=17)
+@V20.command("AT#XLISTEN", order=21)
 @guarded
 @set_only
 def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -360,7 +347,7 @@ def handle_listen(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     ep.listen(1)
 
 
-@V20.command("AT#XACCEPT", order=18)
+@V20.command("AT#XACCEPT", order=22)
 @guarded
 def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
@@ -453,7 +440,7 @@ def _send_and_report(
         raise err
 
 
-@V20.command("AT#XSEND", order=19)
+@V20.command("AT#XSEND", order=23)
 @guarded
 @set_only
 def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -466,7 +453,7 @@ def handle_send(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@V20.command("AT#XRECV", order=20)
+@V20.command("AT#XRECV", order=24)
 @guarded
 @set_only
 def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -480,12 +467,19 @@ def handle_recv(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.write(data)
 
 
-@V20.command("AT#XSENDTO", order=21)
+@V20.command("AT#XSENDTO", order=25)
 @guarded
 @set_only
 def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     # Parsed straight into the globals: a bad port still leaves the new URL behind.
+    url = params.get_bytes(1) if params.type_of(1) == "string" else b""
+    if len(url) == SLM_MAX_URL:
+        # at_params_string_get copies a string exactly the buffer's size before
+        # util_string_get refuses it (-ENOMEM, no NUL; at_params.c 369-374, slm_util.c
+        # 142-151): the command fails but udp_url holds the 128 characters, so a later
+        # #XSEND data mode sends to that name.
+        st.udp_url = url.decode("latin-1")
     st.udp_url = params.get_string(1, SLM_MAX_URL)
     st.udp_port = params.get_ushort(2)
     if params.valid_count() > 3:
@@ -497,7 +491,7 @@ def handle_sendto(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     fw.enter_data_mode(_datamode_sender(fw, st), _datamode_exit(st))
 
 
-@V20.command("AT#XRECVFROM", order=22)
+@V20.command("AT#XRECVFROM", order=26)
 @guarded
 @set_only
 def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -517,7 +511,7 @@ def handle_recvfrom(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 MAX_POLL_HANDLES = 8
 
 
-@V20.command("AT#XPOLL", order=23)
+@V20.command("AT#XPOLL", order=27)
 @guarded
 @set_only
 def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -542,7 +536,7 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             fw.respond(f'#XPOLL: {fd},"0x{rev:08x}"')
 
 
-@V20.command("AT#XGETADDRINFO", order=24)
+@V20.command("AT#XGETADDRINFO", order=28)
 @guarded
 @set_only
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:

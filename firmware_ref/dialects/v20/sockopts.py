@@ -132,7 +132,7 @@ def _get(fw: Firmware, st: SocketState, name: int) -> None:
     # Every other name (SO_REUSEADDR and SO_BINDTODEVICE included) answers a plain OK.
 
 
-@V20.command("AT#XSOCKETOPT", order=13)
+@V20.command("AT#XSOCKETOPT", order=17)
 @guarded
 def handle_socketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if cmd_type is CmdType.TEST:
@@ -197,14 +197,13 @@ def _sec_set_str(fw: Firmware, st: SocketState, name: int, value: str) -> None:
         cfg = _security(st)
         # "NULL" in any case clears the hostname: no SNI and no name check.
         cfg.hostname = "" if value.upper() == "NULL" else value
-    elif name in _TLS_NOT_SUPPORTED:
-        fw.respond('#XSSOCKETOPT: "not supported"')
-        raise CommandError(f"TLS option {name} not supported")
     else:
+        # do_secure_socketopt_set_str knows TLS_HOSTNAME only: every other name, the
+        # "not supported" ones included, is a silent -ENOTSUP (slm_at_socket.c 411-436).
         raise CommandError(f"TLS option {name} takes no string")
 
 
-@V20.command("AT#XSSOCKETOPT", order=14)
+@V20.command("AT#XSSOCKETOPT", order=18)
 @guarded
 def handle_ssocketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if cmd_type is CmdType.TEST:

@@ -1,7 +1,7 @@
 """Golden transcripts: Serial Modem's asynchronous socket events.
 
-#XAPOLL URCs (sm_at_socket.c:375, poll work 326-440, handle_at_xapoll 2310-2379), #XSENDNTF
-(send_cb_fn 446-461), automatic reception (#XRECVCFG 2381-2466, auto_reception 238-264), all
+#XAPOLL URCs (sm_at_socket.c:375, poll work 314-438, handle_at_xapoll 2310-2379), #XSENDNTF
+(send_cb_fn 446-461), automatic reception (#XRECVCFG 2381-2466, auto_reception 234-264), all
 sent as idle work (sm_at_host.c idle_work, is_idle_ctx).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from smtools import ERROR, OK, at, info, open_tcp
+from smtools import ERROR, OK, at, info, local_port, open_tcp
 
 from firmware_ref.testing import FirmwareHarness
 
@@ -166,8 +166,8 @@ def test_recvcfg_errors(sm) -> None:
 
 
 def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
-    # POLLIN leaves the polled events when reported (poll work 402-404) and comes back with
-    # the next receive (do_recvfrom 1260): one URC per #XRECVFROM, however much is queued.
+    # POLLIN leaves the polled events when reported (poll work 404-406) and comes back with
+    # the next receive (do_recvfrom 1257): one URC per #XRECVFROM, however much is queued.
     assert at(sm, "AT#XAPOLL=,1,1") == OK
     assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
     send = 'AT#XSENDTO=0,0,0,"127.0.0.1",{},"{}"'
@@ -185,7 +185,7 @@ def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
 
 def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
     # With both #XAPOLL (POLLIN) and #XRECVCFG on, one poll work item queues the #XAPOLL URC
-    # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 238): the
+    # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 234): the
     # #XRECV header goes out first (rsp_send 1128), and data_send (sm_at_host.c) flushes the
     # pending URC before the payload. The URC ends up between header and data.
     fd = open_tcp(sm, tcp_echo.port)
@@ -195,3 +195,38 @@ def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
     assert sm.read_until(b"data\r\n") == (
         info(f"#XRECV: {fd},0,4") + info(f"#XAPOLL: {fd},1") + b"data\r\n"
     )
+
+
+def test_events_during_data_mode_come_after_it(sm, tcp_echo) -> None:
+    # Poll work while the host is not idle stores the events (delayed_revents, 348-353) and
+    # queues idle work; back in command mode they are re-armed and reported (356-365).
+    assert at(sm, "AT#XAPOLL=,1,1") == OK
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    assert at(sm, "AT#XBIND=0,0") == OK
+    udp_port = local_port(sm, 0)
+    fd = open_tcp(sm, tcp_echo.port)
+    assert at(sm, f"AT#XSEND={fd},2,0") == OK
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.sendto(b"while", ("127.0.0.1", udp_port))
+        sm.assert_silent(0.3)
+        sm.feed(b"+++")
+        out = sm.read_until(b"#XAPOLL: 0,1\r\n")
+    # Nothing was sent in data mode, so only the UDP socket has news, told after the exit.
+    assert out == b"\r\n#XDATAMODE: 0\r\n\r\n#XAPOLL: 0,1\r\n"
+
+
+def test_xapoll_stop_keeps_an_armed_report(sm, udp_echo) -> None:
+    # xapoll_stop (2246-2264) clears the requested events, not the ones already armed for a
+    # report (xapoll_events): the next POLLIN still produces one #XAPOLL.
+    assert at(sm, "AT#XAPOLL=,1,1") == OK
+    assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 0,2,17") + OK
+    assert at(sm, "AT#XAPOLL=,0") == OK
+    assert at(sm, "AT#XAPOLL?") == OK
+    send = f'AT#XSENDTO=0,0,0,"127.0.0.1",{udp_echo.port},"late"'
+    assert at(sm, send) == info("#XSENDTO: 0,0,4") + OK
+    assert sm.read_until(b"#XAPOLL: 0,1\r\n") == b"\r\n#XAPOLL: 0,1\r\n"
+    # Re-armed by the receive without a request: no more reports.
+    assert at(sm, "AT#XRECVFROM=0,0,0,5").endswith(b"late" + OK)
+    assert at(sm, send) == info("#XSENDTO: 0,0,4") + OK
+    udp_echo.wait_received(8)
+    sm.assert_silent(0.3)

@@ -64,6 +64,10 @@ FIXED = [
     b"AT#XAPOLL=,1,5\r",
     b"AT#XRECVCFG=,3\r",
     b"AT#XDATACTRL=50\r",
+    b"AT#XRECV=0,0,64,0\r",  # MSG_DONTWAIT: never blocks
+    b"AT#XRECVFROM=0,1,64,0,10\r",
+    b"AT#XRECVCFG=0,1,1\r",
+    b"AT#XCLOSE\r",
 ]
 
 param = st.one_of(

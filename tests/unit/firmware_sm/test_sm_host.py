@@ -8,10 +8,13 @@ app/Kconfig (CONFIG_SM_CR_TERMINATION default, SM_AT_ECHO_MAX_LEN 4096).
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from smtools import ERROR, OK, at, info
 
 from firmware_ref.dialects.sm.version import release
+from firmware_ref.testing import FirmwareHarness
 
 
 def test_version_command(sm) -> None:
@@ -171,3 +174,12 @@ def test_urcs_wait_for_data_mode_to_end(sm) -> None:
     assert frames[0] == b"\r\n#XDATAMODE: 0"
     assert [f.split(b",")[0] for f in frames[1:]] == [b"+CEREG: 2", b"+CEREG: 1"]
     assert out.endswith(b"\r\n")
+
+
+def test_credentials_never_reach_the_log() -> None:
+    log = io.StringIO()
+    secret = "-----BEGIN CERTIFICATE-----\r\nMIIsecretsecret\r\n-----END CERTIFICATE-----"
+    with FirmwareHarness(dialect="sm", verbose=True, log_stream=log) as h:
+        assert at(h, f'AT%CMNG=0,42,0,"{secret}"') == OK
+    assert "MIIsecretsecret" not in log.getvalue()
+    assert "%CMNG" in log.getvalue()

@@ -92,7 +92,7 @@ def test_v20_only_commands_are_gone(sm) -> None:
         "AT#XSOCKET=1,99,0",  # type not supported (572)
         "AT#XSOCKET=3,1,0",  # raw family needs raw type (558)
         "AT#XSOCKET=1,3,0",  # raw type needs AF_PACKET (558)
-        "AT#XSOCKET=1,1,0,11",  # cid > 10 (1338)
+        "AT#XSOCKET=1,1,0,11",  # cid > 10 (1336)
         "AT#XSOCKET=1,1,-1",  # role is a uint16_t
         "AT#XSOCKET=1,1",  # role missing
         "AT#XSOCKET=1,,0",  # empty type
@@ -156,7 +156,7 @@ def test_close_of_a_free_handle(sm) -> None:
 def test_tcp_string_and_hex(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     # do_send prints "#XSEND: <fd>,<result_type>,<sent>" (1064); do_recv "#XRECV: <fd>,<mode>,
-    # <len>" then the payload, raw or as lowercase hex (1128-1137, data_send_hex 1075). An odd
+    # <len>" then the payload, raw or as lowercase hex (1128-1137, data_send_hex 1076). An odd
     # hex string takes its first digit as a whole byte (Zephyr hex2bin).
     assert at(sm, f'AT#XSEND={fd},0,0,"hello"') == info(f"#XSEND: {fd},0,5") + OK
     tcp_echo.wait_received(5)
@@ -202,6 +202,8 @@ def test_recv_errors_and_timeout(sm, tcp_echo) -> None:
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, f"AT#XRECV={fd},2,0,1") == ERROR  # mode 2 is send-only (1818)
     assert at(sm, f"AT#XRECV={fd},0,0,1,2049") == ERROR  # over sm_data_buf: -ENOBUFS (1843)
+    assert at(sm, f"AT#XRECV={fd},0,0,1,-1") == ERROR  # -1 > sizeof(sm_data_buf) as size_t
+    assert at(sm, f"AT#XRECV={fd},0,0,1,0") == OK  # nrf_recv() of 0 bytes returns 0
     assert at(sm, f"AT#XRECV={fd},0,0") == ERROR  # timeout missing
     assert at(sm, f"AT#XRECV={fd},0,64,0") == ERROR  # MSG_DONTWAIT, nothing there: -EAGAIN
     assert at(sm, f"AT#XRECV={fd},0,0,1") == ERROR  # SO_RCVTIMEO of 1 s expires

@@ -103,7 +103,7 @@ def test_two_workers_two_simulators(tmp_path: Path) -> None:
 def test_part_of_the_suite_sharded_over_two_simulators(tmp_path: Path) -> None:
     """``pytest tests/slm -n 2 --board sim``, on a slice of the suite to keep the run short."""
     junit = tmp_path / "report.xml"
-    suite = REPO / "tests" / "slm"
+    suite = REPO / "tests" / "slm" / "v20"
     result = run_child(
         [
             str(suite / "test_sockets.py"),

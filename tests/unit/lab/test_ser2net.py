@@ -17,7 +17,7 @@ from pytest_slm.peers import TcpEcho
 from pytest_slm.simboard import SimulatorProcess
 
 REPO = Path(__file__).resolve().parents[3]
-SUITE = REPO / "tests" / "slm"
+SUITE = REPO / "tests" / "slm" / "v20"
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_suite_runs_through_rfc2217(sim_pty: str, tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output + server.log_text()
     assert " failed" not in result.stdout and " error" not in result.stdout, output
-    assert "PASSED tests/slm/test_transfer.py::test_tcp_client_echo" in result.stdout, output
+    assert "PASSED tests/slm/v20/test_transfer.py::test_tcp_client_echo" in result.stdout, output
     passed = [line for line in result.stdout.splitlines() if line.startswith("PASSED ")]
     assert len(passed) >= 5, output
 

@@ -73,7 +73,9 @@ def test_the_whole_suite_on_serial_modem(pytester: pytest.Pytester, tmp_path):
     # suite's size: a folder that stops being collected shows here).
     assert outcomes["passed"] >= 400, outcomes
     assert outcomes["skipped"] >= 500, outcomes
-    result.stdout.fnmatch_lines(["*v20 only; the board runs Serial Modem v2.0.0-preview1*"])
+    result.stdout.fnmatch_lines(
+        ["*SLM (v20) only; the board runs Serial Modem v2.0.0-preview1 (dialect sm)*"]
+    )
     result.stdout.fnmatch_lines(["*[[]slm] *: Serial Modem v2.0.0-preview1 (dialect sm)*"])
     # Every test's JUnit record names the dialect and the firmware version.
     import xml.etree.ElementTree as ET
@@ -149,12 +151,12 @@ class _LoseAByte:
 MUTATIONS = {
     "wrong-field": (
         _wrong_send_size,
-        "test_sm_transfer.py",
+        "test_serialmodem_transfer.py",
         "string_send_answers or hex_mode_both or either_case or zero_nibble or empty_string",
     ),
-    "missing-notification": (_no_send_notification, "test_sm_async.py", "with_ack"),
-    "wrong-events": (_wrong_apoll_events, "test_sm_async.py", "apoll_pollin"),
-    "lost-byte": (_LoseAByte, "test_sm_transfer.py", "echo or hex_mode or recv_data_len"),
+    "missing-notification": (_no_send_notification, "test_serialmodem_async.py", "with_ack"),
+    "wrong-events": (_wrong_apoll_events, "test_serialmodem_async.py", "apoll_pollin"),
+    "lost-byte": (_LoseAByte, "test_serialmodem_transfer.py", "echo or hex_mode or recv_data_len"),
 }
 
 

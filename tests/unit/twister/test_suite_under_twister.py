@@ -20,7 +20,7 @@ from twister_helpers import fake_tool, harness_env, run_pytest
 from pytest_slm.simboard import SimulatorProcess
 
 REPO = Path(__file__).resolve().parents[3]
-SUITE = REPO / "tests" / "slm"
+SUITE = REPO / "tests" / "slm" / "v20"
 
 # Framing the harness's reader would break: a payload with blank lines and no final newline.
 INNER = """
