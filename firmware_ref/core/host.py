@@ -458,7 +458,11 @@ class Firmware:
         idle time of the previous bytes (plus its own time on the line) is one event."""
         last = max(t, self._rx_enabled_at)
         parts = [data]
-        while True:
+        size = len(data)
+        # A full DMA buffer ends the event too (RX_RDY without the idle time): gathering no
+        # further also keeps a host that floods the line in the backlog, held back (RTS).
+        room = UART_RX_LEN - self._rx_pos % UART_RX_LEN
+        while size < room:
             wait = last + UART_RX_TIMEOUT_S - time.monotonic()
             try:
                 item = self._next_input(max(0.0, wait))
@@ -473,6 +477,7 @@ class Firmware:
                 self._held.appendleft((t2, more))
                 break
             parts.append(more)
+            size += len(more)
             last = max(t2, last)
         return last, b"".join(parts)
 
