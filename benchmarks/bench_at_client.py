@@ -99,8 +99,7 @@ def main() -> None:
     ):
         b, m = statistics.median(base), statistics.median(measured)
         print(
-            f"{name:<22} baseline {b * 1e6:8.1f} us   client {m * 1e6:8.1f} us   "
-            f"ratio {m / b:5.2f}"
+            f"{name:<22} baseline {b * 1e6:8.1f} us   client {m * 1e6:8.1f} us   ratio {m / b:5.2f}"
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from firmware_ref.core.dialect import DEFAULT_DIALECT, dialect_names
 from firmware_ref.core.host import FirmwareConfig
+from firmware_ref.net import latency
 from firmware_ref.transport import Board, PtyTransport, TcpTransport
 
 
@@ -48,6 +49,15 @@ def _baud(text: str) -> int:
     return value
 
 
+def _duration(text: str) -> float:
+    try:
+        return latency.parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 600ms or 0.6s, got {text!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="slm-sim", description="Simulated nRF91 Serial LTE Modem (SLM v2.0.x) board"
@@ -58,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", type=_host_port, metavar="HOST:PORT", help="serve raw TCP (port 0: any)"
     )
     p.add_argument("--baud", type=_baud, default=None, help="pace the UART at N baud")
+    p.add_argument(
+        "--latency",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="emulate a cellular network: every round trip to a peer or the DNS takes this"
+        " long (e.g. 600ms); connect, DNS, peer data and handshakes pay it",
+    )
+    p.add_argument(
+        "--jitter",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="vary each round trip uniformly by up to this much either way (e.g. 200ms)",
+    )
     p.add_argument("--address", type=_ip(4), default="127.0.0.1", help="PDP IPv4 address")
     p.add_argument("--address6", type=_ip(6), default="::1", help="PDP IPv6 address")
     p.add_argument("--online", action="store_true", help="boot registered (CFUN=1)")
@@ -73,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    latency.configure(latency.Conditions(args.latency, args.jitter))
     config = FirmwareConfig(
         baud=args.baud,
         address=args.address,

@@ -167,9 +167,9 @@ def provision(
         if '"' in cred.content:
             raise BringupError(f"{cred.describe()}: the content holds a '\"', which %CMNG "
                                "cannot carry inside its quoted string")
-        command = f'AT%CMNG=0,{slot},"{cred.content}"'
         try:
-            client.at(command, timeout=30.0)
+            # No local holds the command: pytest --showlocals would print the key from it.
+            client.at(f'AT%CMNG=0,{slot},"{cred.content}"', timeout=30.0)
         except SlmError as exc:
             # The client's own error quotes the command, i.e. the key; say what failed without it.
             raise BringupError(

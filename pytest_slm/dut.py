@@ -16,7 +16,7 @@ import serial
 
 from pytest_slm import dialects
 from pytest_slm.at.client import AtClient
-from pytest_slm.at.errors import AtError, AtTimeout, ProtocolError, SlmError
+from pytest_slm.at.errors import AtError, AtTimeout, OutOfStepError, ProtocolError, SlmError
 from pytest_slm.at.result import AtResult
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.slm_types import (
@@ -57,9 +57,32 @@ DATAMODE_CHUNK = 2048
 # The most a chunk may hold when a run of `+` must not be split: well clear of the point (256
 # bytes free) where the firmware flushes a full buffer by itself.
 DATAMODE_CHUNK_MAX = DATAMODE_BUFFER - 512
+# The most one chunk may hold at all: one byte more and the buffer-full flush (raw_rx_handler:
+# space < UART_RX_LEN, then uart_rx_disable) drops what arrives meanwhile on a board without
+# RTS/CTS. Stream sockets use it (a flush split at the ring's wrap is still one byte stream).
+DATAMODE_BURST_MAX = DATAMODE_BUFFER - 256
 _PLUS = DATAMODE_TERMINATOR[0]
-# Slack added to the firmware's inactivity time limit before the next chunk or the terminator.
-_IDLE_MARGIN = 0.05
+# Slack added to the firmware's inactivity time limit before the next chunk or the terminator,
+# at the least: the UART's RX timeout (2 ms, UART_RX_TIMEOUT_US) starts the timer after the last
+# byte, and a USB or TCP bridge delivers a burst a few milliseconds late. More when the link is
+# slower to answer (see DataMode.margin).
+_IDLE_MARGIN = 0.01
+# The slack after a burst that ends in `+`: if the next burst reached the board before the flush,
+# the two would join into a `+++` (a simulator on a busy host reads its pty late). Only runs of
+# `+` pay it; a merged burst of other bytes is still the same data.
+_PLUS_MARGIN = 0.05
+# A UART's bytes take their nominal time within a fraction of a percent (baud tolerance); a
+# paced bridge keeps its schedule. One percent covers both.
+_WIRE_SLACK = 1.01
+# The settle after a data-mode entry, as a multiple of a quick command's measured round trip (a
+# refusal comes back as fast as any answer: no network is involved), and its floor: a real UART
+# with a USB bridge answers within a few milliseconds; a simulator on a busy two-core host
+# sometimes reads its pty 50 ms late, so twice that.
+DATAMODE_SETTLE_FACTOR = 4.0
+DATAMODE_SETTLE_FLOOR = 0.1
+# What a write that would end at the ring's last two bytes sends after re-entering data mode:
+# short enough for one chunk, and the part before it then ends well clear of the wrap.
+_REENTRY_TAIL = 16
 
 _INT = r"(-?\d+)"
 _STR = r'"([^"]*)"'
@@ -107,9 +130,18 @@ def _ends_in_terminator(data: bytes, start: int, end: int) -> bool:
 class DataMode:
     """The open data-mode session `SlmDut.data_mode()` yields."""
 
-    def __init__(self, dut: SlmDut, time_limit_ms: int, minimum_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        dut: SlmDut,
+        time_limit_ms: int,
+        minimum_ms: int | None = None,
+        command: str | None = None,
+    ) -> None:
         self._dut = dut
         self.time_limit_ms = time_limit_ms
+        # The command that entered data mode: a write that would end where the terminator
+        # cannot be seen leaves and re-enters with it.
+        self.command = command
         # The board's UART speed, as its data-mode minimum (256 bytes of UART time + 10 ms)
         # gives it away: what the host port says is not it behind a pty or a TCP bridge.
         baud = getattr(dut.port, "baudrate", None) or DEFAULT_BAUD
@@ -117,8 +149,17 @@ class DataMode:
             baud = min(baud, 256 * 10 * 1000 / (minimum_ms - 10))
         self.baud = baud
         self.written = 0
-        # Bytes written since the line was last left idle for the time limit.
+        # Bytes written since the line was last left idle for the time limit, and when the last
+        # of them will have reached the board (each write goes on the wire once the line is free).
         self._unflushed = 0
+        self._wire_done = 0.0
+        self._last_byte = -1
+        # What the link adds to a quick command's round trip beyond the UART (a loaded host, a
+        # remote bridge): added to the silence, as a burst may reach the board that much late.
+        self.margin = _IDLE_MARGIN
+        # A stream socket: a flush split at the ring's wrap point is still one byte stream, so
+        # chunks may cross it (where no piece then ends in `+++`) and fill the whole buffer.
+        self.stream = False
         # Set once write_raw() ended with the terminator: the board leaves by our hand.
         self.terminated = False
         # Where the next byte lands in the firmware's 4096-byte ring (reset on entry): a flush
@@ -128,7 +169,7 @@ class DataMode:
     @property
     def idle(self) -> float:
         """Silence after which the firmware has flushed what it buffered."""
-        return self.time_limit_ms / 1000.0 + _IDLE_MARGIN
+        return self.time_limit_ms / 1000.0 + self.margin
 
     @property
     def active(self) -> bool:
@@ -141,9 +182,13 @@ class DataMode:
         # paced UART), so their transmission time counts too.
         if not self._unflushed:
             return
-        # Half as much again as the nominal transmission time: paced bridges and busy hosts
-        # deliver slower than the line rate, and a chunk still arriving is not yet flushed.
-        time.sleep(self.idle + 1.5 * self._unflushed * 10.0 / self.baud)
+        # The firmware flushes the time limit after the last byte reached it.
+        idle = self.idle
+        if self._last_byte == _PLUS:
+            idle = max(idle, self.time_limit_ms / 1000.0 + _PLUS_MARGIN)
+        left = self._wire_done + idle - time.monotonic()
+        if left > 0:
+            time.sleep(left)
         self._unflushed = 0
 
     def write(self, data: bytes, *, chunk: int = DATAMODE_CHUNK) -> None:
@@ -151,14 +196,49 @@ class DataMode:
 
         It goes in chunks the firmware flushes one by one; no chunk ends in `+++` nor crosses the
         ring buffer's wrap point, so the terminator is never seen inside the data.
+
+        Nor does a write end two or one bytes before the wrap point: the firmware hands the ring
+        over in contiguous pieces, so a `+++` there would reach it as `++` and `+`, two pieces of
+        data, and the board would never leave. Such a write leaves data mode a few bytes early
+        and re-enters (which resets the ring) for the rest.
         """
         data = bytes(data)
+        end_pos = (self._ring_pos + len(data)) % DATAMODE_BUFFER
+        if DATAMODE_BUFFER - end_pos < len(DATAMODE_TERMINATOR) and end_pos:
+            split = max(0, len(data) - _REENTRY_TAIL)
+            self._write_chunks(data[:split], chunk)
+            self._reenter()
+            self._write_chunks(data[split:], chunk)
+            return
+        self._write_chunks(data, chunk)
+
+    def _reenter(self) -> None:
+        if self.command is None:
+            raise ProtocolError(
+                "this write would end where the terminator straddles the firmware's ring wrap,"
+                " and the data-mode session does not know its entry command to start afresh",
+                command="<data mode write>",
+                transcript_tail=self._dut.transcript.tail(),
+            )
+        self.quiet()
+        if not self._dut.exit_data_mode(timeout=NETWORK_TIMEOUT):
+            raise AtError(
+                "the board left data mode by itself before the terminator (a send failed)",
+                command=self.command,
+                transcript_tail=self._dut.transcript.tail(),
+            )
+        self._dut.enter_data_mode(self.command)
+        self._ring_pos = 0
+
+    def _write_chunks(self, data: bytes, chunk: int) -> None:
         start = 0
         while start < len(data):
             # Never past the ring's wrap point, nor so far that the buffer-full flush kicks in.
             limit = min(len(data), start + DATAMODE_CHUNK_MAX, start + DATAMODE_BUFFER
                         - self._ring_pos)
             end = min(limit, start + chunk)
+            if self.stream and chunk >= DATAMODE_CHUNK:
+                end = self._stream_end(data, start, end)
             if _ends_in_terminator(data, start, end):
                 # Inside a run of `+`: take the whole run and the byte after it if they fit,
                 # otherwise stop where fewer than three `+` end the chunk.
@@ -175,6 +255,18 @@ class DataMode:
             start = end
             self.quiet()
 
+    def _stream_end(self, data: bytes, start: int, end: int) -> int:
+        """A stream's chunk end: the whole buffer's worth, across the wrap point, unless the
+        piece the firmware would hand over before the wrap ends in `+++` (raw_send would take
+        it for the terminator)."""
+        longest = min(len(data), start + DATAMODE_BURST_MAX)
+        wrap = start + DATAMODE_BUFFER - self._ring_pos
+        if longest <= end or _ends_in_terminator(data, start, min(wrap, longest)):
+            return end
+        if _ends_in_terminator(data, start, longest):
+            return end  # the `+` rules below choose this chunk's end
+        return longest
+
     def write_raw(self, data: bytes) -> None:
         """Bytes exactly as given, in one write, with no pacing (terminator tests)."""
         self._sent(bytes(data))
@@ -182,7 +274,11 @@ class DataMode:
             self.terminated = True
 
     def _sent(self, data: bytes) -> None:
+        on_wire = _WIRE_SLACK * len(data) * 10.0 / self.baud
+        self._wire_done = max(self._wire_done, time.monotonic()) + on_wire
         self._dut.write_data(data)
+        if data:
+            self._last_byte = data[-1]
         self._ring_pos = (self._ring_pos + len(data)) % DATAMODE_BUFFER
         self.written += len(data)
         self._unflushed += len(data)
@@ -273,6 +369,9 @@ class SlmDut(AtClient):
     _stale_boot = 0
 
     def at(self, command: str, *, timeout: float | None = None, check: bool = True) -> AtResult:
+        # A thin wrapper: hidden from tracebacks, so `--showlocals` cannot print a credential
+        # from its `command` (AtClient.at redacts its own).
+        __tracebackhide__ = True
         if command[:10].upper() == "AT#XSENDTO":
             self._sendto_target_stale = True
             self._stale_boot = self.boot_count
@@ -309,7 +408,7 @@ class SlmDut(AtClient):
                 pass
         try:
             self.at("AT", timeout=min(timeout, 3.0))
-        except (AtTimeout, AtError):
+        except (AtTimeout, AtError, OutOfStepError):
             self._recover_command_mode(timeout)
         self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
@@ -328,7 +427,7 @@ class SlmDut(AtClient):
             try:
                 self.at(line_end, timeout=1.5, check=False)
                 break
-            except AtTimeout:
+            except (AtTimeout, OutOfStepError):
                 continue
         self.wait_ready(timeout=timeout)
 
@@ -720,9 +819,14 @@ class SlmDut(AtClient):
             )
         if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
             self.clear_sendto_target()
+        started = time.monotonic()
         limits = self.datactrl_read()
+        self.tune_datamode(time.monotonic() - started)
         # The limit in force after entry: the current one, or the minimum the entry computes.
-        session = DataMode(self, limits.current or limits.minimum, limits.minimum)
+        session = DataMode(self, limits.current or limits.minimum, limits.minimum, command)
+        session.margin = self._datamode_margin
+        if command.upper() == "AT#XSEND":
+            session.stream = self._active_is_stream()
         self.enter_data_mode(command)
         try:
             yield session
@@ -736,6 +840,33 @@ class SlmDut(AtClient):
                 command=command,
                 transcript_tail=self.transcript.tail(),
             )
+
+    _datamode_margin = _IDLE_MARGIN
+    _round_trips: tuple[float, ...] = ()
+
+    def tune_datamode(self, round_trip: float) -> None:
+        """Fit the data-mode waits to the link, from a quick command's round trip (seconds).
+
+        v2.0 enters data mode silently: a refusal's ERROR comes back as fast as any answer, so a
+        few round trips of silence say the entry held. And a burst may reach the board late by
+        what the link adds to a round trip, so the silence after it grows by as much. The
+        slowest of the last few samples counts: one quick answer says little about the next."""
+        self._round_trips = (*self._round_trips[-7:], round_trip)
+        slowest = max(self._round_trips)
+        self.datamode_settle = max(DATAMODE_SETTLE_FLOOR, DATAMODE_SETTLE_FACTOR * slowest)
+        self._datamode_margin = max(_IDLE_MARGIN, slowest)
+
+    def _active_is_stream(self) -> bool:
+        try:
+            listing = self.sockets()
+        except SlmError:
+            return False
+        if listing.active is None:
+            return False
+        try:
+            return listing.get(listing.active).type == SocketType.STREAM
+        except KeyError:
+            return False
 
     def _target_may_be_stale(self) -> bool:
         return self._sendto_target_stale and self._stale_boot == self.boot_count

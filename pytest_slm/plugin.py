@@ -19,8 +19,8 @@ from pytest_slm.settings import settings_of
 from pytest_slm.sources.base import OpenContext, SourceUnavailable
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
-SESSIONS_KEY = pytest.StashKey[list[board_session.BoardSession]]()
 BROKEN_KEY = pytest.StashKey[str]()
+LATENCY_KEY = pytest.StashKey[report.latency.LatencyReport]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +38,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SESSIONS_KEY] = []
+    config.stash[LATENCY_KEY] = report.latency.LatencyReport(config)
+    config.pluginmanager.register(config.stash[LATENCY_KEY], "slm-latency")
     # Every option is parsed and checked here, once: a bad one stops the run with pytest's
     # usage-error status before collection.
     # (A conftest's pytest_configure may have asked for them first: they are built once.)
@@ -116,13 +117,16 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
         # The message is the whole story (what was looked for, the tool's output); the
         # plugin's own frames would only bury it.
         pytest.fail(failure, pytrace=False)
-    config.stash[SESSIONS_KEY].append(session)
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
         terminal.write_line(f"[slm] {session.name}: {session.dut.describe_firmware()}", bold=True)
     try:
         yield session
     finally:
+        request.config.stash[LATENCY_KEY].add(
+            f"{session.name} {session.url} ({session.dut.describe_firmware()})",
+            session.dut.timings,
+        )
         session.close()
 
 
@@ -153,16 +157,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if record is not None:
         report.finish_test(item, record, test_report)
     return test_report
-
-
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    for session in config.stash.get(SESSIONS_KEY, []):
-        if not session.dut.timings:
-            continue
-        terminalreporter.write_sep(
-            "-",
-            f"SLM command latency: {session.name} {session.url} "
-            f"({session.dut.describe_firmware()})",
-        )
-        for line in report.latency_summary(session.dut.timings):
-            terminalreporter.write_line(line)

@@ -154,6 +154,9 @@ class Firmware:
         self._reset_requested = False
         self._idle = threading.Event()
         self._idle_lock = threading.Lock()
+        # Bytes fed and not yet taken by the worker: what a UART with RTS/CTS would hold back.
+        self._backlog = 0
+        self._backlog_cond = threading.Condition()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -390,9 +393,28 @@ class Firmware:
     def feed(self, data: bytes) -> None:
         """Bytes from the host, as the UART received them (any size, any time)."""
         if data and not self._closed:
+            with self._backlog_cond:
+                self._backlog += len(data)
             with self._idle_lock:
                 self._idle.clear()
                 self._inbox.put((time.monotonic(), bytes(data)))
+
+    @property
+    def backlog(self) -> int:
+        """Bytes fed that the firmware has not taken yet."""
+        return self._backlog
+
+    def wait_backlog_below(self, limit: int, stop: threading.Event) -> None:
+        """Block the feeding side while more than ``limit`` bytes wait (RTS deasserted)."""
+        with self._backlog_cond:
+            while self._backlog > limit and not self._closed and not stop.is_set():
+                self._backlog_cond.wait(0.1)
+
+    def _took(self, item: tuple) -> None:
+        if isinstance(item[1], bytes):
+            with self._backlog_cond:
+                self._backlog -= len(item[1])
+                self._backlog_cond.notify_all()
 
     def submit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the worker between two pieces of input (the firmware's work queue),
@@ -412,13 +434,17 @@ class Firmware:
                 break
             if item[1] is _STOP or not drop(item[0]):
                 keep.append(item)
+            else:
+                self._took(item)
         for item in keep:
             self._inbox.put(item)
 
     def _next_input(self, timeout: float | None) -> tuple[float, object]:
         if self._held:
-            return self._held.popleft()
-        return self._inbox.get(timeout=timeout)
+            return self._held.popleft()  # already taken off the backlog
+        item = self._inbox.get(timeout=timeout)
+        self._took(item)
+        return item
 
     def _line_time(self, n: int) -> float:
         return n * 10.0 / self.config.effective_baud
@@ -432,7 +458,11 @@ class Firmware:
         idle time of the previous bytes (plus its own time on the line) is one event."""
         last = max(t, self._rx_enabled_at)
         parts = [data]
-        while True:
+        size = len(data)
+        # A full DMA buffer ends the event too (RX_RDY without the idle time): gathering no
+        # further also keeps a host that floods the line in the backlog, held back (RTS).
+        room = UART_RX_LEN - self._rx_pos % UART_RX_LEN
+        while size < room:
             wait = last + UART_RX_TIMEOUT_S - time.monotonic()
             try:
                 item = self._next_input(max(0.0, wait))
@@ -447,6 +477,7 @@ class Firmware:
                 self._held.appendleft((t2, more))
                 break
             parts.append(more)
+            size += len(more)
             last = max(t2, last)
         return last, b"".join(parts)
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from firmware_ref.net import latency
 from firmware_ref.net.errors import NetError
 from firmware_ref.net.security import (
     SecurityConfig,
@@ -69,6 +70,10 @@ class Endpoint:
         self.modem_options: dict[int, int | str] = {}
         # SO_RCVTIMEO in seconds, applied by blocking receives (0 = none).
         self.rcvtimeo = 0
+        # With an emulated round trip: when what the host socket holds reaches the modem.
+        self.visible_at: float | None = None
+        # The device's address for this family: where an unbound datagram socket binds.
+        self.local_ip: str | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -97,10 +102,35 @@ class Endpoint:
             return POLLNVAL
         revents = POLLIN if events & POLLIN and self._pending() else 0
         poller = select.poll()
-        poller.register(self.fileno(), events)
+        poller.register(self.fileno(), events | POLLIN)
+        arrived = 0
         for _fd, ev in poller.poll(0):
-            revents |= ev
-        return revents & _POLL_MASK
+            arrived |= ev
+        if self._in_flight(arrived):
+            arrived &= ~(POLLIN | POLLHUP | POLLERR)
+        return (revents | (arrived & (events | POLLHUP | POLLERR | POLLNVAL))) & _POLL_MASK
+
+    def _in_flight(self, arrived: int) -> bool:
+        """True while what the peer sent is still on its way (an emulated round trip)."""
+        if not arrived & (POLLIN | POLLHUP | POLLERR):
+            self.visible_at = None
+            return False
+        conditions = latency.current()
+        if not conditions.active:
+            return False
+        now = time.monotonic()
+        if self.visible_at is None:
+            self.visible_at = now + conditions.round_trip()
+        return now < self.visible_at
+
+    def _gate(self) -> None:
+        """A receive before the data's round trip is over finds nothing yet."""
+        if (
+            latency.current().active
+            and not self._pending()
+            and self.poll_now(POLLIN) & (POLLIN | POLLHUP | POLLERR) == 0
+        ):
+            raise NetError(errno.EAGAIN)
 
     def wait(self, events: int, timeout: float | None, stopping: threading.Event) -> int:
         """Block until ``events`` (or an error condition); 0 when ``timeout`` seconds pass."""
@@ -134,6 +164,9 @@ class Endpoint:
             if self.peer_ip():
                 # CPython's connect_ex reports EISCONN as success; the stack does not.
                 raise NetError(errno.EISCONN)
+            latency.wait_round_trip(stopping)  # SYN out, SYN-ACK (or RST) back
+            if stopping.is_set():
+                raise NetError(errno.EINTR, "interrupted by reset")
             rc = self._call(self.sock.connect_ex, addr)
             if rc == errno.EINPROGRESS:
                 # The kernel's own SYN retries bound this wait, as the modem's stack does.
@@ -142,8 +175,14 @@ class Endpoint:
             if rc:
                 raise NetError(rc)
         else:
+            self._bind_to_device()
             self._call(self.sock.connect, addr)
         self._after_connect(addr, stopping, creds or {})
+
+    def _bind_to_device(self) -> None:
+        """An unbound datagram socket takes the device's address (the host would take all)."""
+        if self.kind == SOCK_DGRAM and self.local_ip and not self.is_bound():
+            self.bind(self.local_ip, 0)
 
     def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
         """Where secure sockets run their handshake."""
@@ -153,6 +192,7 @@ class Endpoint:
 
     def accept(self, stopping: threading.Event, creds: Credentials | None = None):
         """One pending connection (the caller waited for POLLIN): ``(endpoint, peer_ip)``."""
+        self._gate()
         conn, addr = self._call(self.sock.accept)
         child = type(self)(self.family, self.kind, conn)
         return child, str(addr[0])
@@ -161,15 +201,18 @@ class Endpoint:
         return int(self._call(self.sock.send, data))
 
     def sendto(self, data: bytes, addr: tuple) -> int:
+        self._bind_to_device()
         return int(self._call(self.sock.sendto, data, addr))
 
     def recv(self, size: int) -> bytes:
+        self._gate()
         return bytes(self._call(self.sock.recv, size))
 
     def recvfrom(self, size: int) -> tuple[bytes, str]:
         if self.kind == SOCK_STREAM:
             data = self.recv(size)
             return data, self.peer_ip()
+        self._gate()
         data, addr = self._call(self.sock.recvfrom, size)
         ip = addr[0] if self.family in (AF_INET, AF_INET6) and addr else ""
         return bytes(data), str(ip)
@@ -236,11 +279,22 @@ class TlsEndpoint(Endpoint):
 
     def _handshake(self, tls: ssl.SSLSocket, stopping: threading.Event) -> None:
         deadline = _handshake_deadline(self.security)
+        waited = 0  # peer flights waited for (each paid its round trip)
         while True:
             try:
                 tls.do_handshake()
+                if not tls.server_side:
+                    # OpenSSL reads a flight loopback already delivered without asking us to
+                    # wait: charge the round trips a client's TLS 1.2 handshake takes anyway
+                    # (two flights, one when the session is resumed).
+                    for _ in range((1 if tls.session_reused else 2) - waited):
+                        latency.wait_round_trip(stopping)
                 return
             except ssl.SSLWantReadError:
+                # Our flight is out: the peer's answer to it pays its own round trip, even if
+                # loopback already delivered it.
+                self.visible_at = None
+                waited += 1
                 events = POLLIN
             except ssl.SSLWantWriteError:
                 events = POLLOUT
@@ -283,6 +337,7 @@ class TlsEndpoint(Endpoint):
             pass
 
     def accept(self, stopping: threading.Event, creds: Credentials | None = None):
+        self._gate()
         conn, addr = self._call(self.sock.accept)
         child = TlsEndpoint(self.family, self.kind, conn, self.security)
         try:
@@ -323,6 +378,7 @@ class TlsEndpoint(Endpoint):
         return self.send(data)
 
     def recv(self, size: int) -> bytes:
+        self._gate()
         return bytes(self._tls_call(lambda: self.tls.recv(size)))  # type: ignore[union-attr]
 
 
@@ -353,6 +409,7 @@ class DtlsEndpoint(Endpoint):
 
     def _feed(self, conn) -> None:
         """Move one datagram from the socket into OpenSSL (EAGAIN when there is none)."""
+        self._gate()
         conn.bio_write(self._call(self.sock.recv, _DATAGRAM_MAX))
 
     def _after_connect(self, addr: tuple, stopping: threading.Event, creds: Credentials) -> None:
@@ -376,6 +433,7 @@ class DtlsEndpoint(Endpoint):
                 break
             except SSL.WantReadError:
                 self._flush(conn)
+                self.visible_at = None  # the answer to this flight pays its own round trip
             except SSL.Error as exc:
                 # Send our alert (bad certificate...) before giving up, as a real stack does.
                 try:
@@ -421,6 +479,7 @@ class DtlsEndpoint(Endpoint):
         from OpenSSL import SSL
 
         conn = self._require_conn()
+        self._gate()
         while True:
             try:
                 data = conn.recv(size)
@@ -462,13 +521,34 @@ class RawEndpoint(Endpoint):
     The host stands in with an IPPROTO_RAW socket per IP version for sending (the destination
     is the packet's own) and a packet socket on the loopback interface for receiving, which
     keeps the IP packets addressed to the device's PDP addresses (``local_addresses``).
+
+    Loopback carries every test's traffic on this host, so the kernel filters (a socket filter
+    attached before the socket is bound): a packet socket that took all of it would fill its
+    receive buffer between two polls and drop the very packets addressed to the device.
     """
 
     def __init__(self, family: int, kind: int, sock: socket.socket) -> None:
         super().__init__(family, kind, sock)
-        self.local_addresses: tuple[str, ...] = ()
+        self._local: tuple[str, ...] = ()
         self._queue: list[bytes] = []
         self._senders: dict[int, socket.socket] = {}
+
+    @property
+    def local_addresses(self) -> tuple[str, ...]:
+        return self._local
+
+    @local_addresses.setter
+    def local_addresses(self, addresses: tuple[str, ...]) -> None:
+        self._local = tuple(addresses)
+        if self.closed:
+            return
+        _attach_filter(self.sock, self._local)
+        try:
+            self.sock.bind(("lo", _ETH_P_ALL))
+        except OSError as exc:
+            raise NetError.from_os(exc) from None
+        # Bound once; a later change of addresses only swaps the filter. What queued under the
+        # old one is re-checked by _wanted.
 
     def _wanted(self, packet: bytes) -> bool:
         import ipaddress
@@ -547,6 +627,84 @@ class RawEndpoint(Endpoint):
         super().close()
 
 
+# Classic BPF (linux/filter.h) for the raw socket's kernel-side filter.
+_SO_ATTACH_FILTER = 26
+_BPF_LD_W_ABS = 0x20
+_BPF_LD_B_ABS = 0x30
+_BPF_JEQ_K = 0x15
+_BPF_RSH_K = 0x74
+_BPF_RET_K = 0x06
+_SKF_AD_PKTTYPE = 0xFFFFF000 + 4
+_PACKET_HOST = 0
+
+
+def _filter_program(addresses: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    """Accept packets the host received (not loopback's copy of what was sent) whose IP
+    destination is one of ``addresses``; drop everything else in the kernel."""
+    import ipaddress
+
+    v4 = [ipaddress.ip_address(a).packed for a in addresses if ":" not in a]
+    v6 = [ipaddress.ip_address(a).packed for a in addresses if ":" in a]
+    accept: list[tuple[int, int, int, int]] = [(_BPF_RET_K, 0, 0, 0xFFFFFFFF)]
+    drop: list[tuple[int, int, int, int]] = [(_BPF_RET_K, 0, 0, 0)]
+
+    def match(offset: int, packed: bytes) -> list[tuple[int, int, int, int]]:
+        # Compare word by word; a mismatch jumps past the rest to "try the next address".
+        words = [int.from_bytes(packed[i : i + 4], "big") for i in range(0, len(packed), 4)]
+        code: list[tuple[int, int, int, int]] = []
+        for index, word in enumerate(words):
+            left = len(words) - index - 1  # words still to compare after this one
+            code.append((_BPF_LD_W_ABS, 0, 0, offset + 4 * index))
+            # on match: continue (last word: jump over the "no match" skip to accept)
+            code.append((_BPF_JEQ_K, 0, 2 * left + 1, word))
+        return code
+
+    def block(offset: int, addrs: list[bytes]) -> list[tuple[int, int, int, int]]:
+        # Each address: its compare run, then "matched: jump to accept". A mismatch lands on
+        # the next address; after the last, drop.
+        code: list[tuple[int, int, int, int]] = []
+        for packed in addrs:
+            run = match(offset, packed)
+            code += run + [("JA", 0, 0, 0)]
+        code += drop
+        return code
+
+    v4_code = block(16, v4)
+    v6_code = block(24, v6)
+    program: list[tuple[int, int, int, int]] = [
+        (_BPF_LD_W_ABS, 0, 0, _SKF_AD_PKTTYPE),
+        (_BPF_JEQ_K, 0, 0, _PACKET_HOST),  # jf patched below: to the final drop
+        (_BPF_LD_B_ABS, 0, 0, 0),
+        (_BPF_RSH_K, 0, 0, 4),
+        (_BPF_JEQ_K, 0, len(v4_code), 4),
+    ]
+    program += v4_code
+    program += [(_BPF_JEQ_K, 0, len(v6_code), 6)]
+    program += v6_code
+    program += drop + accept
+    size = len(program)
+    final_drop, final_accept = size - 2, size - 1
+    resolved: list[tuple[int, int, int, int]] = []
+    for pc, (code, jt, jf, k) in enumerate(program):
+        if code == "JA":
+            resolved.append((0x05, 0, 0, final_accept - pc - 1))  # BPF_JMP|BPF_JA
+            continue
+        if pc == 1:
+            jf = final_drop - pc - 1
+        resolved.append((code, jt, jf, k))
+    return resolved
+
+
+def _attach_filter(sock: socket.socket, addresses: Sequence[str]) -> None:
+    import ctypes
+
+    program = _filter_program(addresses)
+    raw = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(raw, len(raw))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(buffer))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+
+
 def _same_ip(a: str, b: str) -> bool:
     import ipaddress
 
@@ -577,13 +735,9 @@ def open_endpoint(family: int, kind: int, security: SecurityConfig | None = None
         elif kind == SOCK_DGRAM:
             sock = socket.socket(host_family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         elif kind == SOCK_RAW:
-            # Cooked packet socket: IP packets without a link header, on loopback only.
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_ALL))
-            try:
-                sock.bind(("lo", _ETH_P_ALL))
-            except OSError:
-                sock.close()
-                raise
+            # Cooked packet socket: IP packets without a link header, on loopback only. Protocol
+            # 0 receives nothing until setting local_addresses filters it and binds it.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
             return RawEndpoint(family, kind, sock)
         else:
             raise NetError(errno.EPROTOTYPE)
@@ -619,6 +773,11 @@ def poll_endpoints(
         if stopping.is_set():
             raise NetError(errno.EINTR, "interrupted by reset")
         step = _SLICE if deadline is None else min(_SLICE, deadline - now)
+        in_flight = [t for ep in endpoints if (t := ep.visible_at) is not None and t > now]
+        if in_flight:
+            # The kernel would report the held-back data at once: sleep until it lands.
+            stopping.wait(max(0.0, min(step, min(in_flight) - now)))
+            continue
         poller = select.poll()
         for ep in endpoints:
             fd = ep.fileno()

@@ -6,6 +6,8 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+from firmware_ref.net import latency
+
 # Zephyr's address family numbers (AF_INET 1, AF_INET6 2) differ from the host's.
 _HOST_FAMILY = {0: socket.AF_UNSPEC, 1: socket.AF_INET, 2: socket.AF_INET6}
 
@@ -45,6 +47,8 @@ class Address:
 
 
 def _lookup(host: str, family: int) -> list[tuple[int, str]]:
+    if not _is_literal(host):
+        latency.wait_round_trip()  # the query to the network's DNS server and its answer
     try:
         # SOCK_DGRAM keeps glibc from tripling every address (one per socket type); the modem
         # answers one entry per address.
@@ -61,6 +65,14 @@ def _lookup(host: str, family: int) -> list[tuple[int, str]]:
         elif fam == socket.AF_INET6:
             out.append((2, ip))
     return out
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def getaddrinfo_list(host: str, family: int = 0) -> list[Address]:

@@ -6,6 +6,7 @@ from pytest_slm.at.errors import (
     AtTimeout,
     BoardResetError,
     LinkError,
+    OutOfStepError,
     ProtocolError,
     SlmError,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "AtTimeout",
     "BoardResetError",
     "LinkError",
+    "OutOfStepError",
     "ProtocolError",
     "SlmError",
     "Transcript",

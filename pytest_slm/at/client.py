@@ -11,7 +11,9 @@ no command in flight every line is unsolicited.
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import threading
 import time
 from collections import deque
@@ -19,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
+from serial.urlhandler import protocol_socket
 
 from pytest_slm.at.errors import (
     AtError,
     AtTimeout,
     BoardResetError,
     LinkError,
+    OutOfStepError,
     ProtocolError,
     SlmError,
 )
@@ -32,14 +36,44 @@ from pytest_slm.at.framing import MAX_PAYLOAD, V20, Framing
 from pytest_slm.at.result import FINAL_ERROR, FINAL_OK, AtResult, is_final
 from pytest_slm.at.transcript import RX, TX, Transcript
 
+try:  # pyserial's tty class on POSIX hosts
+    from serial.serialposix import Serial as _POSIX_SERIAL
+except ImportError:  # pragma: no cover (Windows)
+    _POSIX_SERIAL = None  # type: ignore[assignment,misc]
+
 BANNER = "Ready"
+_BANNER_LINE = b"Ready\r\n"
 TERMINATOR = b"+++"
 
 # Lines SLM v2.0 may send at any time. `Ready` is handled on its own (it also means a reset).
 # Each generation's list lives in its Framing (pytest_slm.at.framing).
 URC_PREFIXES: tuple[str, ...] = V20.urc_prefixes
 
+# `+CEREG: <stat>[,"<tac>"...]` and `+CSCON: <mode>` are notifications even while `AT+CEREG?`
+# or `AT+CSCON?` runs: their read answers start with two integers (`+CEREG: <n>,<stat>...`).
+# The modem sends a registration change whenever it happens, in the middle of a read too.
+_URC_FORM = re.compile(r'^\+(?:CEREG|CSCON): \d+(?:,"|$)')
 _COMMAND_NAME = re.compile(r"^AT([+%#][A-Za-z0-9]+)", re.IGNORECASE)
+# After an abandoned command, one of these goes out before anything else: its answer carries its
+# own prefix, so the lines before it are the abandoned command's. Modem commands without side
+# effects that every SLM generation passes through; a probe is never one whose answer could be
+# outstanding already (same prefix as an abandoned command).
+PROBES: tuple[str, ...] = ("AT+CFUN?", "AT+CMEE?", "AT+CGSN=1", "AT+CGEREP?")
+
+
+class SecretText(str):
+    """A command that carries a credential: its repr (what tracebacks, `--showlocals` and error
+    messages print) never shows it."""
+
+    def __repr__(self) -> str:
+        return f"'{self[:12]}...<redacted {len(self)} chars>'"
+
+
+class SecretBytes(bytes):
+    """The bytes of a `SecretText` command on their way to the port."""
+
+    def __repr__(self) -> str:
+        return f"b'{self[:12].decode('latin-1')}...<redacted {len(self)} bytes>'"
 
 
 def expected_prefix(command: str) -> str | None:
@@ -70,6 +104,7 @@ class _Pending:
     garbage: list[str] = field(default_factory=list)
     final: str | None = None
     error: SlmError | None = None
+    abandoned: bool = False
 
     @property
     def done(self) -> bool:
@@ -104,10 +139,19 @@ class AtClient:
         self.in_data_mode = False
         self.boot_count = 0
         self.strays: list[str] = []
-        self.timings: list[tuple[str, float]] = []
+        # (command name, seconds to its final result, whether that result was OK): the run's
+        # latency table reads these.
+        self.timings: list[tuple[str, float, bool]] = []
         self._urcs: deque[str] = deque()
         self._pending: _Pending | None = None
-        self._orphaned = False
+        # Commands whose answer may still come (timed out, cut by a reboot or a bad header).
+        self._abandoned: list[str] = []
+        # The last probe sent to prove the board back in step (its prefix is unique among the
+        # abandoned commands), and whether its own answer line has arrived.
+        self._awaiting: str | None = None
+        self._identified = False
+        # Boot banners seen with no command pending and not yet reported or waited for.
+        self._unseen_boots = 0
         self._late_refusal: str | None = None
         self._left_by_board = False
         self._link_error: LinkError | None = None
@@ -118,6 +162,8 @@ class AtClient:
         self._cond = threading.Condition()
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
+        # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
+        self._raw_socket = isinstance(port, protocol_socket.Serial)
         self._configure_port()
         self._reader = threading.Thread(target=self._read_loop, name="slm-at-reader", daemon=True)
         self._reader.start()
@@ -137,13 +183,50 @@ class AtClient:
         except (ValueError, serial.SerialException):
             pass
 
+    def _local_fd(self) -> int | None:
+        """The file descriptor of a local tty port (pyserial's posix Serial), else None."""
+        port = self.port
+        if _POSIX_SERIAL is not None and type(port) is _POSIX_SERIAL:
+            fd = port.fd
+            return fd if isinstance(fd, int) and port.is_open else None
+        return None
+
+    def _read_chunk(self) -> bytes:
+        sock = getattr(self.port, "_socket", None) if self._raw_socket else None
+        if sock is not None:
+            # pyserial's socket:// reports at most 1 byte waiting, and a read of more blocks
+            # until that many arrive: take whatever the socket holds instead.
+            ready, _, _ = select.select([sock], [], [], 0.05)
+            if not ready:
+                return b""
+            data = sock.recv(65536)
+            if not data:
+                raise serial.SerialException("the remote end closed the connection")
+            return data
+        fd = self._local_fd()
+        if fd is not None:
+            # A local tty: one select and one read take everything that has arrived, where
+            # pyserial's in_waiting + read(n) costs an ioctl and a select per call, and wakes
+            # the framer once per byte of an answer that trickles in.
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                return b""
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return b""
+            if not data:
+                raise serial.SerialException("the port reports data but returned none")
+            return data
+        waiting = self.port.in_waiting
+        return self.port.read(min(max(waiting, 1), 65536))
+
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                waiting = self.port.in_waiting
-                data = self.port.read(min(max(waiting, 1), 65536))
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-                # TypeError/AttributeError: pyserial's posix port after close() from another thread
+                data = self._read_chunk()
+            except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
+                # TypeError/AttributeError/ValueError: a port closed from another thread
                 if self._stop.is_set():
                     return
                 self._lost(exc)
@@ -164,11 +247,33 @@ class AtClient:
                 self._pending.error = self._link_error
             self._cond.notify_all()
 
+    def _check_link(self, command: str | None = None) -> None:
+        lost = self._link_error
+        if lost is not None:
+            # A new error each time: re-raising one object would grow its traceback forever.
+            raise LinkError(
+                f"the link was lost earlier ({lost.reason})",
+                command=command,
+                transcript_tail=lost.transcript_tail,
+            )
+
     def _write(self, data: bytes) -> None:
-        if self._link_error is not None:
-            raise self._link_error
+        self._check_link()
         self.transcript.record(TX, data)
         try:
+            fd = self._local_fd()
+            if fd is not None:
+                # A local tty: os.write straight away (pyserial adds a select per write, and
+                # flush() a tcdrain that waits for the UART to send the bytes, which nothing
+                # here needs: the answer is the event). The rest, if the buffer is full, goes
+                # through pyserial and its write timeout.
+                try:
+                    written = os.write(fd, data)
+                except BlockingIOError:
+                    written = 0
+                if written < len(data):
+                    self.port.write(data[written:])
+                return
             self.port.write(data)
             self.port.flush()
         except serial.SerialTimeoutException as exc:
@@ -188,6 +293,18 @@ class AtClient:
         while index < len(data):
             if self._payload_left:
                 chunk = data[index : index + self._payload_left]
+                owner = self._pending
+                if owner is None or owner.done:
+                    # Nobody waits for this payload (its command was abandoned): a boot banner in
+                    # it is the board rebooting before it sent the rest, not data.
+                    cut = chunk.find(_BANNER_LINE)
+                    if cut >= 0:
+                        lost = len(self._payload) + cut
+                        self.strays.append(f"<{lost}-byte payload cut by a reboot>")
+                        self._payload.clear()
+                        self._payload_left = 0
+                        index += cut
+                        continue
                 self._payload.extend(chunk)
                 self._payload_left -= len(chunk)
                 index += len(chunk)
@@ -238,25 +355,22 @@ class AtClient:
             self.boot_count += 1
             self.in_data_mode = False
             self._urcs.append(BANNER)
-            # A board that booted under a command, or under one we gave up on, may still answer
-            # it once it runs (input its UART held): the next command must not take that answer
-            # for its own. If no answer comes, the next command's quiet-line resync ends this.
+            # A board that booted under a command may still answer it once it runs (input its
+            # UART held): the command is abandoned, and the next one first proves the board is
+            # back in step.
             if pending is not None:
-                self._orphaned = True
                 pending.error = BoardResetError(
                     "the board printed its boot banner while the command was pending",
                     command=pending.command,
                     received=pending.lines + [line],
                     transcript_tail=self.transcript.tail(),
                 )
+                self._abandon(pending)
+            else:
+                self._unseen_boots += 1
             return
-        if self._orphaned and not self.framing.is_urc(line):
-            # Answers to commands we gave up on (how many is unknown after a reboot) until the
-            # next command's quiet-line resync; notifications still queue.
-            self.strays.append(line)
-            header = self.framing.payload_header(line)
-            if header is not None:
-                self._payload_left = header.wire
+        if self._abandoned and pending is None and not self.framing.is_urc(line):
+            self._on_stale_line(line)
             return
         if self.framing.is_payload_header(line):
             self._on_payload_header(line, pending)
@@ -266,7 +380,11 @@ class AtClient:
             return
         if is_final(line):
             pending.final = line
-        elif pending.prefix is not None and line.startswith(pending.prefix):
+        elif (
+            pending.prefix is not None
+            and line.startswith(pending.prefix)
+            and not _URC_FORM.match(line)
+        ):
             pending.lines.append(line)
         elif (
             pending.command == TERMINATOR.decode()
@@ -282,6 +400,28 @@ class AtClient:
             pending.lines.append(line)
         if not _printable(line):
             pending.garbage.append(line)
+
+    def _on_stale_line(self, line: str) -> None:
+        """A line while commands are abandoned: theirs, until the probe's own answer (its prefixed
+        line, then OK) proves that the board has answered everything sent before it."""
+        self.strays.append(line)
+        probe = self._awaiting
+        if probe is not None and line.startswith(expected_prefix(probe) or "\0"):
+            self._identified = True
+            return
+        if self._identified and is_final(line):
+            self._identified = False
+            if line == FINAL_OK:
+                self.strays.pop()
+                self.strays.pop()
+                self._abandoned.clear()
+                self._awaiting = None
+                self.transcript.note(f"back in step: {probe} answered")
+            return
+        self._identified = False
+        header = self.framing.payload_header(line)
+        if header is not None:
+            self._payload_left = header.wire
 
     def _on_payload_header(self, line: str, pending: _Pending | None) -> None:
         header = self.framing.payload_header(line)
@@ -309,6 +449,7 @@ class AtClient:
             )
             if pending is not None:
                 pending.error = problem
+                self._abandon(pending)
             else:
                 self.strays.append(line)
             return
@@ -341,13 +482,15 @@ class AtClient:
 
     # ------------------------------------------------------------------------------ commands
 
-    def _begin(self, command: str) -> _Pending:
-        if self._link_error is not None:
-            raise self._link_error
-        if self._orphaned:
-            # The board may still answer a command we gave up on; a sequential board has done
-            # so once the line goes quiet, and if it never answers, quiet says that too.
-            self._resync(quiet=0.2, limit=2.0)
+    def _begin(self, command: str, timeout: float | None = None) -> _Pending:
+        self._check_link(command)
+        self._report_unseen_boot(command)
+        if self._abandoned and not self.in_data_mode and command[:2].upper() == "AT":
+            # Not in data mode (a probe there would be payload), and not before the bare line
+            # ends and quotes a recovery sends to finish a half-typed line (a probe would be
+            # typed into that line).
+            self._prove_in_step(command, self.timeout if timeout is None else timeout)
+            self._report_unseen_boot(command)
         pending = _Pending(command=command, prefix=expected_prefix(command))
         with self._cond:
             self._pending = pending
@@ -366,12 +509,30 @@ class AtClient:
     def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
         with self._cond:
             self._pending = None
-            if not completed or isinstance(pending.error, BoardResetError):
-                self._orphaned = True
+            if not completed or (
+                pending.error is not None and not isinstance(pending.error, LinkError)
+            ):
+                self._abandon(pending)
             partial = bytes(self._line)
+            rebooted = bool(self._payload_left) and _BANNER_LINE in self._payload
+            if rebooted and not completed:
+                # The board rebooted inside the payload: its banner is in the bytes taken as
+                # data, and the rest of the payload will never come.
+                self.strays.append(f"<{len(self._payload)}-byte payload cut by a reboot>")
+                self._payload.clear()
+                self._payload_left = 0
+                self.boot_count += 1
+                self.in_data_mode = False
         duration = time.monotonic() - pending.started
         if pending.error is not None:
             raise pending.error
+        if not completed and rebooted:
+            raise BoardResetError(
+                "the board printed its boot banner inside the payload it was sending",
+                command=pending.command,
+                received=list(pending.lines),
+                transcript_tail=self.transcript.tail(),
+            )
         if not completed:
             received = list(pending.lines)
             if partial:
@@ -390,7 +551,7 @@ class AtClient:
                 received=pending.lines + [pending.final or ""],
                 transcript_tail=self.transcript.tail(),
             )
-        self.timings.append((pending.prefix or pending.command, duration))
+        self.timings.append((pending.prefix or pending.command, duration, pending.final == "OK"))
         return AtResult(
             command=pending.command,
             lines=pending.lines,
@@ -405,7 +566,11 @@ class AtClient:
         With `check` (the default) ERROR / +CME ERROR / +CMS ERROR raise `AtError`.
         """
         timeout = self.timeout if timeout is None else timeout
+        if self._secret_in(command):
+            # Every frame and error that holds it shows `<redacted>` (pytest --showlocals).
+            command = SecretText(command)
         with self._command_lock:
+            self._check_link(command)
             if self.in_data_mode:
                 raise ProtocolError(
                     "the board is in data mode: leave it (exit_data_mode) before sending commands",
@@ -413,8 +578,9 @@ class AtClient:
                     transcript_tail=self.transcript.tail(),
                 )
             self._raise_late_refusal(command)
-            pending = self._begin(command)
-            self._write(command.encode("latin-1") + self.framing.command_end)
+            pending = self._begin(command, timeout)
+            wire = SecretBytes if isinstance(command, SecretText) else bytes
+            self._write(wire(command.encode("latin-1") + self.framing.command_end))
             result = self._finish(pending, self._wait(pending, timeout), timeout)
         if check and not result.ok:
             raise AtError(
@@ -448,6 +614,7 @@ class AtClient:
         """
         settle = self.datamode_settle if settle is None else settle
         with self._command_lock:
+            self._check_link(command)
             if self.in_data_mode:
                 raise ProtocolError(
                     "already in data mode", command=command, transcript_tail=self.transcript.tail()
@@ -462,9 +629,11 @@ class AtClient:
             with self._cond:
                 self._pending = None
                 if pending.error is not None:
+                    if not isinstance(pending.error, LinkError):
+                        self._abandon(pending)
                     raise pending.error
                 if not answered and self.framing.datamode_entry_answered:
-                    self._orphaned = True
+                    self._abandon(pending)
                     raise AtTimeout(
                         f"no answer to a data-mode entry within {settle:g} s",
                         command=command,
@@ -486,6 +655,7 @@ class AtClient:
     def write_data(self, data: bytes) -> None:
         """Raw bytes to the socket while in data mode (CR, LF, NUL and quotes are data)."""
         with self._command_lock:
+            self._check_link("<data mode write>")
             self._raise_late_refusal("<data mode write>")
             if not self.in_data_mode:
                 why = " (the board left it by itself: a send failed)" if self._left_by_board else ""
@@ -505,10 +675,11 @@ class AtClient:
         """
         timeout = self.timeout if timeout is None else timeout
         with self._command_lock:
+            self._check_link("+++")
             self._raise_late_refusal("+++")
             if not self.in_data_mode:
                 return not self._left_by_board
-            pending = self._begin("+++")
+            pending = self._begin("+++", timeout)
             self._write(TERMINATOR)
             completed = self._wait(pending, timeout)
             with self._cond:
@@ -572,9 +743,10 @@ class AtClient:
                 for line in list(self._urcs):
                     if line.startswith(prefix) and (match is None or match(line)):
                         self._urcs.remove(line)
+                        if line == BANNER:
+                            self._unseen_boots = 0  # the caller waited for the reboot
                         return line
-                if self._link_error is not None:
-                    raise self._link_error
+                self._check_link()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AtTimeout(
@@ -592,7 +764,7 @@ class AtClient:
         with self._cond:
             while not self._urc_payloads:
                 if self._link_error is not None:
-                    raise self._link_error
+                    self._check_link()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AtTimeout(
@@ -623,6 +795,7 @@ class AtClient:
         """Wait until the board answers: a queued `Ready`, or `AT` answered with OK."""
         deadline = time.monotonic() + timeout
         last: SlmError | None = None
+        self._unseen_boots = 0  # a boot is what the caller waits for
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -635,7 +808,7 @@ class AtClient:
             try:
                 self.at("AT", timeout=min(probe_interval, left))
                 return
-            except (AtTimeout, BoardResetError) as exc:
+            except (AtTimeout, BoardResetError, OutOfStepError) as exc:
                 # A board that boots while the probe is in flight may still answer it after the
                 # banner; the next probe first lets that answer arrive and drops it.
                 last = exc
@@ -644,21 +817,68 @@ class AtClient:
             except LinkError:
                 raise
 
-    def _resync(self, quiet: float, limit: float) -> None:
-        """Treat what the board still sends as the tail of the abandoned command, until the
-        line has been quiet for `quiet` seconds (or `limit` passed)."""
-        deadline = time.monotonic() + limit
+    def _abandon(self, pending: _Pending) -> None:
+        """Its answer, or the rest of it, may still come (call with the condition held)."""
+        if not pending.abandoned:
+            pending.abandoned = True
+            self._abandoned.append(pending.command)
+
+    def _report_unseen_boot(self, command: str) -> None:
         with self._cond:
-            self._orphaned = True
-            while True:
-                now = time.monotonic()
-                idle_for = now - self._last_rx
-                if idle_for >= quiet or now >= deadline:
+            boots, self._unseen_boots = self._unseen_boots, 0
+        if boots:
+            raise BoardResetError(
+                "the board rebooted (a Ready banner with no command pending) since the last"
+                " command: what was set up before is gone",
+                command=command,
+                transcript_tail=self.transcript.tail(),
+            )
+
+    def _prove_in_step(self, command: str, timeout: float) -> None:
+        """Send a probe whose answer names itself and wait for that answer: what comes before it
+        belongs to the abandoned commands. OutOfStepError when it does not come in time."""
+        with self._cond:
+            outstanding = self._abandoned + ([self._awaiting] if self._awaiting else [])
+            used = {expected_prefix(c) for c in outstanding}
+            probe = next((p for p in PROBES if expected_prefix(p) not in used), None)
+            if probe is None and self._awaiting is None:
+                raise OutOfStepError(
+                    f"{len(self._abandoned)} commands are still unanswered "
+                    f"({', '.join(self._abandoned[-4:])}) and no probe is free of them",
+                    command=command,
+                    transcript_tail=self.transcript.tail(),
+                )
+            if probe is not None:
+                # A new probe; an earlier one still out is then just another abandoned command.
+                if self._awaiting is not None:
+                    self._abandoned.append(self._awaiting)
+                self._awaiting = probe
+                self._identified = False
+            waiting_for = self._awaiting
+        if probe is not None:
+            self._write(probe.encode("latin-1") + self.framing.command_end)
+        # With every probe out already, the last one's answer (its prefix is unique among the
+        # abandoned) is awaited without sending more.
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._abandoned and self._link_error is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     break
-                self._cond.wait(min(quiet - idle_for, deadline - now))
-            self._orphaned = False
-            self._payload_left = 0
-            self._line.clear()
+                self._cond.wait(left)
+            if not self._abandoned:
+                return
+        self._check_link(command)
+        raise OutOfStepError(
+            f"after abandoning {self._abandoned[0]!r} the board did not answer the probe "
+            f"{waiting_for!r} within {timeout:g} s, so a later answer could still be an abandoned"
+            f" command's; {command!r} was not sent",
+            command=command,
+            transcript_tail=self.transcript.tail(),
+        )
+
+    def _secret_in(self, command: str) -> bool:
+        return self.transcript.holds_secret(command)
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -668,10 +888,24 @@ class AtClient:
             self._write(data)
 
     @property
+    def in_step(self) -> bool:
+        """No abandoned command can still answer (nothing to prove before the next one)."""
+        with self._cond:
+            return not self._abandoned
+
+    @property
     def link_error(self) -> LinkError | None:
         return self._link_error
 
     def close(self) -> None:
+        with self._cond:
+            if self._link_error is None:
+                self._link_error = LinkError(
+                    "the client was closed", transcript_tail=self.transcript.tail()
+                )
+            if self._pending is not None and not self._pending.done:
+                self._pending.error = self._link_error
+            self._cond.notify_all()
         self._stop.set()
         if self.close_port:
             try:

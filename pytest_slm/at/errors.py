@@ -6,6 +6,17 @@ on a lab board is usually read hours later from a CI log, with no chance to look
 
 from __future__ import annotations
 
+# A message is read by a person: a board spewing megabytes must not make it megabytes long.
+MAX_LINE = 300
+MAX_RECEIVED = 20
+MAX_TAIL_LINES = 40
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f" ...({len(text) - limit} chars)... " + text[-limit // 2 :]
+
 
 class SlmError(Exception):
     """Base of every error the AT client raises."""
@@ -27,16 +38,20 @@ class SlmError(Exception):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        parts = [f"{self.kind}: {self.reason}"]
+        parts = [f"{self.kind}: {_clip(self.reason, MAX_LINE * 4)}"]
         if self.command is not None:
-            parts.append(f"  command:  {self.command!r}")
+            parts.append(f"  command:  {_clip(repr(self.command), MAX_LINE)}")
         if self.received:
-            parts.append("  received: " + " | ".join(repr(line) for line in self.received))
+            shown = [_clip(repr(line), MAX_LINE) for line in self.received[-MAX_RECEIVED:]]
+            dropped = len(self.received) - len(shown)
+            prefix = f"({dropped} earlier lines) " if dropped else ""
+            parts.append("  received: " + prefix + " | ".join(shown))
         elif self.command is not None:
             parts.append("  received: nothing")
         if self.transcript_tail:
             parts.append("  transcript tail:")
-            parts.extend("    " + line for line in self.transcript_tail.splitlines())
+            tail = self.transcript_tail.splitlines()[-MAX_TAIL_LINES:]
+            parts.extend("    " + _clip(line, MAX_LINE) for line in tail)
         return "\n".join(parts)
 
 
@@ -75,12 +90,19 @@ class LinkError(SlmError):
     kind = "serial link lost"
 
 
+class OutOfStepError(SlmError):
+    """After an abandoned command the board did not answer a probe that identifies itself, so
+    its next answer could still be the abandoned command's: nothing is attributed meanwhile."""
+
+    kind = "board out of step"
+
+
 def error_code_of(final: str) -> int | None:
     """The numeric code of `+CME ERROR: n` / `+CMS ERROR: n`, None for plain ERROR or OK."""
     for prefix in ("+CME ERROR:", "+CMS ERROR:"):
         if final.startswith(prefix):
             try:
-                return int(final[len(prefix):].strip())
+                return int(final[len(prefix) :].strip())
             except ValueError:
                 return None
     return None

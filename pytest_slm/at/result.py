@@ -87,7 +87,7 @@ class AtResult:
     def with_prefix(self, prefix: str) -> list[str]:
         """The info lines starting with `prefix` (`#XSOCKET` or `#XSOCKET:`), prefix removed."""
         head = prefix if prefix.endswith(":") else prefix + ":"
-        return [line[len(head):].lstrip(" ") for line in self.lines if line.startswith(head)]
+        return [line[len(head) :].lstrip(" ") for line in self.lines if line.startswith(head)]
 
     def values(self, prefix: str) -> list[list[int | str | None]]:
         """The parameters of every info line with `prefix`, parsed by `split_params`."""

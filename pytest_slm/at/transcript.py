@@ -62,6 +62,12 @@ class Transcript:
                     self._secrets.append(piece)
             self._secrets.sort(key=len, reverse=True)
 
+    def holds_secret(self, text: str | bytes) -> bool:
+        """True when `text` contains a registered secret (or a line of one)."""
+        raw = text.encode("latin-1", "replace") if isinstance(text, str) else text
+        with self._lock:
+            return any(secret in raw for secret in self._secrets)
+
     def record(self, direction: str, data: bytes) -> None:
         if not data:
             return

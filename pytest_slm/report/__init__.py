@@ -7,18 +7,18 @@ slice of the wire, and the JUnit report names the board, port and transcript fil
 from __future__ import annotations
 
 import re
-import statistics
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from pytest_slm.at.transcript import Transcript
+from pytest_slm.report import latency
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def add_options(group: pytest.OptionGroup) -> None:
+    latency.add_options(group)
     group.addoption(
         "--slm-log-dir",
         default=None,
@@ -72,19 +72,3 @@ def finish_test(item: pytest.Item, record: RunRecord, report: pytest.TestReport)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(record.text() + "\n")
         item.user_properties.append(("slm_transcript", str(path)))
-
-
-def latency_summary(timings: list[tuple[str, float]]) -> list[str]:
-    """Per command: count, median, 95th percentile and maximum round trip, in milliseconds."""
-    by_command: dict[str, list[float]] = defaultdict(list)
-    for name, seconds in timings:
-        by_command[name.rstrip(":")].append(seconds * 1000.0)
-    lines = [f"{'command':<18}{'count':>7}{'median':>10}{'p95':>10}{'max':>10}  (ms)"]
-    for name in sorted(by_command):
-        values = sorted(by_command[name])
-        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-        lines.append(
-            f"{name:<18}{len(values):>7}{statistics.median(values):>10.1f}{p95:>10.1f}"
-            f"{values[-1]:>10.1f}"
-        )
-    return lines

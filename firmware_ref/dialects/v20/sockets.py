@@ -113,6 +113,9 @@ def _register(fw: Firmware, st: SocketState, ep: Endpoint) -> int:
         raise
     st.sock.fd = fd
     st.add_active()
+    # The modem has only its PDP address: an unbound UDP socket gets that, never every
+    # interface of the host running the simulator.
+    ep.local_ip = fw.modem.address6 if ep.family == AF_INET6 else fw.modem.address
     return fd
 
 

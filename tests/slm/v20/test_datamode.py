@@ -186,10 +186,11 @@ def test_datactrl_test_form(slm):
 
 
 def test_longer_time_limit_keeps_a_paused_terminator_as_data(slm, sink, restore_datactrl):
-    slm.datactrl(1000)
+    # 400 ms: four times the pause below, and ten times the minimum at 115200 baud (32 ms).
+    slm.datactrl(400)
     with slm.data_mode() as dm:
         dm.write_raw(b"+++")
-        # Well inside the 1 s limit: the chunk is still open, so `+++` did not end it.
+        # Well inside the 400 ms limit: the chunk is still open, so `+++` did not end it.
         time.sleep(0.1)
         dm.write_raw(b"x")
     nothing_more(slm, sink, b"+++x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import threading
 import time
 import tty
@@ -82,5 +83,65 @@ def board() -> Iterator[ScriptedBoard]:
 @pytest.fixture
 def client(board: ScriptedBoard) -> Iterator[AtClient]:
     dut = SlmDut.open(board.path, timeout=5.0)
+    yield dut
+    dut.close()
+
+
+class SimBoard:
+    """The simulated board in this process, on a real pty, with a TCP echo peer beside it."""
+
+    def __init__(self, **config) -> None:
+        from firmware_ref.core.host import FirmwareConfig
+        from firmware_ref.transport import Board, PtyTransport
+
+        self.stop = threading.Event()
+        self.board = Board(FirmwareConfig(online=True, **config))
+        self.transport = PtyTransport(self.board, self.stop)
+        self._serve = threading.Thread(target=self.transport.serve, daemon=True)
+        self._serve.start()
+        self.echo = socket.create_server(("127.0.0.1", 0))
+        self.echo_port = self.echo.getsockname()[1]
+        self.echoed = bytearray()
+        self._echo_thread = threading.Thread(target=self._echo_loop, daemon=True)
+        self._echo_thread.start()
+
+    def _echo_loop(self) -> None:
+        try:
+            conn, _ = self.echo.accept()
+        except OSError:
+            return
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.echoed.extend(data)
+
+    def wait_echoed(self, size: int, timeout: float = 10.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self.echoed) < size and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bytes(self.echoed)
+
+    def close(self) -> None:
+        self.stop.set()
+        self._serve.join(timeout=5)
+        self.echo.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[SimBoard]:
+    board = SimBoard()
+    yield board
+    board.close()
+
+
+@pytest.fixture
+def sim_dut(sim: SimBoard) -> Iterator[SlmDut]:
+    dut = SlmDut.open(sim.transport.path, timeout=10.0)
+    dut.wait_ready(timeout=10)
     yield dut
     dut.close()

@@ -3,6 +3,7 @@ and the board keeps answering."""
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import struct
@@ -124,13 +125,37 @@ def _icmp_echo_request(src: str, dst: str, ident: int, payload: bytes) -> bytes:
     return header + icmp
 
 
-def test_raw_socket_ping(harness) -> None:
+def _device_address() -> str:
+    # Another run of this test on the same host (a parallel worker, another checkout) pings
+    # from its own device address: its replies must not reach this board's raw socket.
+    return f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(2, 255)}"
+
+
+def _loopback_traffic(megabytes: int) -> None:
+    """Push bulk TCP through loopback, as the other tests on a shared host do meanwhile."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        with socket.create_connection(server.getsockname()) as sender:
+            receiver, _ = server.accept()
+            with receiver:
+                block = b"x" * (1 << 20)
+                for _ in range(megabytes):
+                    sender.sendall(block[: 1 << 19])
+                    sender.sendall(block[: 1 << 19])
+                    left = 1 << 20
+                    while left:
+                        left -= len(receiver.recv(left))
+
+
+def _ping(harness, traffic_mb: int = 0) -> None:
     # The raw socket carries whole IP packets: an ICMP echo request goes out, and the reply
     # addressed to the device's PDP address comes back on the same socket.
-    harness.fw.modem.address = "127.0.0.42"
+    device = _device_address()
+    ident = random.randrange(1, 0xFFFF)
+    harness.fw.modem.address = device
     harness.fw.modem.address6 = ""
     assert at(harness, "AT#XSOCKET=1,3,0") == info("#XSOCKET: 0,3,0") + OK
-    packet = _icmp_echo_request("127.0.0.42", "127.0.0.1", 0x5A5A, b"slm-raw-ping")
+    _loopback_traffic(traffic_mb)
+    packet = _icmp_echo_request(device, "127.0.0.1", ident, b"slm-raw-ping")
     harness.feed(b"AT#XSEND\r\n")
     harness.assert_silent(0.1)
     harness.feed(packet)
@@ -142,7 +167,17 @@ def test_raw_socket_ping(harness) -> None:
     assert out.startswith(header) and out.endswith(OK)
     reply = out[len(header) : -len(OK)]
     assert socket.inet_ntoa(reply[12:16]) == "127.0.0.1"
-    assert socket.inet_ntoa(reply[16:20]) == "127.0.0.42"
+    assert socket.inet_ntoa(reply[16:20]) == device
     assert reply[20] == 0  # echo reply
-    assert reply[24:26] == b"\x5a\x5a" and reply[28:] == b"slm-raw-ping"
+    assert reply[24:26] == struct.pack("!H", ident) and reply[28:] == b"slm-raw-ping"
     assert at(harness, "AT#XPOLL=0") == OK
+
+
+def test_raw_socket_ping(harness) -> None:
+    _ping(harness)
+
+
+def test_raw_socket_ping_with_other_traffic_on_loopback(harness) -> None:
+    # Megabytes of other loopback traffic between the socket's opening and its first poll
+    # must not crowd the echo reply out of its receive buffer.
+    _ping(harness, traffic_mb=16)

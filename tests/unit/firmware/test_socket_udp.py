@@ -214,3 +214,20 @@ def test_sendto_on_connected_tcp_goes_to_the_peer(harness, tcp_echo) -> None:
 
 def test_sendto_offline(offline_harness) -> None:
     assert at(offline_harness, 'AT#XSENDTO="127.0.0.1",9,"x"') == ERROR
+
+
+def test_udp_socket_binds_the_device_address_not_every_interface(harness) -> None:
+    # A datagram to another address of the host must not reach the board's socket.
+    import socket as host_socket
+
+    with host_socket.socket(host_socket.AF_INET, host_socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(5)
+        at(harness, "AT#XSOCKET=1,2,0")
+        at(harness, f'AT#XSENDTO="127.0.0.1",{peer.getsockname()[1]},"hi"')
+        data, (source, port) = peer.recvfrom(100)
+        assert (data, source) == (b"hi", "127.0.0.1")
+        peer.sendto(b"stranger", ("127.0.0.9", port))
+        peer.sendto(b"device", ("127.0.0.1", port))
+    assert at(harness, "AT#XRECVFROM=5") == info('#XRECVFROM: 6,"127.0.0.1"') + b"device" + OK
+    assert at(harness, "AT#XPOLL=0") == OK

@@ -150,3 +150,31 @@ def _read_exact(fd: int, n: int, timeout: float = 10.0) -> bytes:
         if r:
             data += os.read(fd, n - len(data))
     return data
+
+
+def test_input_is_held_back_while_a_command_blocks(tcp_board):
+    # A UART with RTS/CTS stops the host while the firmware is busy: the simulator must not
+    # take 200 MiB into memory while #XRECV blocks.
+    from firmware_ref.transport import INPUT_BACKLOG
+
+    transport = tcp_board(online=True)
+    sock = connect(transport)
+    sock.sendall(b"AT#XSOCKET=1,2,0\r\n")
+    assert recv_until(sock, OK).endswith(OK)
+    sock.sendall(b"AT#XRECV=20\r\n")  # blocks: nothing will arrive on the UDP socket
+    # The line must go quiet for the UART's RX timeout (2 ms) first: bytes in the command's own
+    # RX event would overwrite it in at_buf before it runs (slm_at_host.c cmd_rx_handler).
+    time.sleep(0.05)
+    sock.settimeout(0.5)
+    block = b"x" * 65536
+    sent = 0
+    try:
+        while sent < 200 * 1024 * 1024:
+            sent += sock.send(block)
+    except TimeoutError:
+        pass  # the board stopped taking input: pushed back
+    fw = transport.board.firmware
+    assert fw is not None
+    assert sent < 32 * 1024 * 1024  # the kernel's socket buffers, not the whole flood
+    assert fw.backlog <= INPUT_BACKLOG + 4096
+    sock.close()

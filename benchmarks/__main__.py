@@ -1,0 +1,388 @@
+"""Every speed figure of the suite, each beside its baseline, measured in one run.
+
+    python -m benchmarks [--only suite,parallel,latency,at,datamode] [--datamode-kib N]
+
+Figures, not assertions: only ratios within one run mean anything on a shared machine.
+
+* suite: `pytest tests/slm` serially on the simulator (v2.0): wall time, and where it goes
+  (fixed waits, AT round trips, timeouts waited out, CPU), from `benchmarks.probe`;
+* parallel: the same with `-n 2`, as a speed-up over the serial run;
+* latency: the suite against `slm-sim --listen --baud 115200 --latency 100ms --jitter 20ms`
+  (a board on LTE behind a real UART), and the share of its time spent in fixed waits;
+* at: `SlmDut.at("AT")` median against a raw pyserial write+read of the same bytes on the same
+  simulator link, and against the bare-pty baseline of `benchmarks/bench_at_client.py`;
+* datamode: upload throughput through data mode at 115200 baud against the highest rate the
+  v2.0 firmware's flush rules allow (derived below), and 1 MiB round-tripped through an echo
+  peer on the unpaced simulator, sha256 compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import serial
+
+from benchmarks import bench_at_client
+from pytest_slm.dut import SlmDut
+from pytest_slm.slm_types import DATAMODE_BUFFER, Family, SocketType
+
+ROOT = Path(__file__).resolve().parent.parent
+UART_RX_LEN = 256  # slm_at_host.c: one DMA buffer
+UART_RX_MARGIN_MS = 10
+
+
+def derived_max_rate(baud: int) -> tuple[float, str]:
+    """The fastest upload SLM v2.0's data mode allows at `baud`, without hardware flow control.
+
+    slm_at_host.c: raw_rx_handler puts each UART RX event into the 4096-byte ring `data_rb`, and
+    once fewer than UART_RX_LEN (256) bytes are free it disables RX (uart_rx_disable) and flushes
+    (raw_send) -- without RTS/CTS, bytes arriving meanwhile are lost. Otherwise the ring is
+    flushed only when the inactivity timer fires, datamode_time_limit ms after the last RX event:
+    256 * 10 * 1000 / baud + 10 (integer ms). So a safe burst holds at most 4096 - 256 bytes and
+    is followed by the time limit of silence: rate = burst / (burst * 10 / baud + limit).
+    """
+    burst = DATAMODE_BUFFER - UART_RX_LEN
+    limit_ms = UART_RX_LEN * 10 * 1000 // baud + UART_RX_MARGIN_MS
+    rate = burst / (burst * 10.0 / baud + limit_ms / 1000.0)
+    why = (
+        f"{burst} B bursts ({DATAMODE_BUFFER} B ring - {UART_RX_LEN}) each followed by the "
+        f"{limit_ms} ms time limit, at {baud} baud (line rate {baud / 10 / 1000:.2f} kB/s)"
+    )
+    return rate, why
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+@contextmanager
+def simulator(*args: str):
+    """A `slm-sim` process; yields the URL it prints."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "firmware_ref.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url:
+            raise RuntimeError(f"slm-sim {' '.join(args)} printed no URL")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_suite(*extra: str, label: str) -> dict:
+    """`pytest tests/slm` in a child process: wall time, CPU and the probe's figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = os.path.join(tmp, "probe.json")
+        env = dict(os.environ, SLM_BENCH_PROBE=probe, PYTHONPATH=str(ROOT))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/slm",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "benchmarks.probe",
+                "-rfE",
+                "--no-slm-latency",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "?"
+        figures = {
+            "wall": wall,
+            "summary": summary,
+            "returncode": done.returncode,
+            "cpu_children": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        }
+        try:
+            figures.update(json.loads(Path(probe).read_text()))
+        except (OSError, ValueError):
+            pass
+    print(f"  [{label}] {summary} in {wall:.1f} s", flush=True)
+    for line in done.stdout.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            print(f"    {line}")
+    return figures
+
+
+def where_it_goes(f: dict) -> str:
+    wall = f["wall"]
+    parts = [
+        ("fixed waits", f.get("fixed_waits", 0.0)),
+        ("of which data-mode entry settles", f.get("settles", 0.0)),
+        ("and silences in data mode", f.get("silences", 0.0)),
+        ("timeouts waited out", f.get("timeouts_waited", 0.0)),
+        ("AT round trips", f.get("round_trips", 0.0)),
+        ("CPU (all processes)", f.get("cpu_children", 0.0)),
+    ]
+    return ", ".join(f"{name} {v:.1f} s ({100 * v / wall:.0f} %)" for name, v in parts)
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def bench_suite(results: dict) -> None:
+    serial_run = run_suite("--dialect", "v20", label="serial")
+    results["suite"] = serial_run
+    print(
+        f"suite, serial, simulator (v2.0): {serial_run['wall']:.1f} s  (goal <= 25 s unloaded;"
+        f" issue baseline 63 s)"
+    )
+    print(
+        f"  where it goes: {where_it_goes(serial_run)}  [{serial_run.get('commands', 0)} commands]"
+    )
+
+
+def bench_parallel(results: dict) -> None:
+    par = run_suite("--dialect", "v20", "-n", "2", label="-n 2")
+    serial_wall = results.get("suite", {}).get("wall")
+    if serial_wall is None:
+        serial_wall = run_suite("--dialect", "v20", label="serial")["wall"]
+    print(
+        f"suite, -n 2: {par['wall']:.1f} s, speed-up {serial_wall / par['wall']:.2f}x over "
+        f"serial (goal >= 1.9x; issue baseline 63/36 = 1.75x)"
+    )
+
+
+def bench_latency(results: dict) -> None:
+    with simulator(
+        "--listen", "127.0.0.1:0", "--baud", "115200", "--latency", "100ms", "--jitter", "20ms"
+    ) as url:
+        run = run_suite(
+            "--dialect", "v20", "--port", url, "--peer-host", "127.0.0.1", label="100 ms"
+        )
+    share = run.get("fixed_waits", 0.0) / run["wall"]
+    print(
+        f"suite at 100 ms +- 20 ms round trip, 115200 baud: {run['wall']:.1f} s; fixed waits "
+        f"{100 * share:.0f} % (goal < 20 %)"
+    )
+    print(f"  where it goes: {where_it_goes(run)}")
+
+
+def _raw_at(port: serial.Serial, rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        port.write(b"AT\r\n")
+        got = b""
+        while not got.endswith(b"\r\nOK\r\n"):
+            got += port.read(max(1, port.in_waiting))
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _interleaved(raw, client, blocks: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Alternate blocks of the two measurements, so that a load that comes and goes on a shared
+    machine weighs on both alike."""
+    raw_samples: list[float] = []
+    client_samples: list[float] = []
+    for _ in range(blocks):
+        raw_samples += raw(rounds)
+        client_samples += client(rounds)
+    return raw_samples, client_samples
+
+
+def _client_block(path: str, rounds: int) -> list[float]:
+    with SlmDut.open(path) as dut:
+        dut.at("AT")
+        return bench_at_client.client_round_trip(dut, "AT", rounds)
+
+
+def _pyserial_block(path: str, rounds: int) -> list[float]:
+    port = serial.serial_for_url(path, baudrate=115200, timeout=5)
+    try:
+        return _raw_at(port, rounds)
+    finally:
+        port.close()
+
+
+def bench_at(results: dict, blocks: int = 10, rounds: int = 50) -> None:
+    # The bare-pty baseline of bench_at_client.py: a scripted responder, read with os.read;
+    # the client against the same responder.
+    responder = bench_at_client.Responder()
+    try:
+        bare, on_responder = _interleaved(
+            lambda n: bench_at_client.raw_round_trip(responder.path, b"AT\r\n", b"\r\nOK\r\n", n),
+            lambda n: _client_block(responder.path, n),
+            blocks,
+            rounds,
+        )
+    finally:
+        responder.close()
+    # The simulator's link: raw pyserial and the client on the same pty, in turns.
+    with simulator("--pty", "--online") as path:
+        port = serial.serial_for_url(path, baudrate=115200, timeout=5)
+        deadline = time.monotonic() + 10
+        seen = b""
+        while b"Ready\r\n" not in seen and time.monotonic() < deadline:
+            seen += port.read(max(1, port.in_waiting))
+        port.close()
+        raw, on_sim = _interleaved(
+            lambda n: _pyserial_block(path, n), lambda n: _client_block(path, n), blocks, rounds
+        )
+    b, cb, r, cs = (statistics.median(x) for x in (bare, on_responder, raw, on_sim))
+    print(
+        f'SlmDut.at("AT") on the simulator: median {cs * 1e6:.0f} us = {cs / r:.2f}x a raw '
+        f"pyserial write+read on the same link ({r * 1e6:.0f} us; goal <= 1.3x, issue "
+        "baseline 1.8x)"
+    )
+    print(
+        f'SlmDut.at("AT") on the bare-pty responder: median {cb * 1e6:.1f} us = {cb / b:.2f}x '
+        f"its os.read baseline ({b * 1e6:.1f} us; goal <= 2.0x, issue baseline 2.3-3.1x)"
+    )
+
+
+class _Peer:
+    """A TCP peer on loopback: a sink that hashes what it gets, or an echo."""
+
+    def __init__(self, echo: bool) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.echo = echo
+        self.received = 0
+        self.digest = hashlib.sha256()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                self.received += len(data)
+                self.digest.update(data)
+                if self.echo:
+                    conn.sendall(data)
+
+    def wait_for(self, size: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.received < size and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _upload(dut: SlmDut, peer: _Peer, payload: bytes) -> float:
+    dut.socket_open(Family.IPV4, SocketType.STREAM)
+    dut.connect("127.0.0.1", peer.port)
+    started = time.monotonic()
+    with dut.data_mode() as dm:
+        dm.write(payload)
+    peer.wait_for(len(payload), 60 + len(payload) / 5000)
+    return time.monotonic() - started
+
+
+def bench_datamode(results: dict, kib: int, roundtrip_kib: int) -> None:
+    rate_max, why = derived_max_rate(115200)
+    payload = os.urandom(kib * 1024)
+    with simulator("--pty", "--online", "--baud", "115200") as path:
+        peer = _Peer(echo=False)
+        with SlmDut.open(path) as dut:
+            dut.wait_ready(30)
+            elapsed = _upload(dut, peer, payload)
+        peer.close()
+    intact = peer.digest.hexdigest() == hashlib.sha256(payload).hexdigest()
+    rate = len(payload) / elapsed
+    print(
+        f"data-mode upload at 115200 baud ({kib} KiB): {rate / 1000:.2f} kB/s = "
+        f"{100 * rate / rate_max:.1f} % of the derived maximum {rate_max / 1000:.2f} kB/s "
+        f"(goal >= 95 %; issue baseline 5.7 kB/s), sha256 {'intact' if intact else 'BROKEN'}"
+    )
+    print(f"  derived from slm_at_host.c: {why}")
+
+    if not roundtrip_kib:
+        return
+    payload = os.urandom(roundtrip_kib * 1024)
+    with simulator("--pty", "--online") as path:
+        peer = _Peer(echo=True)
+        with SlmDut.open(path) as dut:
+            dut.wait_ready(30)
+            elapsed = _upload(dut, peer, payload)
+            back = bytearray()
+            while len(back) < len(payload):
+                got = dut.recv(10)
+                if not got.data:
+                    break
+                back += got.data
+        peer.close()
+    intact = hashlib.sha256(bytes(back)).digest() == hashlib.sha256(payload).digest()
+    print(
+        f"1 MiB through data mode and back (#XRECV), unpaced simulator: upload "
+        f"{len(payload) / elapsed / 1000:.1f} kB/s, sha256 {'intact' if intact else 'BROKEN'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        default="suite,parallel,latency,at,datamode",
+        help="comma-separated figures to measure (default: all)",
+    )
+    parser.add_argument(
+        "--datamode-kib",
+        type=int,
+        default=256,
+        help="size of the paced data-mode upload in KiB (default 256)",
+    )
+    parser.add_argument(
+        "--roundtrip-kib",
+        type=int,
+        default=1024,
+        help="size of the unpaced round trip through an echo peer in KiB (default 1024; 0: skip)",
+    )
+    args = parser.parse_args()
+    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    results: dict = {}
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f}", flush=True)
+    for name in wanted:
+        if name == "datamode":
+            bench_datamode(results, args.datamode_kib, args.roundtrip_kib)
+        elif name == "at":
+            bench_at(results)
+        else:
+            {"suite": bench_suite, "parallel": bench_parallel, "latency": bench_latency}[name](
+                results
+            )
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""A lost link is one clear error per call, never a growing one; close() wakes a waiting
+command; no error message grows with what the board sent."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from pytest_slm.at import AtError, AtTimeout, LinkError
+from pytest_slm.at.errors import MAX_LINE, MAX_RECEIVED, MAX_TAIL_LINES
+
+
+def lose_link(board) -> None:
+    """The board's side of the pty goes away (a USB serial port unplugged)."""
+    os.close(board.master)
+
+
+def wait_link_lost(client, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.link_error is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the client's state; the port is already gone
+    assert client.link_error is not None
+
+
+def test_every_call_after_a_loss_gets_its_own_short_error(board, client):
+    lose_link(board)
+    wait_link_lost(client)
+    errors = []
+    for _ in range(50):
+        with pytest.raises(LinkError) as info:
+            client.at("AT")
+        errors.append(info.value)
+    assert len({id(e) for e in errors}) == 50
+    # One object re-raised would carry every earlier raise in its traceback.
+    assert traceback_depth(errors[-1]) == traceback_depth(errors[0])
+    assert "the link was lost earlier" in str(errors[-1])
+
+
+def traceback_depth(error: BaseException) -> int:
+    depth, tb = 0, error.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    return depth
+
+
+def test_a_loss_in_data_mode_blames_the_link_not_data_mode(board, client):
+    board.script((b"AT#XSEND\r\n", b""))
+    client.enter_data_mode("AT#XSEND", settle=0.2)
+    lose_link(board)
+    wait_link_lost(client)
+    for call in (
+        lambda: client.at("AT"),
+        lambda: client.write_data(b"x"),
+        lambda: client.exit_data_mode(timeout=1),
+        lambda: client.enter_data_mode(),
+    ):
+        with pytest.raises(LinkError):
+            call()
+
+
+def test_close_wakes_a_pending_command(board, client):
+    board.script((b"AT#XRECV=0\r\n", b""))
+    threading.Timer(0.3, client.close).start()
+    started = time.monotonic()
+    with pytest.raises(LinkError, match="closed"):
+        client.at("AT#XRECV=0", timeout=60)
+    assert time.monotonic() - started < 30  # woken by close(), not by the 60 s timeout
+
+
+def test_error_messages_have_a_size_limit():
+    huge = "A" * 100_000
+    error = AtError(
+        "the board answered ERROR",
+        command="AT" + huge,
+        received=[huge] * 1000,
+        transcript_tail="\n".join([huge] * 200),
+    )
+    text = str(error)
+    budget = MAX_LINE * 4 + MAX_LINE * (2 + MAX_RECEIVED + MAX_TAIL_LINES) + 4096
+    assert len(text) < budget
+    assert "(980 earlier lines)" in text
+
+
+def test_a_flood_without_line_ends_gives_a_bounded_timeout_message(board, client):
+    board.script((b"AT\r\n", b"Z" * 300_000))
+    with pytest.raises(AtTimeout) as info:
+        client.at("AT", timeout=1.0)
+    assert len(str(info.value)) < 64 * 1024
+
+
+def test_socket_url_reads_what_the_socket_holds():
+    # pyserial's socket:// says at most 1 byte is waiting: a reader that believed it took a
+    # 64 KiB answer one byte per read, one transcript entry each.
+    import socket
+
+    from pytest_slm.dut import SlmDut
+
+    payload = bytes(range(256)) * 16
+    reply = b"".join(b"\r\n#XRECV: 4096\r\n" + payload for _ in range(16)) + b"\r\nOK\r\n"
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            received = b""
+            while b"AT#XRECV=1\r\n" not in received:
+                received += conn.recv(100)
+            conn.sendall(reply)
+            conn.recv(100)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = SlmDut.open(f"socket://127.0.0.1:{server.getsockname()[1]}")
+    try:
+        mark = client.transcript.mark()
+        result = client.at("AT#XRECV=1", timeout=30)
+        assert result.payloads == [payload] * 16
+        received = [e for e in client.transcript.entries(mark) if e.direction == "<"]
+        assert sum(len(e.data) for e in received) == len(reply)
+        assert len(received) <= 64
+    finally:
+        client.close()
+        server.close()
+        thread.join(timeout=5)
