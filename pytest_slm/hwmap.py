@@ -15,7 +15,6 @@ directly (``sim``) is taken as that board, which is how a map lists simulators b
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -345,27 +344,19 @@ def worker_index(worker: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def worker_count() -> int:
-    """How many xdist workers this run has (1 without xdist)."""
-    try:
-        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    except ValueError:
-        return 1
-
-
 def load_pool(
     path: str | Path,
     registry: BoardRegistry,
     *,
     board: str | None = None,
     fixtures: Sequence[str] = (),
+    workers: int = 1,
 ) -> BoardPool:
-    """The pool of a ``--hardware-map`` for this run, checked against the number of workers."""
+    """The pool of a ``--hardware-map`` for this run, checked against its ``workers``."""
     pool = BoardPool(load_hardware_map(path), registry, board=board, fixtures=fixtures)
     if not pool:
         what = f" for --board {board}" if board else ""
         raise HardwareMapError(f"--hardware-map {path}: no connected board{what}")
-    workers = worker_count()
     if workers > len(pool):
         # Each session keeps its board until it ends, so surplus workers would only wait out
         # --lock-timeout and then fail; say so before any test runs.

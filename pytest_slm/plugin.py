@@ -100,7 +100,7 @@ def slm_board(request: pytest.FixtureRequest, peer_certs) -> Iterator[board_sess
         settings=settings,
         progress=hardware.terminal_progress(config),
         request=request,
-        worker=board_session.worker_id(),
+        worker=settings.worker,
     )
     failure: str | None = None
     try:

@@ -8,7 +8,6 @@ the port and releases what the source took.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ __all__ = [
     "open_board_session",
     "open_reached",
     "session_info",
-    "worker_id",
 ]
 
 
@@ -108,11 +106,6 @@ class BoardSession:
         self._closers.clear()
         if errors:
             raise errors[0]
-
-
-def worker_id() -> str:
-    """The pytest-xdist worker running this session, `master` without xdist."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "master")
 
 
 @dataclass

@@ -56,6 +56,9 @@ class Settings:
     twister: bool = False
     # --dialect: `auto` (detect at bring-up) or a `pytest_slm.dialects` name the board must run.
     dialect: str = "auto"
+    # This process's pytest-xdist worker (`master` without xdist) and how many the run has.
+    worker: str = "master"
+    workers: int = 1
     # Private directories for tests; None means the user's cache and lock directories.
     cache_dir: Path | None = None
     lock_dir: Path | None = None
@@ -125,6 +128,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         cache_dir=_env_path("PYTEST_SLM_CACHE_DIR"),
         dialect=_opt(config, "--dialect", "auto") or "auto",
     )
+    settings.worker, settings.workers = xdist_position(config)
     _positive(settings.lock_timeout, "--lock-timeout")
     _positive(settings.attach_timeout, "--attach-timeout")
     _positive(settings.ready_timeout, "--ready-timeout")
@@ -159,6 +163,16 @@ def settings_from_config(config: pytest.Config) -> Settings:
             "slm-peer running on a lab host)"
         )
     return settings
+
+
+def xdist_position(config: pytest.Config) -> tuple[str, int]:
+    """This process's xdist worker id and the run's worker count, read from pytest's config:
+    never from PYTEST_XDIST_WORKER*, which a pytest started by a test inherits from the outer
+    run's worker although it runs no xdist of its own."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return "master", 1
+    return str(workerinput.get("workerid", "gw0")), max(1, int(workerinput.get("workercount", 1)))
 
 
 def _env_path(name: str) -> Path | None:

@@ -43,6 +43,7 @@ class HardwareMapSource(BoardSource):
                 settings.hardware_map,
                 settings.registry,
                 board=None if board == SIM_BOARD else board,
+                workers=settings.workers,
             )
         except hwmap.HardwareMapError as exc:
             raise pytest.UsageError(str(exc)) from None

@@ -123,15 +123,13 @@ class LabgridSource(BoardSource):
             match = parse_match(config.getoption("--lg-match", default=None) or [])
         except PlaceError as exc:
             raise pytest.UsageError(str(exc)) from None
-        from pytest_slm.hwmap import worker_count
-
         self.request = PlaceRequest(
             coordinator=coordinator or os.environ.get("LG_COORDINATOR") or DEFAULT_COORDINATOR,
             place=place,
             match=match,
             lock_timeout=settings.lock_timeout,
             port_name=config.getoption("--lg-port", default=None),
-            sessions=worker_count(),
+            sessions=settings.workers,
             lock_dir=settings.lock_dir,
         )
         self.expected = self._expected_board(dict(match))

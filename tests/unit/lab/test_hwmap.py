@@ -225,9 +225,8 @@ def test_more_workers_than_boards_is_refused_up_front(
     registry: BoardRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_map(tmp_path, "- {platform: sim, serial: 'socket://127.0.0.1:1'}\n")
-    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
     with pytest.raises(HardwareMapError, match="-n 2 needs 2 boards.*use -n 1"):
-        load_pool(path, registry)
+        load_pool(path, registry, workers=2)
 
 
 def test_a_serial_pty_entry_runs_its_script_on_a_pty(
