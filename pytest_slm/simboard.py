@@ -14,21 +14,25 @@ from pathlib import Path
 from pytest_slm.processes import stop_process
 
 # Run the simulator through the interpreter running pytest, so it works from a source checkout
-# or a venv whose scripts directory is not on PATH.
-_LAUNCH = "import sys; from firmware_ref.cli import main; sys.exit(main())"
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """A pytest killed by a CI timeout must not leave simulators behind holding ptys."""
+# or a venv whose scripts directory is not on PATH. The child itself asks Linux to end it with
+# its parent (PR_SET_PDEATHSIG), so that a pytest killed by a CI timeout leaves no simulator
+# holding a pty; if the parent is already gone by then, it does not start at all. This is done
+# after exec, not in a preexec_fn: Python code between fork and exec in a process with other
+# threads (gRPC's, once labgrid has been used) can deadlock or abort the child.
+_LAUNCH = """
+import os, sys
+parent = int(sys.argv.pop(1))
+if sys.platform.startswith("linux"):
+    import ctypes, signal
     try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass  # not Linux: the session's teardown still stops the simulator
+        pass
+    if os.getppid() != parent:
+        sys.exit(0)
+from firmware_ref.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 class SimulatorError(RuntimeError):
@@ -51,11 +55,10 @@ class SimulatorProcess:
         self.log_path = Path(name)
         with os.fdopen(fd, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH, *self.args],
+                [sys.executable, "-c", _LAUNCH, str(os.getpid()), *self.args],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         self.url = self._first_line(timeout)
         return self.url
