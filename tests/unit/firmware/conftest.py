@@ -5,28 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import trustme
-from socket_peers import DtlsEcho, Pki, TcpEcho, UdpEcho
+from peer_fixtures import (  # noqa: F401  (fixtures: registered by being in this namespace)
+    dtls_echo,
+    pki,
+    tcp_echo,
+    tcp_echo6,
+    tls_echo,
+    tls_echo_client_auth,
+    udp_echo,
+    udp_echo6,
+)
+from socket_peers import Pki
 
 from firmware_ref.core import sockio
 from firmware_ref.testing import FirmwareHarness
 
 
-@pytest.fixture(scope="session")
-def pki() -> Pki:
-    ca = trustme.CA()
-    names = ["localhost", "127.0.0.1", "::1"]
-    return Pki(
-        ca=ca,
-        wrong_ca=trustme.CA(),
-        server=ca.issue_cert(*names),
-        client=ca.issue_cert("device.example"),
-        names=names,
-    )
-
-
 @pytest.fixture
-def harness(pki: Pki) -> Iterator[FirmwareHarness]:
+def harness(pki: Pki) -> Iterator[FirmwareHarness]:  # noqa: F811 (the pki fixture)
     with FirmwareHarness(online=True, timeout=10.0) as h:
         pki.provision(h.fw)
         yield h
@@ -42,52 +38,3 @@ def offline_harness() -> Iterator[FirmwareHarness]:
 def fast_send_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 30 s POLLOUT wait of the send loop, shortened for tests that expire it."""
     monkeypatch.setattr(sockio, "SEND_POLL_TIMEOUT", 0.3)
-
-
-@pytest.fixture
-def tcp_echo() -> Iterator[TcpEcho]:
-    peer = TcpEcho()
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def tcp_echo6() -> Iterator[TcpEcho]:
-    peer = TcpEcho("::1")
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def udp_echo() -> Iterator[UdpEcho]:
-    peer = UdpEcho()
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def udp_echo6() -> Iterator[UdpEcho]:
-    peer = UdpEcho("::1")
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def tls_echo(pki: Pki) -> Iterator[TcpEcho]:
-    peer = TcpEcho(tls=pki.server_tls())
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def tls_echo_client_auth(pki: Pki) -> Iterator[TcpEcho]:
-    peer = TcpEcho(tls=pki.server_tls(require_client=True))
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def dtls_echo(pki: Pki) -> Iterator[DtlsEcho]:
-    peer = DtlsEcho(pki.server_dtls())
-    yield peer
-    peer.stop()
