@@ -634,22 +634,10 @@ class SmDut(SlmDut):
         self, host: str, *, family: int | None = None, timeout: float = NETWORK_TIMEOUT
     ) -> list[str]:
         """`AT#XGETADDRINFO="<host>"[,<family>]` -> `#XGETADDRINFO: "<ip> <ip>..."`."""
-        from pytest_slm.dut import ResolveError
-
         command = f"AT#XGETADDRINFO={_quote(host)}"
         if family is not None:
             command += f",{int(family)}"
-        result = self.at(command, timeout=timeout, check=False)
-        rows = self._rows(result, "#XGETADDRINFO", _STR, count=1 if result.ok else None)
-        if not result.ok:
-            raise ResolveError(
-                rows[0][0] if rows else "(no reason printed)",
-                final=result.final,
-                command=result.command,
-                received=result.lines + [result.final],
-                transcript_tail=self.transcript.tail(),
-            )
-        return rows[0][0].split(" ")
+        return self._resolve(command, timeout)
 
     # SLM v2.0 only.
     socket_select = not_in_dialect("the active socket (#XSOCKETSELECT)", "v20")
