@@ -359,6 +359,8 @@ class SlmDut(AtClient):
     recvcfg = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
     recvcfg_read = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
     wait_received = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
+    datamode_read = not_in_dialect("automatic reception in data mode (#XRECVCFG)", "sm")
+    datamode_received = not_in_dialect("automatic reception in data mode (#XRECVCFG)", "sm")
     listen_read = not_in_dialect("the listening-socket list (#XLISTEN?)", "sm")
     close_all = not_in_dialect("closing every socket at once (#XCLOSE)", "sm")
     send_exact = not_in_dialect("data mode with <data_len>", "sm")

@@ -604,6 +604,16 @@ class SmDut(SlmDut):
             params += f",{int(hex_mode)}"
         self._none(self.at(f"AT#XRECVCFG={params}"))
 
+    def datamode_read(self, size: int, timeout: float = NETWORK_TIMEOUT) -> bytes:
+        """Exactly `size` bytes the board sent in data mode. With `#XRECVCFG` flag 2 the data
+        socket's data comes raw there, with no header and no CRLF (do_recv, auto_reception):
+        every byte before `#XDATAMODE` is data, and the client keeps them in order."""
+        return self.take_datamode_data(size, timeout=timeout)
+
+    def datamode_received(self) -> bytes:
+        """What data mode received and was not read yet (also after data mode ended)."""
+        return self.take_datamode_data()
+
     def recvcfg_read(self) -> list[tuple[int, int, int]]:
         rows = self._rows(self.at("AT#XRECVCFG?"), "#XRECVCFG", f"{_INT},{_INT},{_INT}", count=None)
         return [(int(h), int(f), int(x)) for h, f, x in rows]
@@ -618,7 +628,13 @@ class SmDut(SlmDut):
             )
         groups = match.groups()
         handle, mode, size = int(groups[0]), int(groups[1]), int(groups[2])
-        data = binascii.unhexlify(raw) if mode == SocketMode.HEX else raw
+        try:
+            data = binascii.unhexlify(raw) if mode == SocketMode.HEX else raw
+        except binascii.Error as exc:
+            raise ProtocolError(
+                f"{header!r}: hex payload {raw[:40]!r} is not hex: {exc}",
+                transcript_tail=self.transcript.tail(),
+            ) from None
         if len(data) != size:
             raise ProtocolError(
                 f"{header!r} announced {size} bytes, {len(data)} came",
@@ -680,6 +696,10 @@ class SmDataMode:
         self._tail = (self._tail + data)[-2:]
         self.written += len(data)
         self._last_write = time.monotonic()
+
+    def read(self, size: int, timeout: float = NETWORK_TIMEOUT) -> bytes:
+        """Exactly `size` bytes received in data mode (`SmDut.datamode_read`)."""
+        return self._dut.datamode_read(size, timeout)
 
     def write_raw(self, data: bytes) -> None:
         """Bytes exactly as given (terminator tests)."""

@@ -105,6 +105,7 @@ class _Pending:
     final: str | None = None
     error: SlmError | None = None
     abandoned: bool = False
+    enters_datamode: bool = False
 
     @property
     def done(self) -> bool:
@@ -127,9 +128,28 @@ class AtClient:
         self.port = port
         # --- dialect hook: every generation-specific framing rule is asked of this object.
         self.framing = framing
-        # Automatic-reception data (Serial Modem #XRECVCFG): (header line, payload) pairs.
-        self._urc_payloads: deque[tuple[str, bytes]] = deque()
+        # Automatic-reception data (Serial Modem #XRECVCFG): (header line, payload, what was
+        # wrong with its framing or None).
+        self._urc_payloads: deque[tuple[str, bytes, str | None]] = deque()
         self._urc_header: str | None = None
+        self._urc_size = 0
+        self._urc_hex = False
+        # After an automatic header: notification lines the board flushed before (or, in hex,
+        # inside) the data; the payload bytes still to come once they end.
+        self._in_gap = False
+        self._gap = bytearray()
+        self._gap_resume = 0
+        # The finished payload of an automatic header, waiting for the CRLF that follows it.
+        self._urc_done: bytes | None = None
+        self._trailer = bytearray()
+        # Serial Modem data mode: what the board sent (automatic reception, flag 2), the bytes
+        # held while the exit line may be arriving, and what arms that line: the host wrote the
+        # terminator, or the <data_len>-th byte.
+        self._dm_rx = bytearray()
+        self._dm_stage = bytearray()
+        self._dm_armed = False
+        self._dm_tail = b""
+        self._dm_left: int | None = None
         self.transcript = transcript if transcript is not None else Transcript()
         self.timeout = timeout
         # v2.0 enters data mode silently: the absence of ERROR within this window is the only
@@ -291,8 +311,28 @@ class AtClient:
     def _feed(self, data: bytes) -> None:
         index = 0
         while index < len(data):
+            if self.in_data_mode and self.framing.datamode_stream:
+                index = self._feed_datamode(data, index)
+                continue
+            if self._in_gap:
+                index = self._feed_gap(data, index)
+                continue
+            if self._urc_done is not None:
+                index = self._feed_trailer(data, index)
+                continue
             if self._payload_left:
                 chunk = data[index : index + self._payload_left]
+                if self._urc_header is not None and self._urc_hex and b"\r" in chunk:
+                    # Hex digits hold no CR: a line here is a URC data_send flushed between
+                    # two hex chunks (data_send_hex sends 128 bytes at a time).
+                    cut = chunk.index(b"\r")
+                    self._payload.extend(chunk[:cut])
+                    self._gap_resume = self._payload_left - cut
+                    self._payload_left = 0
+                    self._in_gap = True
+                    self._gap.clear()
+                    index += cut
+                    continue
                 owner = self._pending
                 if owner is None or owner.done:
                     # Nobody waits for this payload (its command was abandoned): a boot banner in
@@ -303,6 +343,7 @@ class AtClient:
                         self.strays.append(f"<{lost}-byte payload cut by a reboot>")
                         self._payload.clear()
                         self._payload_left = 0
+                        self._urc_header = None
                         index += cut
                         continue
                 self._payload.extend(chunk)
@@ -314,7 +355,6 @@ class AtClient:
             newline = data.find(b"\n", index)
             if newline < 0:
                 self._line.extend(data[index:])
-                self._check_board_terminator()
                 return
             self._line.extend(data[index : newline + 1])
             index = newline + 1
@@ -322,26 +362,137 @@ class AtClient:
             self._line.clear()
             self._on_line(raw.rstrip(b"\r\n").decode("latin-1"))
 
-    def _check_board_terminator(self) -> None:
-        # Serial Modem ends data mode itself on a failed send by printing the bare terminator
-        # (no CRLF) and drops input until the host sends it back (sm_at_host.c
-        # exit_datamode_handler, null_handler): the host must still send `+++`.
-        if (
-            self.in_data_mode
-            and self.framing.datamode_exit_prefix is not None
-            and bytes(self._line) == TERMINATOR
-        ):
-            self._line.clear()
-            self._left_by_board = True
+    def _feed_datamode(self, data: bytes, index: int) -> int:
+        """Serial Modem data mode: every byte is received data up to the exit line, which can
+        only come once the host has written the terminator or its <data_len>-th byte."""
+        chunk = data[index:]
+        if not self._dm_armed:
+            self._dm_rx.extend(chunk)
+            return len(data)
+        stage = self._dm_stage
+        stage.extend(chunk)
+        pattern = self.framing.datamode_exit_line
+        match = pattern.search(stage) if pattern is not None else None
+        if match is None:
+            # Release what cannot be the start of the exit line (at most 27 bytes long).
+            if len(stage) > 32:
+                self._dm_rx.extend(stage[:-32])
+                del stage[:-32]
+            return len(data)
+        line = bytes(match.group(1)).decode("latin-1")  # before the buffer it points into changes
+        self._dm_rx.extend(stage[: match.start()])
+        rest = bytes(stage[match.end() :])
+        stage.clear()
+        self._datamode_ended(line)
+        if rest:
+            self._feed(rest)
+        return len(data)
+
+    def _datamode_ended(self, line: str) -> None:
+        """`#XDATAMODE: <status>` in the data-mode stream (call with the condition held)."""
+        self.in_data_mode = False
+        self._dm_armed = False
+        self._dm_left = None
+        failed = not line.endswith(" 0")
+        self._left_by_board = failed
+        if failed and self._dm_rx.endswith(TERMINATOR):
+            # A non-zero status means exit_datamode_handler ran, and it printed the terminator
+            # after the last received byte (socket_datamode_callback, sm_at_socket.c:1294).
+            del self._dm_rx[-len(TERMINATOR) :]
+        pending = self._pending if self._pending is not None and not self._pending.done else None
+        if pending is not None and pending.command == TERMINATOR.decode():
+            pending.lines.append(line)
+            pending.final = line
+        else:
+            self._urcs.append(line)
+
+    def _note_datamode_write(self, data: bytes) -> None:
+        """Arm the exit line once what the host wrote can end data mode (condition held)."""
+        if not (self.in_data_mode and self.framing.datamode_stream):
+            return
+        if self._dm_left is not None:
+            self._dm_left -= len(data)
+            if self._dm_left <= 0:
+                self._dm_armed = True
+        # The terminator is matched anywhere, across writes (raw_rx_handler); after a failed
+        # send the board waits for it too (null_handler).
+        if TERMINATOR in self._dm_tail + data:
+            self._dm_armed = True
+        self._dm_tail = (self._dm_tail + data)[-(len(TERMINATOR) - 1) :]
+
+    def _feed_gap(self, data: bytes, index: int) -> int:
+        """After an automatic header: `\r\n<notification>\r\n` lines are URCs data_send
+        flushed before the data (sm_at_host.c:1490); the first byte that cannot start one
+        begins the payload."""
+        gap = self._gap
+        gap.extend(data[index:])
+        while gap:
+            if not b"\r\n".startswith(bytes(gap[:2])):
+                break
+            if len(gap) < 2:
+                return len(data)
+            end = gap.find(b"\r\n", 2)
+            text = gap[2 : end if end >= 0 else len(gap)].decode("latin-1")
+            if end < 0:
+                if self.framing.could_be_urc(text):
+                    return len(data)
+                break
+            if not self.framing.is_urc(text):
+                break
+            self._urcs.append(text)
+            del gap[: end + 2]
+        rest = bytes(gap)
+        gap.clear()
+        self._in_gap = False
+        self._payload_left = self._gap_resume
+        if not self._payload_left:
+            self._end_urc_payload()
+        if rest:
+            self._feed(rest)
+        return len(data)
+
+    def _end_urc_payload(self) -> None:
+        self._urc_done = bytes(self._payload)
+        self._payload.clear()
+        self._trailer.clear()
+        if not self.framing.payload_urc_trailer:
+            self._deliver_urc_payload(None)
+
+    def _feed_trailer(self, data: bytes, index: int) -> int:
+        """The CRLF auto_reception prints after the data (sm_at_socket.c:262): anything else
+        means the header's size was not the data's."""
+        expected = self.framing.payload_urc_trailer
+        chunk = data[index : index + len(expected) - len(self._trailer)]
+        self._trailer.extend(chunk)
+        if not expected.startswith(bytes(self._trailer)):
+            got = bytes(self._trailer)
+            self._trailer.clear()
+            self._deliver_urc_payload(
+                f"{self._urc_header!r} announced {self._urc_size} bytes, but the data taken by"
+                f" that count is followed by {got!r}, not CRLF: the size is wrong or bytes were"
+                " lost or added"
+            )
+            self._feed(got + data[index + len(chunk) :])
+            return len(data)
+        if len(self._trailer) == len(expected):
+            self._trailer.clear()
+            self._deliver_urc_payload(None)
+        return index + len(chunk)
+
+    def _deliver_urc_payload(self, problem: str | None) -> None:
+        header, payload = self._urc_header or "", self._urc_done or b""
+        self._urc_payloads.append((header, payload, problem))
+        self._urc_header = None
+        self._urc_done = None
 
     def _deliver_payload(self) -> None:
+        if self._urc_header is not None:
+            # --- dialect hook: automatic reception delivers data as a notification, once the
+            # CRLF after it has come.
+            self._end_urc_payload()
+            return
         payload = bytes(self._payload)
         self._payload.clear()
-        if self._urc_header is not None:
-            # --- dialect hook: automatic reception delivers data as a notification.
-            self._urc_payloads.append((self._urc_header, payload))
-            self._urc_header = None
-            return
         if self._pending is not None and not self._pending.done:
             self._pending.payloads.append(payload)
         else:
@@ -380,6 +531,15 @@ class AtClient:
             return
         if is_final(line):
             pending.final = line
+            if (
+                pending.enters_datamode
+                and line == FINAL_OK
+                and self.framing.datamode_entry_answered
+            ):
+                # --- dialect hook: data mode starts with this OK; with a data stream the next
+                # byte (in this very chunk, maybe) is already received data.
+                self.in_data_mode = True
+                self._left_by_board = False
         elif (
             pending.prefix is not None
             and line.startswith(pending.prefix)
@@ -435,9 +595,12 @@ class AtClient:
                 self.strays.append(line)
                 return
             self._urc_header = line
-            self._payload_left = header.wire
-            if header.wire == 0:
-                self._deliver_payload()
+            self._urc_size = header.size
+            self._urc_hex = header.hex
+            self._payload.clear()
+            self._gap.clear()
+            self._gap_resume = header.wire
+            self._in_gap = True
             return
         length = header.size if header else -1
         if not 0 <= length <= MAX_PAYLOAD:
@@ -621,6 +784,13 @@ class AtClient:
                 )
             self._raise_late_refusal(command)
             pending = self._begin(command)
+            with self._cond:
+                pending.enters_datamode = True
+                self._dm_rx.clear()
+                self._dm_stage.clear()
+                self._dm_armed = False
+                self._dm_tail = b""
+                self._dm_left = self.framing.datamode_length(command)
             self._write(command.encode("latin-1") + self.framing.command_end)
             if self.framing.datamode_entry_answered:
                 # --- dialect hook: the board says OK once data mode is on; wait for it.
@@ -641,6 +811,7 @@ class AtClient:
                         transcript_tail=self.transcript.tail(),
                     )
                 if answered and pending.final != FINAL_OK:
+                    self.in_data_mode = False
                     raise AtError(
                         "the board refused to enter data mode",
                         final=pending.final or FINAL_ERROR,
@@ -664,6 +835,8 @@ class AtClient:
                     command="<data mode write>",
                     transcript_tail=self.transcript.tail(),
                 )
+            with self._cond:
+                self._note_datamode_write(data)
             self._write(data)
 
     def exit_data_mode(self, *, timeout: float | None = None) -> bool:
@@ -680,6 +853,8 @@ class AtClient:
             if not self.in_data_mode:
                 return not self._left_by_board
             pending = self._begin("+++", timeout)
+            with self._cond:
+                self._note_datamode_write(TERMINATOR)
             self._write(TERMINATOR)
             completed = self._wait(pending, timeout)
             with self._cond:
@@ -772,12 +947,43 @@ class AtClient:
                         transcript_tail=self.transcript.tail(),
                     )
                 self._cond.wait(left)
-            return self._urc_payloads.popleft()
+            header, payload, problem = self._urc_payloads.popleft()
+        if problem is not None:
+            raise ProtocolError(problem, transcript_tail=self.transcript.tail())
+        return header, payload
 
     def urc_data(self) -> list[tuple[str, bytes]]:
         """The data notifications queued now, left in the queue."""
         with self._cond:
-            return list(self._urc_payloads)
+            return [(header, payload) for header, payload, _ in self._urc_payloads]
+
+    def _datamode_available(self) -> int:
+        # While data mode lasts, a trailing terminator may be the board's (a failed send):
+        # only the exit status tells, so it is held back until then.
+        held = len(TERMINATOR) if self.in_data_mode and self._dm_rx.endswith(TERMINATOR) else 0
+        return len(self._dm_rx) - held
+
+    def take_datamode_data(self, size: int | None = None, *, timeout: float = 0.0) -> bytes:
+        """Bytes the board sent in data mode (Serial Modem automatic reception): exactly `size`
+        of them, waiting up to `timeout`; with `size` None, whatever has come (no wait)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while size is not None and self._datamode_available() < size:
+                self._check_link()
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.in_data_mode:
+                    have = bytes(self._dm_rx[: self._datamode_available()])
+                    ended = "" if self.in_data_mode else " (data mode has ended)"
+                    raise AtTimeout(
+                        f"{len(have)} of {size} bytes received in data mode within"
+                        f" {timeout:g} s{ended}: {have[:64]!r}",
+                        transcript_tail=self.transcript.tail(),
+                    )
+                self._cond.wait(left)
+            count = self._datamode_available() if size is None else size
+            data = bytes(self._dm_rx[:count])
+            del self._dm_rx[:count]
+            return data
 
     def urcs(self) -> list[str]:
         """The unsolicited lines queued now, left in the queue."""
@@ -789,6 +995,8 @@ class AtClient:
             lines = list(self._urcs)
             self._urcs.clear()
             self._urc_payloads.clear()
+            if not self.in_data_mode:
+                self._dm_rx.clear()
             return lines
 
     def wait_ready(self, timeout: float = 30.0, probe_interval: float = 1.0) -> None:
@@ -885,6 +1093,8 @@ class AtClient:
     def write_raw(self, data: bytes) -> None:
         """Bytes exactly as given, outside any command (for framing tests and recovery)."""
         with self._command_lock:
+            with self._cond:
+                self._note_datamode_write(data)
             self._write(data)
 
     @property

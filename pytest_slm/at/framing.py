@@ -13,7 +13,10 @@ Serial Modem v2.0.0-preview1 (`app/src/sm_at_socket.c`): `#XRECV: <h>,<mode>,<si
 `#XRECVFROM: <h>,<mode>,<size>,"<ip>",<port>` (do_recv / do_recvfrom) then `size` raw bytes in
 mode 0 or `2 * size` hex digits in mode 1 (data_send_hex); the same header is also a
 notification when `#XRECVCFG` turned automatic reception on (auto_reception: the data is
-followed by CRLF); `#XAPOLL: <h>,<events>` and `#XSENDNTF: <h>,<status>,<size>` are
+followed by CRLF, and data_send flushes the URCs the host was not idle for between the header and
+the data, sm_at_host.c:1490); in data mode automatic reception (flag 2) sends the data raw, with
+neither header nor CRLF (do_recv 1127, auto_reception 260), so there every byte before the
+`#XDATAMODE` line is received data; `#XAPOLL: <h>,<events>` and `#XSENDNTF: <h>,<status>,<size>` are
 notifications; data mode is entered with `OK` (handle_at_send returns 0) and left with
 `#XDATAMODE: <status>` (sm_at_host.c exit_datamode); a failed send makes the board print the
 terminator `+++` itself and drop input until the host sends it back (exit_datamode_handler,
@@ -74,6 +77,11 @@ class Framing:
     datamode_entry_answered = False
     #: a payload header may also arrive as a notification (automatic reception)
     payload_urcs = False
+    #: what follows the payload of a header that arrived as a notification
+    payload_urc_trailer = b""
+    #: in data mode every byte the board sends is received data up to `datamode_exit_line`
+    datamode_stream = False
+    datamode_exit_line: re.Pattern[bytes] | None = None
     _header = re.compile(r"^#XRECV(?:FROM)?:")
 
     def is_payload_header(self, line: str) -> bool:
@@ -85,6 +93,15 @@ class Framing:
 
     def is_urc(self, line: str) -> bool:
         return line.startswith(self.urc_prefixes)
+
+    def could_be_urc(self, start: str) -> bool:
+        """Whether a line beginning with `start` may still turn out to be a notification."""
+        return any(p.startswith(start) or start.startswith(p) for p in self.urc_prefixes)
+
+    def datamode_length(self, command: str) -> int | None:
+        """The `<data_len>` a data-mode entry command gives (the board leaves by itself after
+        that many bytes); None when data mode lasts until the terminator."""
+        return None
 
 
 class V20Framing(Framing):
@@ -110,6 +127,15 @@ class SmFraming(Framing):
     datamode_exit_prefix = "#XDATAMODE:"
     datamode_entry_answered = True
     payload_urcs = True
+    payload_urc_trailer = b"\r\n"  # auto_reception 260-263
+    datamode_stream = True
+    # exit_datamode (sm_at_host.c:695); nothing else is printed in data mode (URCs are held).
+    datamode_exit_line = re.compile(rb"\r\n(#XDATAMODE: -?\d+)\r\n")
+    # AT#XSEND=<h>,2,<flags>,<data_len> / AT#XSENDTO=<h>,2,<flags>,"<url>",<port>,<data_len>
+    _datamode_len = re.compile(
+        r'^AT#XSEND(TO)?=\s*\d+,\s*2,\s*-?\d+(?(1),\s*"[^"]*",\s*\d+)(?:,\s*(-?\d+))?\s*$',
+        re.IGNORECASE,
+    )
     _recv = re.compile(r"^(#XRECV): (\d+),([01]),(\d{1,5})$")
     _recvfrom = re.compile(r'^(#XRECVFROM): (\d+),([01]),(\d{1,5}),"[^"]*",\d+$')
 
@@ -120,6 +146,14 @@ class SmFraming(Framing):
         size = int(match.group(4))
         hex_mode = match.group(3) == "1"
         return PayloadHeader(match.group(1), size, 2 * size if hex_mode else size, hex_mode)
+
+    def datamode_length(self, command: str) -> int | None:
+        match = self._datamode_len.match(command)
+        if match is None or match.group(2) is None:
+            return None
+        # enter_datamode takes a size_t: -1 is 2**32 - 1 bytes; 0 is the terminator form.
+        length = int(match.group(2)) % 2**32
+        return length or None
 
 
 V20 = V20Framing()

@@ -12,7 +12,7 @@ from pytest_slm import dialects
 from pytest_slm.at import AtError, ProtocolError
 from pytest_slm.dut import SlmDut
 from pytest_slm.dut_sm import SmDut
-from pytest_slm.slm_types import PollEvent
+from pytest_slm.slm_types import DataNotification, PollEvent
 
 PAYLOADS = [
     b"Test OK",
@@ -196,3 +196,104 @@ def test_sm_only_features_raise_not_in_dialect_on_v20(client):
         client.apoll(1)
     with pytest.raises(dialects.NotInDialect):
         client.send_hex(b"x")
+
+
+# ------------------------------------------------------------------- automatic reception
+
+
+def test_an_apoll_between_an_automatic_header_and_its_data_is_a_notification(board, sm):
+    # auto_reception prints the header (rsp_send, sm_at_socket.c:1128), then data_send flushes
+    # the pending #XAPOLL (sm_at_host.c:1490) before the data: the 4 bytes are "data".
+    board.send(b"\r\n#XRECV: 0,0,4\r\n\r\n#XAPOLL: 0,1\r\ndata\r\n")
+    assert sm.wait_received(timeout=5) == DataNotification(0, 0, 4, b"data", b"data")
+    assert sm.wait_apoll(0, PollEvent.IN, timeout=5) == 1
+    assert sm.urcs() == []
+
+
+def test_several_urcs_between_header_and_data_and_data_that_starts_with_crlf(board, sm):
+    payload = b"\r\n#XAPOLX: 0,1\r\n"  # CRLF and a line no notification starts with: data
+    board.send(
+        b'\r\n#XRECVFROM: 1,0,%d,"10.0.0.1",7\r\n\r\n+CEREG: 1\r\n\r\n#XSENDNTF: 1,0,3\r\n'
+        % len(payload)
+        + payload
+        + b"\r\n"
+    )
+    assert sm.wait_received(timeout=5) == DataNotification(
+        1, 0, len(payload), payload, payload, "10.0.0.1", 7
+    )
+    assert sm.wait_urc("+CEREG:", timeout=1) == "+CEREG: 1"
+    assert sm.wait_send_notification(timeout=1).size == 3
+
+
+def test_a_urc_between_hex_chunks_is_a_notification(board, sm):
+    # data_send_hex sends 128 bytes per data_send; each may flush URCs (hex has no CR).
+    payload = bytes(range(200))
+    wire = payload.hex().encode()
+    board.send(
+        b"\r\n#XRECV: 2,1,200\r\n" + wire[:256] + b"\r\n#XAPOLL: 2,1\r\n" + wire[256:] + b"\r\n"
+    )
+    note = sm.wait_received(timeout=5)
+    assert (note.data, note.raw) == (payload, wire)
+    assert sm.wait_apoll(2, timeout=1) == 1
+
+
+def test_a_wrong_size_in_an_automatic_header_is_a_protocol_error(board, sm):
+    # The header says 5 but 4 bytes came: the 5th taken ("\r") leaves no CRLF after the data.
+    board.send(b"\r\n#XRECV: 0,0,5\r\nTest\r\n\r\n#XAPOLL: 0,1\r\n")
+    with pytest.raises(ProtocolError, match="5 bytes"):
+        sm.wait_received(timeout=5)
+    # What followed is still framed.
+    assert sm.wait_apoll(0, timeout=5) == 1
+
+
+def test_automatic_reception_in_data_mode_is_raw_until_the_exit_line(board, sm):
+    # In data mode do_recv prints no header and auto_reception no CRLF (sm_at_socket.c 1127,
+    # 260): every byte before #XDATAMODE is received data, even one that looks like a line.
+    early = b"\r\n#XDATAMODE: 0\r\nOK\r\n"  # before the host sent +++: data
+    board.script(
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n" + early),
+        (b"hi", b"hi"),
+        (b"+++", b"late+++\r\n#XDATAMODE: 0\r\n\r\n#XAPOLL: 0,1\r\n"),
+    )
+    sm._current = 0
+    with sm.data_mode() as dm:
+        assert dm.read(len(early), timeout=5) == early
+        dm.write(b"hi")
+        assert dm.read(2, timeout=5) == b"hi"
+    assert not sm.in_data_mode
+    # Bytes before the exit line are data, "+++" included (#XDATAMODE: 0: the board did not
+    # print the terminator itself); what follows is framed as lines again.
+    assert sm.datamode_received() == b"late+++"
+    assert sm.wait_apoll(0, timeout=5) == 1
+
+
+def test_the_board_terminator_after_received_data_is_not_data(board, sm):
+    # A failed send: exit_datamode_handler prints +++ after whatever was received; the status
+    # the host's +++ gets is -1, so the last 3 bytes were the board's.
+    board.script(
+        (b"AT#XDATACTRL?\r", b"\r\n#XDATACTRL: 50,50\r\n\r\nOK\r\n"),
+        (b"AT#XSEND=0,2,0\r", b"\r\nOK\r\n"),
+        (b"x", b"ab+++" + b"+++"),
+        (b"+++", b"\r\n#XDATAMODE: -1\r\n"),
+    )
+    sm._current = 0
+    with sm.data_mode(allow_board_exit=True) as dm:
+        dm.write(b"x")
+        assert dm.read(5, timeout=5) == b"ab+++"
+    assert sm.datamode_received() == b""
+
+
+def test_data_len_mode_arms_the_exit_line_after_the_last_byte(board, sm):
+    board.script(
+        (b"AT#XSEND=0,2,0,3\r", b"\r\nOK\r\n"),
+        (b"abc", b"xyz\r\n#XDATAMODE: 0\r\n"),
+    )
+    sm.send_exact(b"abc", handle=0)
+    assert not sm.in_data_mode
+    assert sm.datamode_received() == b"xyz"
+
+
+def test_datamode_read_is_not_in_v20(client):
+    with pytest.raises(dialects.NotInDialect):
+        client.datamode_received()
