@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from slmsuite import LONG, accepted, families, peer
 
+from pytest_slm.at.transcript import RX
 from pytest_slm.slm_types import (
     SM_SEND_ACK,
     DataNotification,
@@ -182,6 +183,89 @@ def test_automatic_reception_off_leaves_data_for_xrecv(slm, request):
     slm.send(b"manual")
     assert slm.recv(LONG).data == b"manual"
     assert slm.urc_data() == []
+
+
+def _received_on_the_wire(slm, mark) -> bytes:
+    return b"".join(e.data for e in slm.transcript.entries(mark) if e.direction == RX)
+
+
+def test_automatic_reception_with_apoll_keeps_the_data_after_the_interleaved_urc(slm, request):
+    # One poll work item queues #XAPOLL (urc_send_to, sm_at_socket.c:375) and then receives
+    # (auto_reception 411): the header goes out at once (rsp_send 1128), data_send flushes the
+    # pending URC (sm_at_host.c:1490), then the data and CRLF (262). The 4 bytes are the data.
+    h, _ = _connected(slm, request)
+    slm.apoll(PollEvent.IN)
+    slm.recvcfg(RecvCfg.AT_MODE)
+    mark = slm.transcript.mark()
+    slm.send(b"data")
+    assert slm.wait_received(LONG) == DataNotification(h, 0, 4, b"data", b"data")
+    assert slm.wait_apoll(h, PollEvent.IN, timeout=LONG) == PollEvent.IN
+    assert _received_on_the_wire(slm, mark).endswith(
+        b"\r\n#XRECV: %d,0,4\r\n\r\n#XAPOLL: %d,1\r\ndata\r\n" % (h, h)
+    )
+
+
+def test_automatic_reception_in_data_mode_comes_raw(slm, request):
+    # In data mode do_recv prints no header (sm_at_socket.c:1127) and auto_reception no CRLF
+    # (260): the echo is the bytes themselves, lines and all (doc: "DATA TEST").
+    h, _ = _connected(slm, request)
+    slm.recvcfg(RecvCfg.DATA_MODE, handle=h)
+    payload = b"DATA TEST\r\n#XDATAMODE: 0\r\n#XRECV: 0,0,1\r\n\x00"
+    mark = slm.transcript.mark()
+    with slm.data_mode() as dm:
+        dm.write(payload)
+        assert dm.read(len(payload), LONG) == payload
+    assert slm.datamode_received() == b""
+    assert slm.urc_data() == []
+    wire = b"\r\nOK\r\n" + payload + b"\r\n#XDATAMODE: 0\r\n"
+    assert _received_on_the_wire(slm, mark).endswith(wire)
+
+
+def test_automatic_reception_in_data_mode_of_an_unconnected_udp_socket(slm, udp_echo):
+    # auto_reception uses do_recvfrom (246), which in data mode prints no header either (1239).
+    slm.socket_open(Family.IPV4, SocketType.DGRAM)
+    slm.recvcfg(RecvCfg.DATA_MODE)
+    with slm.data_mode(sendto=(udp_echo.board_host, udp_echo.port)) as dm:
+        dm.write(b"dgram")
+        assert dm.read(5, LONG) == b"dgram"
+    assert slm.datamode_received() == b""
+
+
+def test_data_mode_reception_only_leaves_data_that_comes_after_it_for_xrecv(slm, request):
+    # <data_len> ends data mode right after the last byte is sent (raw_rx_handler): the echo
+    # comes in command mode, where flag 2 alone receives nothing (poll work 409).
+    h, _ = _connected(slm, request)
+    slm.recvcfg(RecvCfg.DATA_MODE)
+    slm.send_exact(b"after")
+    assert slm.recv(LONG).data == b"after"
+    assert slm.urc_data() == [] and slm.datamode_received() == b""
+    assert slm.recvcfg_read() == [(h, 2, 0)]
+
+
+def test_both_reception_flags_raw_in_data_mode_and_a_notification_after_it(slm, request):
+    h, _ = _connected(slm, request)
+    slm.recvcfg(RecvCfg.AT_MODE | RecvCfg.DATA_MODE)
+    with slm.data_mode() as dm:
+        dm.write(b"inside")
+        assert dm.read(6, LONG) == b"inside"
+    slm.send(b"outside")
+    assert slm.wait_received(LONG) == DataNotification(h, 0, 7, b"outside", b"outside")
+    assert slm.datamode_received() == b""
+
+
+def test_data_for_another_socket_waits_until_data_mode_ends(slm, request, udp_echo):
+    # In data mode only the data socket is served (poll work 362); the others' events are kept
+    # (delayed_revents, 348) and re-armed once the host is idle again: then they notify.
+    udp = slm.socket_open(Family.IPV4, SocketType.DGRAM).handle
+    slm.sendto(udp_echo.board_host, udp_echo.port, b"held", handle=udp)
+    h, _ = _connected(slm, request)
+    slm.recvcfg(RecvCfg.AT_MODE | RecvCfg.DATA_MODE, all_sockets=True)
+    with slm.data_mode(handle=h) as dm:
+        dm.write(b"mine")
+        assert dm.read(4, LONG) == b"mine"
+    note = slm.wait_received(LONG)
+    assert (note.handle, note.data, note.port) == (udp, b"held", udp_echo.port)
+    assert slm.datamode_received() == b""
 
 
 # ----------------------------------------------------------------------------- #XSENDNTF

@@ -157,6 +157,20 @@ def test_recvcfg_in_data_mode(sm, tcp_echo) -> None:
     assert sm.read_until(b"#XDATAMODE: 0\r\n") == b"\r\n#XDATAMODE: 0\r\n"
 
 
+def test_data_mode_reception_alone_leaves_later_data_in_the_socket(sm, tcp_echo) -> None:
+    # <data_len> ends data mode right after the last byte goes out (raw_rx_handler, sm_at_host.c
+    # 828-833), so the echo comes in command mode, where flag 2 alone does not receive (poll
+    # work 409-410): nothing is printed, and the data waits for #XRECV.
+    fd = open_tcp(sm, tcp_echo.port)
+    assert at(sm, f"AT#XRECVCFG={fd},2") == OK
+    assert at(sm, f"AT#XSEND={fd},2,0,4") == OK
+    sm.feed(b"late")
+    assert sm.read_until(b"#XDATAMODE: 0\r\n") == b"\r\n#XDATAMODE: 0\r\n"
+    tcp_echo.wait_received(4)
+    sm.assert_silent(0.3)
+    assert at(sm, f"AT#XRECV={fd},0,0,1") == info(f"#XRECV: {fd},0,4") + b"late" + OK
+
+
 def test_recvcfg_errors(sm) -> None:
     assert at(sm, "AT#XRECVCFG=,4") == ERROR  # flags (2406)
     assert at(sm, "AT#XRECVCFG=,1,2") == ERROR  # hex_mode (2412)
@@ -186,8 +200,9 @@ def test_pollin_is_reported_once_per_receive(sm, udp_echo) -> None:
 def test_xapoll_urc_lands_inside_automatic_reception(sm, tcp_echo) -> None:
     # With both #XAPOLL (POLLIN) and #XRECVCFG on, one poll work item queues the #XAPOLL URC
     # (urc_send_to 375, sent later by idle work) and then receives (auto_reception 234): the
-    # #XRECV header goes out first (rsp_send 1128), and data_send (sm_at_host.c) flushes the
-    # pending URC before the payload. The URC ends up between header and data.
+    # #XRECV header goes out first (rsp_send 1128), and data_send (sm_at_host.c:1490, is_idle
+    # then flush_pipe_urcs) flushes the pending URC before the payload. The URC ends up between
+    # header and data; the CRLF after the data is auto_reception's (262).
     fd = open_tcp(sm, tcp_echo.port)
     assert at(sm, "AT#XAPOLL=,1,1") == OK
     assert at(sm, "AT#XRECVCFG=,1") == OK

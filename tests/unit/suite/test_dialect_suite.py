@@ -127,6 +127,15 @@ def _wrong_apoll_events(data: bytes) -> bytes:
     return re.sub(rb"#XAPOLL: (\d+),1\r\n", rb"#XAPOLL: \1,4\r\n", data)
 
 
+def _wrong_recv_size(data: bytes) -> bytes:
+    """#XRECV/#XRECVFROM headers announce one byte more than the data that follows."""
+    return re.sub(
+        rb"#XRECV(FROM)?: (\d+),(\d+),(\d+)",
+        lambda m: b"#XRECV%s: %s,%s,%d" % (m[1] or b"", m[2], m[3], int(m[4]) + 1),
+        data,
+    )
+
+
 class _LoseAByte:
     """The first byte of every #XRECV/#XRECVFROM payload is lost (the header still counts it)."""
 
@@ -156,6 +165,11 @@ MUTATIONS = {
     ),
     "missing-notification": (_no_send_notification, "test_serialmodem_async.py", "with_ack"),
     "wrong-events": (_wrong_apoll_events, "test_serialmodem_async.py", "apoll_pollin"),
+    "wrong-auto-size": (
+        _wrong_recv_size,
+        "test_serialmodem_async.py",
+        "automatic_reception and not data_mode",
+    ),
     "lost-byte": (_LoseAByte, "test_serialmodem_transfer.py", "echo or hex_mode or recv_data_len"),
 }
 
