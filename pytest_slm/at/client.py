@@ -423,7 +423,8 @@ class AtClient:
     def _feed_gap(self, data: bytes, index: int) -> int:
         """After an automatic header: `\r\n<notification>\r\n` lines are URCs data_send
         flushed before the data (sm_at_host.c:1490); the first byte that cannot start one
-        begins the payload."""
+        begins the payload. (Data that itself begins with a whole notification line cannot be
+        told from one; the CRLF check after the data then reports the misframing.)"""
         gap = self._gap
         gap.extend(data[index:])
         while gap:
