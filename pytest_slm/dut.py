@@ -359,6 +359,7 @@ class SlmDut(AtClient):
     recvcfg = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
     recvcfg_read = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
     wait_received = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
+    received_now = not_in_dialect("automatic reception (#XRECVCFG)", "sm")
     datamode_read = not_in_dialect("automatic reception in data mode (#XRECVCFG)", "sm")
     datamode_received = not_in_dialect("automatic reception in data mode (#XRECVCFG)", "sm")
     listen_read = not_in_dialect("the listening-socket list (#XLISTEN?)", "sm")

@@ -644,6 +644,13 @@ class SmDut(SlmDut):
         port = int(groups[4]) if len(groups) > 4 else None
         return DataNotification(handle, mode, size, data, raw, ip, port)
 
+    def received_now(self) -> list[DataNotification]:
+        """Every automatic-reception notification queued now, taken in arrival order."""
+        notes = []
+        while self.urc_data():
+            notes.append(self.wait_received(timeout=0))
+        return notes
+
     # ------------------------------------------------------------------------ names
 
     def getaddrinfo(

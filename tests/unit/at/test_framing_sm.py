@@ -294,6 +294,18 @@ def test_data_len_mode_arms_the_exit_line_after_the_last_byte(board, sm):
     assert sm.datamode_received() == b"xyz"
 
 
+def test_received_now_takes_every_queued_notification_typed(board, sm):
+    board.send(b"\r\n#XRECV: 0,0,1\r\na\r\n\r\n#XRECV: 1,1,1\r\n62\r\n\r\n#XAPOLL: 0,1\r\n")
+    assert sm.wait_apoll(0, timeout=5) == 1  # sent after both
+    assert sm.received_now() == [
+        DataNotification(0, 0, 1, b"a", b"a"),
+        DataNotification(1, 1, 1, b"b", b"62"),
+    ]
+    assert sm.received_now() == []
+
+
 def test_datamode_read_is_not_in_v20(client):
     with pytest.raises(dialects.NotInDialect):
         client.datamode_received()
+    with pytest.raises(dialects.NotInDialect):
+        client.received_now()
