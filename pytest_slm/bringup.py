@@ -149,8 +149,10 @@ def provision(
         if listed.with_prefix("%CMNG"):
             client.at(f"AT%CMNG=3,{slot}", timeout=10.0)
         if '"' in cred.content:
-            raise BringupError(f"{cred.describe()}: the content holds a '\"', which %CMNG "
-                               "cannot carry inside its quoted string")
+            raise BringupError(
+                f"{cred.describe()}: the content holds a '\"', which %CMNG "
+                "cannot carry inside its quoted string"
+            )
         try:
             # No local holds the command: pytest --showlocals would print the key from it.
             client.at(f'AT%CMNG=0,{slot},"{cred.content}"', timeout=30.0)
@@ -159,8 +161,7 @@ def provision(
             raise BringupError(
                 f"writing {cred.describe()} failed: {_redacted_reason(exc)}\n"
                 f"  command:  'AT%CMNG=0,{slot},\"{REDACTED}\"'\n"
-                f"  transcript tail:\n    "
-                + "\n    ".join(client.transcript.tail().splitlines())
+                f"  transcript tail:\n    " + "\n    ".join(client.transcript.tail().splitlines())
             ) from None
 
 
@@ -203,8 +204,11 @@ def go_online(
         except AtTimeout:
             if deadline - time.monotonic() > 0:
                 # A modem searching for a cell can be silent for minutes; say it is still on.
-                _say(progress, f"still waiting for LTE registration "
-                     f"({time.monotonic() - started:.0f} s, last {describe_cereg(last)})")
+                _say(
+                    progress,
+                    f"still waiting for LTE registration "
+                    f"({time.monotonic() - started:.0f} s, last {describe_cereg(last)})",
+                )
             continue
         last = line
         stat = cereg_stat(line)
@@ -230,8 +234,9 @@ def _first_line(client: AtClient, command: str) -> str:
 
 
 def read_modem_info(client: AtClient) -> ModemInfo:
-    return ModemInfo(imei=_first_line(client, "AT+CGSN"),
-                     modem_firmware=_first_line(client, "AT+CGMR"))
+    return ModemInfo(
+        imei=_first_line(client, "AT+CGSN"), modem_firmware=_first_line(client, "AT+CGMR")
+    )
 
 
 def detect_dialect(
@@ -282,6 +287,9 @@ def bring_up(
     info.firmware = detected.describe()
     info.registration = line
     info.attach_seconds = took
-    _say(progress, f"online after {took:.1f} s: IMEI {info.imei or '?'}, modem firmware "
-         f"{info.modem_firmware or '?'}, {detected.dialect.title} {detected.version}")
+    _say(
+        progress,
+        f"online after {took:.1f} s: IMEI {info.imei or '?'}, modem firmware "
+        f"{info.modem_firmware or '?'}, {detected.dialect.title} {detected.version}",
+    )
     return info
