@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 SEND_POLL_TIMEOUT = 30.0
 
 F = TypeVar("F", bound=Callable[..., None])
+T = TypeVar("T")
 
 # Per-call receive caps of the modem: 1280-byte MTU minus IP and TCP/UDP headers.
 _RECV_CAP = {
@@ -205,7 +206,14 @@ def receive(
             revents = socket_poll(fw, st, fd, POLLIN, remaining)
 
     ep = endpoint(st, fd)
-    deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
+    return blocking(fw, ep, once, time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None)
+
+
+def blocking(
+    fw: Firmware, ep: Endpoint, once: Callable[[Endpoint], T], deadline: float | None
+) -> T:
+    """``once(ep)`` as a blocking socket call: again on each EAGAIN until ``deadline``
+    (monotonic; None: for ever), then EAGAIN "SO_RCVTIMEO expired"."""
     while True:
         try:
             return once(ep)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType
-from firmware_ref.core.sockio import interruptible, recv_cap
+from firmware_ref.core.sockio import interruptible, recv_cap, resolve_for
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -64,7 +64,6 @@ from firmware_ref.net import (
     SecurityConfig,
     getaddrinfo_list,
     open_endpoint,
-    resolve,
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.security import SessionCache
@@ -460,13 +459,6 @@ def send_cb_fn_for(st: SmSockets) -> Callable[[], None]:
 
 
 # ---------------------------------------------------------------------------- socket calls
-
-
-def resolve_for(fw: SmFirmware, url: str, port: int, family: int) -> tuple:
-    """``util_resolve_host`` (any failure: the callers answer -EAGAIN)."""
-    if not fw.modem.online:
-        raise ResolveError("EAI_AGAIN")
-    return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
 
 
 def _deadline(seconds: int) -> float | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.sockio import (
+    blocking,
     credentials,
     endpoint,
     guarded,
@@ -374,17 +375,9 @@ def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     try:
         if not st.fds.has_free():
             raise NetError(errno.ENFILE)
-        while True:
-            try:
-                child, peer_ip = ep.accept(fw.stopping, credentials(fw))
-                break
-            except NetError as exc:
-                if exc.errno != errno.EAGAIN:
-                    raise
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
-            ep.wait(POLLIN, remaining, fw.stopping)
+        child, peer_ip = blocking(
+            fw, ep, lambda e: e.accept(fw.stopping, credentials(fw)), deadline
+        )
         try:
             fd = st.fds.reserve(child)
         except NetError:
