@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType
-from firmware_ref.core.sockio import interruptible, recv_cap, resolve_for
+from firmware_ref.core.sockio import credentials, interruptible, recv_cap, resolve_for
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -769,6 +769,14 @@ def _find(st: SmSockets, parser: AtParser, index: int = 1) -> SmSocket:
     return sock
 
 
+def _set_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> tuple[SmSockets, SmSocket]:
+    """A set-only socket command's start: -EINVAL for its other forms, then its <handle>."""
+    if cmd_type is not CmdType.SET:
+        raise SmError(-errno.EINVAL)
+    st = state(fw)
+    return st, _find(st, parser)
+
+
 def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
     sock = st.find_avail()
     if sock is None:
@@ -1050,10 +1058,7 @@ def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> No
 
 @SM.command("AT#XBIND", order=0)
 def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     port = parser.num(2, UINT16)
     if sock.family == AF_INET:
         address = fw.modem.address if fw.modem.online else ""
@@ -1069,17 +1074,14 @@ def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 @SM.command("AT#XCONNECT", order=0)
 def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     url = parser.string(2, SM_MAX_URL)
     port = parser.num(3, UINT16)
     try:
         addr = resolve_for(fw, url, port, sock.family)
     except (ResolveError, NetError):
         raise SmError(-errno.EAGAIN, f"cannot resolve {url}") from None
-    creds = dict(getattr(fw.modem, "credentials", {}) or {})
+    creds = credentials(fw)
     try:
         st.ep(sock).connect(addr, fw.stopping, creds)
     except (ValueError, UnicodeError) as exc:
@@ -1145,10 +1147,7 @@ def _enter_datamode(st: SmSockets, sock: SmSocket, data_len: int) -> None:
 
 @SM.command("AT#XSEND", order=0)
 def handle_send(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode = parser.num(2, UINT16)
     sock.send_flags = parser.num(3, INT32)
     if mode in (MODE_STRING, MODE_HEX):
@@ -1180,20 +1179,14 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
 
 @SM.command("AT#XRECV", order=0)
 def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode, flags, timeout, size = _recv_args(parser)
     do_recv(st, sock, timeout, flags, mode, size)
 
 
 @SM.command("AT#XSENDTO", order=0)
 def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode = parser.num(2, UINT16)
     sock.send_flags = parser.num(3, INT32)
     # Parsed straight into the globals: a later failure leaves the new URL behind.
@@ -1214,10 +1207,7 @@ def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 @SM.command("AT#XRECVFROM", order=0)
 def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode, flags, timeout, size = _recv_args(parser)
     do_recvfrom(st, sock, timeout, flags, mode, size)
 
