@@ -791,22 +791,36 @@ def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
 # ---------------------------------------------------------------------------- handlers
 
 
+def _open(st: SmSockets, parser: AtParser, open_: Callable[[SmSocket], None]) -> None:
+    """#XSOCKET and #XSSOCKET: a free slot with <family>, <type> and <role>, then ``open_``."""
+    sock = None
+    try:
+        sock = _open_common(st, parser)
+        open_(sock)
+    except BaseException:
+        if sock is not None:
+            sock.reset()  # init_socket() on every error path
+        raise
+
+
+def _cid(parser: AtParser, index: int, sock: SmSocket) -> None:
+    """The optional <cid> at ``index`` (PDN contexts 0 to 10)."""
+    if parser.count > index:
+        sock.cid = parser.num(index, UINT16)
+        if sock.cid > 10:
+            raise SmError(-errno.EINVAL, "cid > 10")
+
+
 @SM.command("AT#XSOCKET", order=0)
 def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        sock = None
-        try:
-            sock = _open_common(st, parser)
-            if parser.count > 4:
-                sock.cid = parser.num(4, UINT16)
-                if sock.cid > 10:
-                    raise SmError(-errno.EINVAL, "cid > 10")
+
+        def open_(sock: SmSocket) -> None:
+            _cid(parser, 4, sock)
             do_socket_open(st, sock)
-        except BaseException:
-            if sock is not None:
-                sock.reset()  # init_socket() on every error path
-            raise
+
+        _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
         for s in st.socks:
             if s.fd != INVALID_SOCKET and s.sec_tag == SEC_TAG_INVALID:
@@ -819,22 +833,16 @@ def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        sock = None
-        try:
-            sock = _open_common(st, parser)
+
+        def open_(sock: SmSocket) -> None:
             sock.sec_tag = parser.num(4, INT32)
             peer_verify = 2
             if parser.count > 5:
                 peer_verify = parser.num(5, UINT16)
-            if parser.count > 6:
-                sock.cid = parser.num(6, UINT16)
-                if sock.cid > 10:
-                    raise SmError(-errno.EINVAL, "cid > 10")
+            _cid(parser, 6, sock)
             do_secure_socket_open(st, sock, peer_verify)
-        except BaseException:
-            if sock is not None:
-                sock.reset()  # init_socket() on every error path
-            raise
+
+        _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
         for s in st.socks:
             if s.fd != INVALID_SOCKET and s.sec_tag != SEC_TAG_INVALID:
