@@ -28,6 +28,7 @@ from firmware_ref.net import (
     Endpoint,
     NetError,
     ResolveError,
+    getaddrinfo_list,
     resolve,
 )
 
@@ -130,6 +131,13 @@ def resolve_for(fw: Firmware, url: str, port: int, family: int) -> tuple:
     if not fw.modem.online:
         raise ResolveError("EAI_AGAIN")
     return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
+
+
+def getaddrinfo_for(fw: Firmware, host: str, family: int = 0) -> list:
+    """``getaddrinfo`` through the modem, whose DNS needs the network (``family`` 0: any)."""
+    if not fw.modem.online:
+        raise ResolveError("EAI_AGAIN")
+    return interruptible(fw, lambda: getaddrinfo_list(host, family))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- poll, send, recv

@@ -34,7 +34,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType
-from firmware_ref.core.sockio import credentials, interruptible, recv_cap, resolve_for
+from firmware_ref.core.sockio import (
+    credentials,
+    getaddrinfo_for,
+    recv_cap,
+    resolve_for,
+)
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -62,7 +67,6 @@ from firmware_ref.net import (
     NetError,
     ResolveError,
     SecurityConfig,
-    getaddrinfo_list,
     open_endpoint,
 )
 from firmware_ref.net.endpoint import RawEndpoint
@@ -1320,9 +1324,7 @@ def handle_getaddrinfo(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> N
     else:
         raise SmError(-errno.EINVAL, "wrong parameter count")
     try:
-        if not fw.modem.online:
-            raise ResolveError("EAI_AGAIN")
-        addresses = interruptible(fw, lambda: getaddrinfo_list(host, family))
+        addresses = getaddrinfo_for(fw, host, family)
     except ResolveError as exc:
         # nrf_getaddrinfo answers NRF_EAI_* codes (positive, 256 and up) and the firmware
         # names them with Zephyr's zsock_gai_strerror(), which knows only DNS_EAI_* codes.

@@ -21,8 +21,8 @@ from firmware_ref.core.sockio import (
     blocking,
     credentials,
     endpoint,
+    getaddrinfo_for,
     guarded,
-    interruptible,
     receive,
     recv_cap,
     resolve_for,
@@ -52,7 +52,6 @@ from firmware_ref.net import (
     NetError,
     ResolveError,
     SecurityConfig,
-    getaddrinfo_list,
     open_endpoint,
     poll_endpoints,
 )
@@ -545,9 +544,7 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     host = params.get_string(1, SLM_MAX_URL)
     try:
-        if not fw.modem.online:
-            raise ResolveError("EAI_AGAIN")
-        addresses = interruptible(fw, lambda: getaddrinfo_list(host))
+        addresses = getaddrinfo_for(fw, host)
     except ResolveError as exc:
         fw.respond(f'#XGETADDRINFO: "{exc.name}"')
         raise CommandError(exc.name) from None
