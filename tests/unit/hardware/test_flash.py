@@ -4,7 +4,9 @@ cache, failures that show the tool's output."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -410,27 +412,28 @@ def test_west_never_rebuilds_with_the_flag_its_zephyr_knows(fake_tools, tmp_path
     assert fake_tools.argvs()[-1][4] == "--no-rebuild"
 
 
-def test_a_timeout_kills_the_tools_children_too(fake_tools, build_dir, monkeypatch, tmp_path):
-    """west runs nrfjprog, which keeps the probe: killing west alone leaves it running."""
-    import os
-    import time
-
-    pid_file = tmp_path / "child.pid"
-    monkeypatch.setenv("SLM_FAKE_HANG", "west")
-    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
-    with pytest.raises(FlashError, match="killed with every process it started"):
-        flash(build_dir, runner="west", timeout=3)
-    child = int(pid_file.read_text())
+def assert_gone(pid: int) -> None:
+    """The flash tool's killed child is gone within 10 s."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            os.kill(child, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             break
         # The killed child is reaped by init; poll its disappearance briefly.
         time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+        os.kill(pid, 0)
+
+
+def test_a_timeout_kills_the_tools_children_too(fake_tools, build_dir, monkeypatch, tmp_path):
+    """west runs nrfjprog, which keeps the probe: killing west alone leaves it running."""
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
+    with pytest.raises(FlashError, match="killed with every process it started"):
+        flash(build_dir, runner="west", timeout=3)
+    assert_gone(int(pid_file.read_text()))
 
 
 def test_nrfutil_must_be_nrf_util_7(fake_tools, build_dir, monkeypatch):
@@ -538,11 +541,9 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
-    import os
     import signal
     import subprocess
     import sys
-    import time
 
     pid_file = tmp_path / "child.pid"
     monkeypatch.setenv("SLM_FAKE_HANG", "west")
@@ -564,15 +565,7 @@ def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
             session.kill()
             session.wait()
     assert out.strip() == "interrupted"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+    assert_gone(child)
 
 
 @pytest.mark.parametrize(
