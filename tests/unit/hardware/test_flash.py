@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hwsupport import HEX_IMAGE, make_build_dir
+from hwsupport import HEX_IMAGE, make_build_dir, west_flash_argv
 
 from pytest_slm.boards import BoardRegistry
 from pytest_slm.flash import (
@@ -111,19 +111,7 @@ def test_bad_firmware_paths_are_explained(tmp_path, setup, message):
 def test_west_command_line(fake_tools, build_dir):
     outcome, lines = flash(build_dir, runner="west")
     assert outcome.flashed
-    assert fake_tools.argvs() == [
-        [
-            "west",
-            "flash",
-            "--build-dir",
-            str(build_dir),
-            "--no-rebuild",
-            "--runner",
-            "nrfjprog",
-            "--dev-id",
-            "960012345",
-        ]
-    ]
+    assert fake_tools.argvs() == [west_flash_argv(str(build_dir))]
     # From the build's own workspace: elsewhere `flash` is no west command.
     assert fake_tools.calls()[0]["cwd"] == str(build_dir.parent / "ncs")
     assert any("Board with serial number 960012345 flashed successfully" in x for x in lines)
@@ -448,20 +436,7 @@ def test_nrfutil_must_be_nrf_util_7(fake_tools, build_dir, monkeypatch):
     [
         (
             "west",
-            [
-                [
-                    "west",
-                    "flash",
-                    "--build-dir",
-                    "{b}",
-                    "--no-rebuild",
-                    "--runner",
-                    "nrfjprog",
-                    "--dev-id",
-                    "960012345",
-                    "--erase",
-                ]
-            ],
+            [west_flash_argv("{b}", "--erase")],
         ),
         (
             "pyocd",
