@@ -29,7 +29,7 @@ import struct
 import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -230,6 +230,10 @@ class SmSockets:
 
     def find_avail(self) -> SmSocket | None:
         return self.find(INVALID_SOCKET)
+
+    def opened(self) -> Iterator[SmSocket]:
+        """The open slots, each checked as the walk reaches it (a close may end a later one)."""
+        return (s for s in self.socks if s.fd != INVALID_SOCKET)
 
     def ep(self, sock: SmSocket) -> Endpoint:
         return self.fds.get(sock.fd)
@@ -765,8 +769,11 @@ def do_socket_close(st: SmSockets, sock: SmSocket) -> int:
 
 
 def _find(st: SmSockets, parser: AtParser, index: int = 1) -> SmSocket:
-    fd = parser.num(index, INT32)
     # find_socket(-1) finds a free slot: the firmware then acts on that empty slot.
+    return _lookup(st, parser.num(index, INT32))
+
+
+def _lookup(st: SmSockets, fd: int) -> SmSocket:
     sock = st.find(fd)
     if sock is None:
         raise SmError(-errno.EINVAL, f"no socket {fd}")
@@ -826,8 +833,8 @@ def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
         _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.sec_tag == SEC_TAG_INVALID:
+        for s in st.opened():
+            if s.sec_tag == SEC_TAG_INVALID:
                 fw.rsp(f"#XSOCKET: {s.fd},{s.family},{s.role},{s.type},{s.cid}")
     else:
         fw.rsp("#XSOCKET: <handle>,(1,2,3),(1,2,3),(0,1),<cid>")
@@ -848,8 +855,8 @@ def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
         _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.sec_tag != SEC_TAG_INVALID:
+        for s in st.opened():
+            if s.sec_tag != SEC_TAG_INVALID:
                 fw.rsp(f"#XSSOCKET: {s.fd},{s.family},{s.role},{s.type},{s.sec_tag},{s.cid}")
     else:
         fw.rsp("#XSSOCKET: <handle>,(1,2),(1,2),(0,1),<sec_tag>,<peer_verify>,<cid>")
@@ -864,11 +871,10 @@ def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         err = do_socket_close(st, _find(st, parser))
     else:
         err = 0
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET:
-                ret = do_socket_close(st, s)
-                if ret < 0:
-                    err = ret
+        for s in st.opened():
+            ret = do_socket_close(st, s)
+            if ret < 0:
+                err = ret
     if err:
         raise SmError(err)
 
@@ -1235,8 +1241,8 @@ def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         sock.listen = True
         st._wake.set()
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.listen:
+        for s in st.opened():
+            if s.listen:
                 fw.rsp(f"#XLISTEN: {s.fd},{s.cid},{s.local_port}")
     else:
         fw.rsp("#XLISTEN: <handle>")
@@ -1345,10 +1351,7 @@ def _optional_handle(st: SmSockets, parser: AtParser) -> SmSocket | None:
         fd = -1
     if fd == -1:
         return None
-    sock = st.find(fd)
-    if sock is None:
-        raise SmError(-errno.EINVAL, f"no socket {fd}")
-    return sock
+    return _lookup(st, fd)
 
 
 @SM.command("AT#XAPOLL", order=0)
@@ -1367,9 +1370,8 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
                 sock.xapoll_requested = 0
             else:
                 st.poll.xapoll_requested = 0
-                for s in st.socks:
-                    if s.fd != INVALID_SOCKET:
-                        s.xapoll_requested = 0
+                for s in st.opened():
+                    s.xapoll_requested = 0
             return
         events = parser.num(3, UINT16)
         if events & ~(POLLIN | POLLOUT):
@@ -1380,13 +1382,12 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
             update_poll_events(st, sock, events, True)
             return
         st.poll.xapoll_requested = events
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET:
-                s.xapoll_requested = events
-                update_poll_events(st, s, events, True)
+        for s in st.opened():
+            s.xapoll_requested = events
+            update_poll_events(st, s, events, True)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.xapoll_requested:
+        for s in st.opened():
+            if s.xapoll_requested:
                 fw.rsp(f"#XAPOLL: {s.fd},{s.xapoll_requested & ~ALWAYS}")
     else:
         fw.rsp("#XAPOLL: <handle>,(0,1),(0,1,4,5)")
@@ -1413,7 +1414,7 @@ def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
                 raise SmError(-errno.EINVAL, f"hex {hex_mode}")
         if flags & ADR_DATA_MODE and hex_mode:
             raise SmError(-errno.EINVAL, "Hex mode with data mode is not supported.")
-        targets = [sock] if sock is not None else [s for s in st.socks if s.fd != INVALID_SOCKET]
+        targets = [sock] if sock is not None else list(st.opened())
         if sock is None:
             st.poll.adr_flags = flags
             st.poll.adr_hex = bool(hex_mode)
@@ -1422,8 +1423,8 @@ def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
             s.adr_hex = bool(hex_mode)
             update_poll_events(st, s, POLLIN, False)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.adr_flags:
+        for s in st.opened():
+            if s.adr_flags:
                 fw.rsp(f"#XRECVCFG: {s.fd},{s.adr_flags},{int(s.adr_hex)}")
     else:
         fw.rsp("#XRECVCFG: <handle>,(0,1,2,3),(0,1)")
