@@ -17,8 +17,10 @@ FAKES_BIN = Path(__file__).resolve().parents[2] / "fakes" / "bin"
 HEX_IMAGE = ":020000040000FA\n:10000000000004200D0100001501000017010000AE\n:00000001FF\n"
 
 
-def west_flash_argv(build_dir: Path | str, *extra: str) -> list[str]:
-    """What the fake DK's flash runs through west (nrfjprog runner, the fake probe's id)."""
+def west_flash_argv(
+    build_dir: Path | str, *extra: str, runner: str = "nrfjprog", dev_id: str = "960012345"
+) -> list[str]:
+    """What a flash runs through west (by default the fake DK's: nrfjprog, its probe's id)."""
     return [
         "west",
         "flash",
@@ -26,9 +28,9 @@ def west_flash_argv(build_dir: Path | str, *extra: str) -> list[str]:
         str(build_dir),
         "--no-rebuild",
         "--runner",
-        "nrfjprog",
+        runner,
         "--dev-id",
-        "960012345",
+        dev_id,
         *extra,
     ]
 

@@ -120,19 +120,7 @@ def test_west_command_line(fake_tools, build_dir):
 def test_west_runner_comes_from_the_board_file(fake_tools, build_dir):
     board = REGISTRY.get("nrf9161dk")
     flash(build_dir, board=board, probe="1050123456")
-    assert fake_tools.argvs() == [
-        [
-            "west",
-            "flash",
-            "--build-dir",
-            str(build_dir),
-            "--no-rebuild",
-            "--runner",
-            "nrfutil",
-            "--dev-id",
-            "1050123456",
-        ]
-    ]
+    assert fake_tools.argvs() == [west_flash_argv(build_dir, runner="nrfutil", dev_id="1050123456")]
 
 
 def test_pyocd_command_line(fake_tools, build_dir):
