@@ -20,7 +20,6 @@ from enum import IntEnum
 
 from pytest_slm import dialects
 from pytest_slm.at import AtClient, AtError, AtTimeout, SlmError, split_params
-from pytest_slm.at.result import is_final
 from pytest_slm.at.transcript import REDACTED
 
 # A sec_tag owned by the suite, far from those Nordic's samples and nRF Cloud use (16842753,
@@ -131,24 +130,9 @@ def wait_until_answering(
     client: AtClient, timeout: float, progress: Progress | None = None
 ) -> None:
     _say(progress, f"waiting up to {timeout:g} s for SLM to answer (Ready or AT -> OK)")
+    # A probe the booting board answers after its banner is abandoned by the client, whose
+    # next command first proves the board back in step (AtClient._prove_in_step).
     client.wait_ready(timeout=timeout)
-    _resync(client)
-
-
-def _resync(client: AtClient) -> None:
-    """Make sure the next answer is to the next command.
-
-    A probe sent while the board boots may be lost in the reset or answered after the `Ready`
-    banner; in the second case its late OK would be taken as the answer to the following
-    command, and every answer after it would be one behind. A command whose answer has its own
-    prefix tells the two apart: if only a bare final result comes back, the real answer is
-    still on its way and is consumed here.
-    """
-    result = client.at("AT+CGSN=1", check=False)
-    if result.with_prefix("+CGSN") or not result.ok:
-        return
-    client.wait_urc("", timeout=10.0, match=is_final)
-    client.drain_urcs()
 
 
 def provision(
@@ -165,8 +149,10 @@ def provision(
         if listed.with_prefix("%CMNG"):
             client.at(f"AT%CMNG=3,{slot}", timeout=10.0)
         if '"' in cred.content:
-            raise BringupError(f"{cred.describe()}: the content holds a '\"', which %CMNG "
-                               "cannot carry inside its quoted string")
+            raise BringupError(
+                f"{cred.describe()}: the content holds a '\"', which %CMNG "
+                "cannot carry inside its quoted string"
+            )
         try:
             # No local holds the command: pytest --showlocals would print the key from it.
             client.at(f'AT%CMNG=0,{slot},"{cred.content}"', timeout=30.0)
@@ -175,8 +161,7 @@ def provision(
             raise BringupError(
                 f"writing {cred.describe()} failed: {_redacted_reason(exc)}\n"
                 f"  command:  'AT%CMNG=0,{slot},\"{REDACTED}\"'\n"
-                f"  transcript tail:\n    "
-                + "\n    ".join(client.transcript.tail().splitlines())
+                f"  transcript tail:\n    " + "\n    ".join(client.transcript.tail().splitlines())
             ) from None
 
 
@@ -219,8 +204,11 @@ def go_online(
         except AtTimeout:
             if deadline - time.monotonic() > 0:
                 # A modem searching for a cell can be silent for minutes; say it is still on.
-                _say(progress, f"still waiting for LTE registration "
-                     f"({time.monotonic() - started:.0f} s, last {describe_cereg(last)})")
+                _say(
+                    progress,
+                    f"still waiting for LTE registration "
+                    f"({time.monotonic() - started:.0f} s, last {describe_cereg(last)})",
+                )
             continue
         last = line
         stat = cereg_stat(line)
@@ -246,8 +234,9 @@ def _first_line(client: AtClient, command: str) -> str:
 
 
 def read_modem_info(client: AtClient) -> ModemInfo:
-    return ModemInfo(imei=_first_line(client, "AT+CGSN"),
-                     modem_firmware=_first_line(client, "AT+CGMR"))
+    return ModemInfo(
+        imei=_first_line(client, "AT+CGSN"), modem_firmware=_first_line(client, "AT+CGMR")
+    )
 
 
 def detect_dialect(
@@ -287,10 +276,6 @@ def bring_up(
     redact_credentials(client, credentials)
     if ready_timeout is not None:
         wait_until_answering(client, ready_timeout, progress)
-    else:
-        # The caller's probes may have been answered twice (one lost to the boot, answered
-        # after it): the version answers below must not be read one behind.
-        _resync(client)
     detected = detect_dialect(client, dialect, progress)
     _say(progress, "modem offline for provisioning (AT+CFUN=4)")
     client.at("AT+CFUN=4", timeout=30.0)
@@ -302,6 +287,9 @@ def bring_up(
     info.firmware = detected.describe()
     info.registration = line
     info.attach_seconds = took
-    _say(progress, f"online after {took:.1f} s: IMEI {info.imei or '?'}, modem firmware "
-         f"{info.modem_firmware or '?'}, {detected.dialect.title} {detected.version}")
+    _say(
+        progress,
+        f"online after {took:.1f} s: IMEI {info.imei or '?'}, modem firmware "
+        f"{info.modem_firmware or '?'}, {detected.dialect.title} {detected.version}",
+    )
     return info

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from firmware_ref.core.dialect import CommandTable
+from firmware_ref.core.dialect import CommandTable, Handler
 from firmware_ref.core.errors import CmdType, CmeError, CommandError
 from firmware_ref.core.modem import (
     CEREG_DELAY_S,
@@ -219,32 +219,29 @@ def handle_cgmm(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         fw.respond("nRF9160-SICA")
 
 
-@modem_command("AT+CMEE")
-def handle_cmee(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is CmdType.READ:
-        fw.respond(f"+CMEE: {fw.modem.cmee}")
-        return
-    if cmd_type is CmdType.TEST:
-        fw.respond("+CMEE: (0,1)")
-        return
-    n = params.get_int(1) if params.valid_count() > 1 else 0
-    if n not in (0, 1):
-        raise CommandError(f"CMEE {n}")
-    fw.modem.cmee = n
+def _switch(command: str, attr: str, read: str, test: str) -> Handler:
+    """A 0/1 setting of the modem kept in ``ModemState.<attr>``: the set form takes an optional
+    <n> (0 when left out); ``read`` is the read answer's format, ``test`` the test answer."""
+    name = command[3:]
+
+    def handler(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
+        if cmd_type is CmdType.READ:
+            fw.respond(read.format(getattr(fw.modem, attr)))
+            return
+        if cmd_type is CmdType.TEST:
+            fw.respond(test)
+            return
+        n = params.get_int(1) if params.valid_count() > 1 else 0
+        if n not in (0, 1):
+            raise CommandError(f"{name} {n}")
+        setattr(fw.modem, attr, n)
+
+    handler.__name__ = f"handle_{name.lower()}"
+    return modem_command(command)(handler)
 
 
-@modem_command("AT+CGEREP")
-def handle_cgerep(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
-    if cmd_type is CmdType.READ:
-        fw.respond(f"+CGEREP: {fw.modem.cgerep},0")
-        return
-    if cmd_type is CmdType.TEST:
-        fw.respond("+CGEREP: (0,1),(0)")
-        return
-    n = params.get_int(1) if params.valid_count() > 1 else 0
-    if n not in (0, 1):
-        raise CommandError(f"CGEREP {n}")
-    fw.modem.cgerep = n
+handle_cmee = _switch("AT+CMEE", "cmee", "+CMEE: {}", "+CMEE: (0,1)")
+handle_cgerep = _switch("AT+CGEREP", "cgerep", "+CGEREP: {},0", "+CGEREP: (0,1),(0)")
 
 
 @modem_command("AT+CGDCONT")
@@ -262,6 +259,11 @@ def handle_cgdcont(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     params.get_int(1)
 
 
+def _slot(params: Params) -> tuple[int, int]:
+    """%CMNG's <sec_tag> and <type>."""
+    return params.get_uint(2), params.get_int(3)
+
+
 @modem_command("AT%CMNG")
 def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     modem = fw.modem
@@ -271,8 +273,7 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         raise CommandError("CMNG has no read form")
     opcode = params.get_int(1)
     if opcode == 0:  # write
-        sec_tag = params.get_uint(2)
-        cred_type = params.get_int(3)
+        sec_tag, cred_type = _slot(params)
         if sec_tag > MAX_SEC_TAG or cred_type not in CRED_TYPES:
             raise CommandError("bad sec_tag or type")
         content = params.get_bytes(4)
@@ -301,8 +302,7 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             fw.respond(f'%CMNG: {tag},{ctype},"{cred.sha256()}"')
         return
     if opcode == 2:  # read: the modem refuses to give keys back, and certificates are CA-only
-        sec_tag = params.get_uint(2)
-        cred_type = params.get_int(3)
+        sec_tag, cred_type = _slot(params)
         cred = modem.credentials.get((sec_tag, cred_type))
         if cred is None:
             raise CmeError(CME_NOT_FOUND)
@@ -316,8 +316,7 @@ def handle_cmng(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
         )
         return
     if opcode == 3:  # delete
-        sec_tag = params.get_uint(2)
-        cred_type = params.get_int(3)
+        sec_tag, cred_type = _slot(params)
         if modem.online:
             raise CmeError(CME_NOT_ALLOWED_ACTIVE)
         if modem.credentials.pop((sec_tag, cred_type), None) is None:

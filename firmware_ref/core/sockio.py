@@ -28,6 +28,7 @@ from firmware_ref.net import (
     Endpoint,
     NetError,
     ResolveError,
+    getaddrinfo_list,
     resolve,
 )
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 SEND_POLL_TIMEOUT = 30.0
 
 F = TypeVar("F", bound=Callable[..., None])
+T = TypeVar("T")
 
 # Per-call receive caps of the modem: 1280-byte MTU minus IP and TCP/UDP headers.
 _RECV_CAP = {
@@ -131,6 +133,13 @@ def resolve_for(fw: Firmware, url: str, port: int, family: int) -> tuple:
     return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
 
 
+def getaddrinfo_for(fw: Firmware, host: str, family: int = 0) -> list:
+    """``getaddrinfo`` through the modem, whose DNS needs the network (``family`` 0: any)."""
+    if not fw.modem.online:
+        raise ResolveError("EAI_AGAIN")
+    return interruptible(fw, lambda: getaddrinfo_list(host, family))  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------------------- poll, send, recv
 
 
@@ -205,7 +214,14 @@ def receive(
             revents = socket_poll(fw, st, fd, POLLIN, remaining)
 
     ep = endpoint(st, fd)
-    deadline = time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None
+    return blocking(fw, ep, once, time.monotonic() + ep.rcvtimeo if ep.rcvtimeo > 0 else None)
+
+
+def blocking(
+    fw: Firmware, ep: Endpoint, once: Callable[[Endpoint], T], deadline: float | None
+) -> T:
+    """``once(ep)`` as a blocking socket call: again on each EAGAIN until ``deadline``
+    (monotonic; None: for ever), then EAGAIN "SO_RCVTIMEO expired"."""
     while True:
         try:
             return once(ep)

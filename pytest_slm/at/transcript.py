@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TX = ">"
@@ -95,32 +96,68 @@ class Transcript:
 
     def render(self, since: int = 0) -> str:
         """One line per direction change and per CRLF, each with its time since the start."""
-        lines: list[str] = []
-        with self._lock:
-            secrets_present = bool(self._secrets)
-        scrub = self._scrub if secrets_present else bytes
-        for direction, when, chunk in self._coalesce(self.entries(since), scrub):
-            stamp = f"{when - self._start:9.3f}"
-            lines.append(f"{stamp} {direction} {escape(chunk)}")
-        return "\n".join(lines)
+        scrub = self._scrubber()
+        return "\n".join(
+            self._line(direction, when, chunk)
+            for direction, when, data in self._blocks(self.entries(since))
+            for chunk in _split(scrub(data))
+        )
 
     def tail(self, lines: int = 12) -> str:
-        return "\n".join(self.render().splitlines()[-lines:])
+        """The last `lines` lines of `render()`.
+
+        Failure messages quote it while the transcript may hold 20000 entries: only the blocks
+        the tail comes from are scrubbed and split, and only its own lines escaped.
+        """
+        if lines <= 0:
+            return ""
+        scrub = self._scrubber()
+        entries = self.entries()
+        picked: list[str] = []
+        end = len(entries)
+        while end > 0 and len(picked) < lines:
+            # A block ends where the next entry does not join it, whichever way one walks.
+            start = end - 1
+            while start > 0 and _joins(entries[start - 1], entries[start]):
+                start -= 1
+            ((direction, when, data),) = self._blocks(entries[start:end])
+            chunks = _split(scrub(data))
+            need = lines - len(picked)
+            picked.extend(self._line(direction, when, c) for c in reversed(chunks[-need:]))
+            end = start
+        return "\n".join(reversed(picked))
+
+    def _scrubber(self) -> Callable[[bytes], bytes]:
+        with self._lock:
+            secrets_present = bool(self._secrets)
+        return self._scrub if secrets_present else bytes
+
+    def _line(self, direction: str, when: float, chunk: bytes) -> str:
+        return f"{when - self._start:9.3f} {direction} {escape(chunk)}"
 
     @staticmethod
-    def _coalesce(entries: list[Entry], scrub):
-        """Merge consecutive same-direction entries, then split them after each LF."""
+    def _blocks(entries: list[Entry]) -> list[tuple[str, float, bytes]]:
+        """Consecutive same-direction entries merged (each note stays a block of its own)."""
         merged: list[tuple[str, float, bytearray]] = []
+        previous: Entry | None = None
         for entry in entries:
-            if merged and merged[-1][0] == entry.direction and entry.direction != NOTE:
+            if previous is not None and _joins(previous, entry):
                 merged[-1][2].extend(entry.data)
             else:
                 merged.append((entry.direction, entry.when, bytearray(entry.data)))
-        for direction, when, block in merged:
-            data = scrub(bytes(block))
-            start = 0
-            while start < len(data):
-                end = data.find(b"\n", start)
-                end = len(data) if end < 0 else end + 1
-                yield direction, when, bytes(data[start:end])
-                start = end
+            previous = entry
+        return [(direction, when, bytes(block)) for direction, when, block in merged]
+
+
+def _joins(first: Entry, second: Entry) -> bool:
+    """`second` continues the block `first` belongs to."""
+    return first.direction == second.direction and second.direction != NOTE
+
+
+def _split(data: bytes) -> list[bytes]:
+    """`data` cut after each LF (the last piece may have none)."""
+    chunks = data.split(b"\n")
+    pieces = [chunk + b"\n" for chunk in chunks[:-1]]
+    if chunks[-1]:
+        pieces.append(chunks[-1])
+    return pieces

@@ -29,12 +29,17 @@ import struct
 import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType
-from firmware_ref.core.sockio import interruptible, recv_cap
+from firmware_ref.core.sockio import (
+    credentials,
+    getaddrinfo_for,
+    recv_cap,
+    resolve_for,
+)
 from firmware_ref.dialects.sm.atparser import INT32, UINT16, AtParser, ParseError
 from firmware_ref.dialects.sm.host import (
     DATAMODE_EXIT,
@@ -62,9 +67,7 @@ from firmware_ref.net import (
     NetError,
     ResolveError,
     SecurityConfig,
-    getaddrinfo_list,
     open_endpoint,
-    resolve,
 )
 from firmware_ref.net.endpoint import RawEndpoint
 from firmware_ref.net.security import SessionCache
@@ -227,6 +230,10 @@ class SmSockets:
 
     def find_avail(self) -> SmSocket | None:
         return self.find(INVALID_SOCKET)
+
+    def opened(self) -> Iterator[SmSocket]:
+        """The open slots, each checked as the walk reaches it (a close may end a later one)."""
+        return (s for s in self.socks if s.fd != INVALID_SOCKET)
 
     def ep(self, sock: SmSocket) -> Endpoint:
         return self.fds.get(sock.fd)
@@ -460,13 +467,6 @@ def send_cb_fn_for(st: SmSockets) -> Callable[[], None]:
 
 
 # ---------------------------------------------------------------------------- socket calls
-
-
-def resolve_for(fw: SmFirmware, url: str, port: int, family: int) -> tuple:
-    """``util_resolve_host`` (any failure: the callers answer -EAGAIN)."""
-    if not fw.modem.online:
-        raise ResolveError("EAI_AGAIN")
-    return interruptible(fw, lambda: resolve(url, port, family))  # type: ignore[return-value]
 
 
 def _deadline(seconds: int) -> float | None:
@@ -769,12 +769,23 @@ def do_socket_close(st: SmSockets, sock: SmSocket) -> int:
 
 
 def _find(st: SmSockets, parser: AtParser, index: int = 1) -> SmSocket:
-    fd = parser.num(index, INT32)
     # find_socket(-1) finds a free slot: the firmware then acts on that empty slot.
+    return _lookup(st, parser.num(index, INT32))
+
+
+def _lookup(st: SmSockets, fd: int) -> SmSocket:
     sock = st.find(fd)
     if sock is None:
         raise SmError(-errno.EINVAL, f"no socket {fd}")
     return sock
+
+
+def _set_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> tuple[SmSockets, SmSocket]:
+    """A set-only socket command's start: -EINVAL for its other forms, then its <handle>."""
+    if cmd_type is not CmdType.SET:
+        raise SmError(-errno.EINVAL)
+    st = state(fw)
+    return st, _find(st, parser)
 
 
 def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
@@ -791,25 +802,39 @@ def _open_common(st: SmSockets, parser: AtParser) -> SmSocket:
 # ---------------------------------------------------------------------------- handlers
 
 
+def _open(st: SmSockets, parser: AtParser, open_: Callable[[SmSocket], None]) -> None:
+    """#XSOCKET and #XSSOCKET: a free slot with <family>, <type> and <role>, then ``open_``."""
+    sock = None
+    try:
+        sock = _open_common(st, parser)
+        open_(sock)
+    except BaseException:
+        if sock is not None:
+            sock.reset()  # init_socket() on every error path
+        raise
+
+
+def _cid(parser: AtParser, index: int, sock: SmSocket) -> None:
+    """The optional <cid> at ``index`` (PDN contexts 0 to 10)."""
+    if parser.count > index:
+        sock.cid = parser.num(index, UINT16)
+        if sock.cid > 10:
+            raise SmError(-errno.EINVAL, "cid > 10")
+
+
 @SM.command("AT#XSOCKET", order=0)
 def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        sock = None
-        try:
-            sock = _open_common(st, parser)
-            if parser.count > 4:
-                sock.cid = parser.num(4, UINT16)
-                if sock.cid > 10:
-                    raise SmError(-errno.EINVAL, "cid > 10")
+
+        def open_(sock: SmSocket) -> None:
+            _cid(parser, 4, sock)
             do_socket_open(st, sock)
-        except BaseException:
-            if sock is not None:
-                sock.reset()  # init_socket() on every error path
-            raise
+
+        _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.sec_tag == SEC_TAG_INVALID:
+        for s in st.opened():
+            if s.sec_tag == SEC_TAG_INVALID:
                 fw.rsp(f"#XSOCKET: {s.fd},{s.family},{s.role},{s.type},{s.cid}")
     else:
         fw.rsp("#XSOCKET: <handle>,(1,2,3),(1,2,3),(0,1),<cid>")
@@ -819,25 +844,19 @@ def handle_socket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 def handle_ssocket(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        sock = None
-        try:
-            sock = _open_common(st, parser)
+
+        def open_(sock: SmSocket) -> None:
             sock.sec_tag = parser.num(4, INT32)
             peer_verify = 2
             if parser.count > 5:
                 peer_verify = parser.num(5, UINT16)
-            if parser.count > 6:
-                sock.cid = parser.num(6, UINT16)
-                if sock.cid > 10:
-                    raise SmError(-errno.EINVAL, "cid > 10")
+            _cid(parser, 6, sock)
             do_secure_socket_open(st, sock, peer_verify)
-        except BaseException:
-            if sock is not None:
-                sock.reset()  # init_socket() on every error path
-            raise
+
+        _open(st, parser, open_)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.sec_tag != SEC_TAG_INVALID:
+        for s in st.opened():
+            if s.sec_tag != SEC_TAG_INVALID:
                 fw.rsp(f"#XSSOCKET: {s.fd},{s.family},{s.role},{s.type},{s.sec_tag},{s.cid}")
     else:
         fw.rsp("#XSSOCKET: <handle>,(1,2),(1,2),(0,1),<sec_tag>,<peer_verify>,<cid>")
@@ -852,11 +871,10 @@ def handle_close(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         err = do_socket_close(st, _find(st, parser))
     else:
         err = 0
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET:
-                ret = do_socket_close(st, s)
-                if ret < 0:
-                    err = ret
+        for s in st.opened():
+            ret = do_socket_close(st, s)
+            if ret < 0:
+                err = ret
     if err:
         raise SmError(err)
 
@@ -1058,10 +1076,7 @@ def handle_ssocketopt(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> No
 
 @SM.command("AT#XBIND", order=0)
 def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     port = parser.num(2, UINT16)
     if sock.family == AF_INET:
         address = fw.modem.address if fw.modem.online else ""
@@ -1077,17 +1092,14 @@ def handle_bind(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 @SM.command("AT#XCONNECT", order=0)
 def handle_connect(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     url = parser.string(2, SM_MAX_URL)
     port = parser.num(3, UINT16)
     try:
         addr = resolve_for(fw, url, port, sock.family)
     except (ResolveError, NetError):
         raise SmError(-errno.EAGAIN, f"cannot resolve {url}") from None
-    creds = dict(getattr(fw.modem, "credentials", {}) or {})
+    creds = credentials(fw)
     try:
         st.ep(sock).connect(addr, fw.stopping, creds)
     except (ValueError, UnicodeError) as exc:
@@ -1153,10 +1165,7 @@ def _enter_datamode(st: SmSockets, sock: SmSocket, data_len: int) -> None:
 
 @SM.command("AT#XSEND", order=0)
 def handle_send(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode = parser.num(2, UINT16)
     sock.send_flags = parser.num(3, INT32)
     if mode in (MODE_STRING, MODE_HEX):
@@ -1188,20 +1197,14 @@ def _recv_args(parser: AtParser) -> tuple[int, int, int, int]:
 
 @SM.command("AT#XRECV", order=0)
 def handle_recv(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode, flags, timeout, size = _recv_args(parser)
     do_recv(st, sock, timeout, flags, mode, size)
 
 
 @SM.command("AT#XSENDTO", order=0)
 def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode = parser.num(2, UINT16)
     sock.send_flags = parser.num(3, INT32)
     # Parsed straight into the globals: a later failure leaves the new URL behind.
@@ -1222,10 +1225,7 @@ def handle_sendto(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 @SM.command("AT#XRECVFROM", order=0)
 def handle_recvfrom(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    if cmd_type is not CmdType.SET:
-        raise SmError(-errno.EINVAL)
-    st = state(fw)
-    sock = _find(st, parser)
+    st, sock = _set_socket(fw, cmd_type, parser)
     mode, flags, timeout, size = _recv_args(parser)
     do_recvfrom(st, sock, timeout, flags, mode, size)
 
@@ -1241,8 +1241,8 @@ def handle_listen(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
         sock.listen = True
         st._wake.set()
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.listen:
+        for s in st.opened():
+            if s.listen:
                 fw.rsp(f"#XLISTEN: {s.fd},{s.cid},{s.local_port}")
     else:
         fw.rsp("#XLISTEN: <handle>")
@@ -1330,9 +1330,7 @@ def handle_getaddrinfo(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> N
     else:
         raise SmError(-errno.EINVAL, "wrong parameter count")
     try:
-        if not fw.modem.online:
-            raise ResolveError("EAI_AGAIN")
-        addresses = interruptible(fw, lambda: getaddrinfo_list(host, family))
+        addresses = getaddrinfo_for(fw, host, family)
     except ResolveError as exc:
         # nrf_getaddrinfo answers NRF_EAI_* codes (positive, 256 and up) and the firmware
         # names them with Zephyr's zsock_gai_strerror(), which knows only DNS_EAI_* codes.
@@ -1353,10 +1351,7 @@ def _optional_handle(st: SmSockets, parser: AtParser) -> SmSocket | None:
         fd = -1
     if fd == -1:
         return None
-    sock = st.find(fd)
-    if sock is None:
-        raise SmError(-errno.EINVAL, f"no socket {fd}")
-    return sock
+    return _lookup(st, fd)
 
 
 @SM.command("AT#XAPOLL", order=0)
@@ -1375,9 +1370,8 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
                 sock.xapoll_requested = 0
             else:
                 st.poll.xapoll_requested = 0
-                for s in st.socks:
-                    if s.fd != INVALID_SOCKET:
-                        s.xapoll_requested = 0
+                for s in st.opened():
+                    s.xapoll_requested = 0
             return
         events = parser.num(3, UINT16)
         if events & ~(POLLIN | POLLOUT):
@@ -1388,13 +1382,12 @@ def handle_apoll(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
             update_poll_events(st, sock, events, True)
             return
         st.poll.xapoll_requested = events
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET:
-                s.xapoll_requested = events
-                update_poll_events(st, s, events, True)
+        for s in st.opened():
+            s.xapoll_requested = events
+            update_poll_events(st, s, events, True)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.xapoll_requested:
+        for s in st.opened():
+            if s.xapoll_requested:
                 fw.rsp(f"#XAPOLL: {s.fd},{s.xapoll_requested & ~ALWAYS}")
     else:
         fw.rsp("#XAPOLL: <handle>,(0,1),(0,1,4,5)")
@@ -1421,7 +1414,7 @@ def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
                 raise SmError(-errno.EINVAL, f"hex {hex_mode}")
         if flags & ADR_DATA_MODE and hex_mode:
             raise SmError(-errno.EINVAL, "Hex mode with data mode is not supported.")
-        targets = [sock] if sock is not None else [s for s in st.socks if s.fd != INVALID_SOCKET]
+        targets = [sock] if sock is not None else list(st.opened())
         if sock is None:
             st.poll.adr_flags = flags
             st.poll.adr_hex = bool(hex_mode)
@@ -1430,8 +1423,8 @@ def handle_recvcfg(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
             s.adr_hex = bool(hex_mode)
             update_poll_events(st, s, POLLIN, False)
     elif cmd_type is CmdType.READ:
-        for s in st.socks:
-            if s.fd != INVALID_SOCKET and s.adr_flags:
+        for s in st.opened():
+            if s.adr_flags:
                 fw.rsp(f"#XRECVCFG: {s.fd},{s.adr_flags},{int(s.adr_hex)}")
     else:
         fw.rsp("#XRECVCFG: <handle>,(0,1,2,3),(0,1)")

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType, CommandError
 from firmware_ref.core.sockio import (
+    blocking,
     credentials,
     endpoint,
+    getaddrinfo_for,
     guarded,
-    interruptible,
     receive,
     recv_cap,
     resolve_for,
@@ -51,7 +52,6 @@ from firmware_ref.net import (
     NetError,
     ResolveError,
     SecurityConfig,
-    getaddrinfo_list,
     open_endpoint,
     poll_endpoints,
 )
@@ -205,29 +205,46 @@ def _to_int32(value: int) -> int:
 # ---------------------------------------------------------------------------- handlers
 
 
+def _open_or_close(
+    fw: Firmware, st: SocketState, params: Params, open_: Callable[[int], None]
+) -> None:
+    """<op> of #XSOCKET and #XSSOCKET: 0 closes the active socket; 1 (IPv4) and 2 (IPv6)
+    reset it, parse <type>, and leave the rest to ``open_(family)``."""
+    op = params.get_ushort(1)
+    if op in (1, 2):
+        _check_slot(st, fw)
+        # The active socket is reset before <type> and <role> are parsed: any failure
+        # from here on leaves no active socket.
+        st.sock = SockRecord()
+        st.sock.type = params.get_ushort(2)
+        open_(AF_INET if op == 1 else AF_INET6)
+    elif op == 0:
+        do_socket_close(fw, st)
+    else:
+        raise CommandError(f"op {op}")
+
+
+def _respond_active(fw: Firmware, st: SocketState, prefix: str) -> None:
+    """The read form of #XSOCKET and #XSSOCKET: the active socket, when there is one."""
+    sock = st.sock
+    if sock.fd != INVALID_SOCKET:
+        fw.respond(f"{prefix}: {sock.fd},{sock.family},{sock.role}")
+
+
 @V20.command("AT#XSOCKET", order=14)
 @guarded
 def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        op = params.get_ushort(1)
-        if op in (1, 2):
-            _check_slot(st, fw)
-            # The active socket is reset before <type> and <role> are parsed: any failure
-            # from here on leaves no active socket.
-            st.sock = SockRecord()
-            st.sock.type = params.get_ushort(2)
+
+        def open_(family: int) -> None:
             st.sock.role = params.get_ushort(3)
-            st.sock.family = AF_INET if op == 1 else AF_INET6
+            st.sock.family = family
             do_socket_open(fw, st)
-        elif op == 0:
-            do_socket_close(fw, st)
-        else:
-            raise CommandError(f"op {op}")
+
+        _open_or_close(fw, st, params, open_)
     elif cmd_type is CmdType.READ:
-        sock = st.sock
-        if sock.fd != INVALID_SOCKET:
-            fw.respond(f"#XSOCKET: {sock.fd},{sock.family},{sock.role}")
+        _respond_active(fw, st, "#XSOCKET")
     else:
         # v2.0 leaves the trailing CRLF off this line.
         fw.write(b"\r\n#XSOCKET: (0,1,2),(1,2,3),(0,1)")
@@ -238,11 +255,8 @@ def handle_socket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     st = state(fw)
     if cmd_type is CmdType.SET:
-        op = params.get_ushort(1)
-        if op in (1, 2):
-            _check_slot(st, fw)
-            st.sock = SockRecord()
-            st.sock.type = params.get_ushort(2)
+
+        def open_(family: int) -> None:
             role = params.get_ushort(3)
             if role not in (ROLE_CLIENT, ROLE_SERVER):
                 raise CommandError(f"role {role}")
@@ -251,16 +265,12 @@ def handle_ssocket(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
             st.sock.sec_tag = _to_int32(params.get_uint(4))
             default_verify = 2 if role == ROLE_CLIENT else 0
             peer_verify = params.get_ushort(5) if params.valid_count() > 5 else default_verify
-            st.sock.family = AF_INET if op == 1 else AF_INET6
+            st.sock.family = family
             do_secure_socket_open(fw, st, peer_verify)
-        elif op == 0:
-            do_socket_close(fw, st)
-        else:
-            raise CommandError(f"op {op}")
+
+        _open_or_close(fw, st, params, open_)
     elif cmd_type is CmdType.READ:
-        sock = st.sock
-        if sock.fd != INVALID_SOCKET:
-            fw.respond(f"#XSSOCKET: {sock.fd},{sock.family},{sock.role}")
+        _respond_active(fw, st, "#XSSOCKET")
     else:
         fw.respond("#XSSOCKET: (0,1,2),(1,2),(0,1)<sec-tag>,<peer_verify>")
 
@@ -374,17 +384,9 @@ def handle_accept(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     try:
         if not st.fds.has_free():
             raise NetError(errno.ENFILE)
-        while True:
-            try:
-                child, peer_ip = ep.accept(fw.stopping, credentials(fw))
-                break
-            except NetError as exc:
-                if exc.errno != errno.EAGAIN:
-                    raise
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise NetError(errno.EAGAIN, "SO_RCVTIMEO expired")
-            ep.wait(POLLIN, remaining, fw.stopping)
+        child, peer_ip = blocking(
+            fw, ep, lambda e: e.accept(fw.stopping, credentials(fw)), deadline
+        )
         try:
             fd = st.fds.reserve(child)
         except NetError:
@@ -542,9 +544,7 @@ def handle_poll(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
 def handle_getaddrinfo(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     host = params.get_string(1, SLM_MAX_URL)
     try:
-        if not fw.modem.online:
-            raise ResolveError("EAI_AGAIN")
-        addresses = interruptible(fw, lambda: getaddrinfo_list(host))
+        addresses = getaddrinfo_for(fw, host)
     except ResolveError as exc:
         fw.respond(f'#XGETADDRINFO: "{exc.name}"')
         raise CommandError(exc.name) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from firmware_ref.core.errors import CmdType, CommandError
@@ -132,6 +133,25 @@ def _get(fw: Firmware, st: SocketState, name: int) -> None:
     # Every other name (SO_REUSEADDR and SO_BINDTODEVICE included) answers a plain OK.
 
 
+def _set_value(
+    fw: Firmware,
+    st: SocketState,
+    name: int,
+    params: Params,
+    set_int: Callable[[Firmware, SocketState, int, int], None],
+    set_str: Callable[[Firmware, SocketState, int, str], None],
+    max_len: int,
+) -> None:
+    """<value> of a set: an integer or a string option, as the parameter's type says."""
+    kind = params.type_of(3)
+    if kind == "int":
+        set_int(fw, st, name, params.get_int(3))
+    elif kind == "string":
+        set_str(fw, st, name, params.get_string(3, max_len))
+    else:
+        raise CommandError(f"value of type {kind}")
+
+
 @V20.command("AT#XSOCKETOPT", order=17)
 @guarded
 def handle_socketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
@@ -145,13 +165,7 @@ def handle_socketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     name = params.get_ushort(2)
     if op == OP_SET:
         if params.valid_count() > 3:
-            kind = params.type_of(3)
-            if kind == "int":
-                _set_int(fw, st, name, params.get_int(3))
-            elif kind == "string":
-                _set_str(fw, st, name, params.get_string(3, IFNAMSIZ))
-            else:
-                raise CommandError(f"value of type {kind}")
+            _set_value(fw, st, name, params, _set_int, _set_str, IFNAMSIZ)
         else:
             _set_int(fw, st, name, 0)
     elif op == OP_GET:
@@ -220,13 +234,7 @@ def handle_ssocketopt(fw: Firmware, cmd_type: CmdType, params: Params) -> None:
     if op == OP_SET:
         if params.valid_count() <= 3:
             raise CommandError("value missing")
-        kind = params.type_of(3)
-        if kind == "int":
-            _sec_set_int(fw, st, name, params.get_int(3))
-        elif kind == "string":
-            _sec_set_str(fw, st, name, params.get_string(3, SLM_MAX_URL))
-        else:
-            raise CommandError(f"value of type {kind}")
+        _set_value(fw, st, name, params, _sec_set_int, _sec_set_str, SLM_MAX_URL)
     elif op == OP_GET:
         if name == TLS_CIPHERSUITE_USED:
             # v2.0 bug: it asks SOL_SOCKET for option 4, which is SO_ERROR.

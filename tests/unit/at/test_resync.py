@@ -43,6 +43,14 @@ def finish(thread: threading.Thread) -> None:
     assert not thread.errors, thread.errors  # type: ignore[attr-defined]
 
 
+def answer_probe_then_slmver(b) -> None:
+    """The board side after an abandoned command: the client's probe, then its next command."""
+    b.expect(CFUN_PROBE)
+    b.send(CFUN_ANSWER)
+    b.expect(SLMVER)
+    b.send(SLMVER_ANSWER)
+
+
 def abandon_socket_read(client) -> None:
     with pytest.raises(AtTimeout):
         client.at("AT#XSOCKET?", timeout=0.3)
@@ -53,10 +61,7 @@ def test_reply_half_a_second_late(board, client):
         b.expect(b"AT#XSOCKET?\r\n")
         time.sleep(0.5)
         b.send(b"\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n")
-        b.expect(CFUN_PROBE)
-        b.send(CFUN_ANSWER)
-        b.expect(SLMVER)
-        b.send(SLMVER_ANSWER)
+        answer_probe_then_slmver(b)
 
     thread = play(board, board_side)
     abandon_socket_read(client)
@@ -73,10 +78,7 @@ def test_reply_byte_by_byte_over_three_seconds(board, client):
         for i in range(len(late)):
             b.send(late[i : i + 1])
             time.sleep(0.12)
-        b.expect(CFUN_PROBE)
-        b.send(CFUN_ANSWER)
-        b.expect(SLMVER)
-        b.send(SLMVER_ANSWER)
+        answer_probe_then_slmver(b)
 
     thread = play(board, board_side)
     abandon_socket_read(client)
@@ -92,10 +94,7 @@ def test_answer_after_a_reboot_banner(board, client):
         b.send(b"Ready\r\n")
         time.sleep(0.3)
         b.send(b"\r\n#XSOCKET: 0,1,0\r\n\r\nOK\r\n")
-        b.expect(CFUN_PROBE)
-        b.send(CFUN_ANSWER)
-        b.expect(SLMVER)
-        b.send(SLMVER_ANSWER)
+        answer_probe_then_slmver(b)
 
     thread = play(board, board_side)
     with pytest.raises(BoardResetError):
@@ -110,10 +109,7 @@ def test_rest_of_an_answer_after_a_bad_header(board, client):
         b.send(b"\r\n#XRECV: 99999\r\n")
         time.sleep(0.3)
         b.send(b"\r\nOK\r\n")
-        b.expect(CFUN_PROBE)
-        b.send(CFUN_ANSWER)
-        b.expect(SLMVER)
-        b.send(SLMVER_ANSWER)
+        answer_probe_then_slmver(b)
 
     thread = play(board, board_side)
     with pytest.raises(ProtocolError):

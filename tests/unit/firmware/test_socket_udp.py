@@ -58,38 +58,26 @@ def test_recvfrom_timeouts(harness, udp_echo) -> None:
     assert at(harness, "AT#XRECVFROM=1") == ERROR  # nothing left: the poll expires
 
 
-def test_recvfrom_cap_ipv4(harness) -> None:
-    at(harness, "AT#XSOCKET=1,2,0")
+@pytest.mark.parametrize(
+    ("op", "peer", "command", "header"),
+    [
+        (1, "127.0.0.1", "AT#XRECVFROM=5", b'\r\n#XRECVFROM: 1252,"127.0.0.1"\r\n'),
+        (1, "127.0.0.1", "AT#XRECV=5", b"\r\n#XRECV: 1252\r\n"),
+        (2, "::1", "AT#XRECV=5", b"\r\n#XRECV: 1232\r\n"),
+        (2, "::1", "AT#XRECVFROM=5", b'\r\n#XRECVFROM: 1232,"::1"\r\n'),
+    ],
+)
+def test_udp_receive_is_capped(harness, op, peer, command, header) -> None:
+    """A 1400-byte datagram yields the modem's per-call cap: 1252 bytes over IPv4, 1232 over
+    IPv6 (the 1280-byte MTU less the headers)."""
+    at(harness, f"AT#XSOCKET={op},2,0")
     at(harness, "AT#XBIND=0")
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender.sendto(b"u" * 1400, ("127.0.0.1", local_port(harness, 0)))
-    header, payload, final = recv_result(harness, "AT#XRECVFROM=5")
-    assert header == b'\r\n#XRECVFROM: 1252,"127.0.0.1"\r\n'
-    assert payload == b"u" * 1252 and final == OK
-    sender.close()
-
-
-def test_recv_cap_udp_ipv6(harness) -> None:
-    at(harness, "AT#XSOCKET=2,2,0")
-    at(harness, "AT#XBIND=0")
-    sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    sender.sendto(b"v" * 1400, ("::1", local_port(harness, 0)))
-    header, payload, _final = recv_result(harness, "AT#XRECV=5")
-    assert header == b"\r\n#XRECV: 1232\r\n"
-    sender.sendto(b"w" * 1400, ("::1", local_port(harness, 0)))
-    header, payload, _final = recv_result(harness, "AT#XRECVFROM=5")
-    assert header == b'\r\n#XRECVFROM: 1232,"::1"\r\n'
-    sender.close()
-
-
-def test_recv_cap_udp_ipv4(harness) -> None:
-    at(harness, "AT#XSOCKET=1,2,0")
-    at(harness, "AT#XBIND=0")
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender.sendto(b"k" * 1300, ("127.0.0.1", local_port(harness, 0)))
-    header, _payload, _final = recv_result(harness, "AT#XRECV=5")
-    assert header == b"\r\n#XRECV: 1252\r\n"
-    sender.close()
+    family = socket.AF_INET if op == 1 else socket.AF_INET6
+    with socket.socket(family, socket.SOCK_DGRAM) as sender:
+        sender.sendto(b"u" * 1400, (peer, local_port(harness, 0)))
+        got_header, payload, final = recv_result(harness, command)
+    assert got_header == header
+    assert payload == b"u" * (1252 if op == 1 else 1232) and final == OK
 
 
 def test_recvfrom_on_tcp_reports_the_peer(harness, tcp_echo) -> None:

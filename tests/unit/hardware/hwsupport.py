@@ -17,6 +17,24 @@ FAKES_BIN = Path(__file__).resolve().parents[2] / "fakes" / "bin"
 HEX_IMAGE = ":020000040000FA\n:10000000000004200D0100001501000017010000AE\n:00000001FF\n"
 
 
+def west_flash_argv(
+    build_dir: Path | str, *extra: str, runner: str = "nrfjprog", dev_id: str = "960012345"
+) -> list[str]:
+    """What a flash runs through west (by default the fake DK's: nrfjprog, its probe's id)."""
+    return [
+        "west",
+        "flash",
+        "--build-dir",
+        str(build_dir),
+        "--no-rebuild",
+        "--runner",
+        runner,
+        "--dev-id",
+        dev_id,
+        *extra,
+    ]
+
+
 def make_workspace(top: Path, rebuild_option: bool = True) -> Path:
     """A west workspace as `west flash` needs it: `.west/`, and a Zephyr whose west commands
     either know `--rebuild/--no-rebuild` (Zephyr 3.7 and later) or only `--skip-rebuild`."""

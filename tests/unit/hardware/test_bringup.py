@@ -22,23 +22,30 @@ from pytest_slm.bringup import (
 )
 from pytest_slm.dut import SlmDut
 
-CA = ("-----BEGIN CERTIFICATE-----\n"
-      "MIIBszCCAVmgAwIBAgIUQk3sZ8bO0cmlHq0o9Jv1x3bBqS8wCgYIKoZIzj0EAwIw\n"
-      "LzEtMCsGA1UEAwwkcHl0ZXN0LXNsbSB0ZXN0IENBIChub3QgZm9yIHByb2R1Y3Rp\n"
-      "-----END CERTIFICATE-----\n")
-KEY = ("-----BEGIN EC PRIVATE KEY-----\n"
-       "MHcCAQEEIBeQ7sVnXyqGf0cQ9hTuzLJm3WbY7kPv2ZJc6Qd1sS7loAoGCCqGSM49\n"
-       "AwEHoUQDQgAE5mQjS1vPHx8xq3k2Jq7dJ9qHc0w1WkR0m8J2x9nQp4rTyVh6Lb0B\n"
-       "-----END EC PRIVATE KEY-----\n")
+CA = (
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBszCCAVmgAwIBAgIUQk3sZ8bO0cmlHq0o9Jv1x3bBqS8wCgYIKoZIzj0EAwIw\n"
+    "LzEtMCsGA1UEAwwkcHl0ZXN0LXNsbSB0ZXN0IENBIChub3QgZm9yIHByb2R1Y3Rp\n"
+    "-----END CERTIFICATE-----\n"
+)
+KEY = (
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MHcCAQEEIBeQ7sVnXyqGf0cQ9hTuzLJm3WbY7kPv2ZJc6Qd1sS7loAoGCCqGSM49\n"
+    "AwEHoUQDQgAE5mQjS1vPHx8xq3k2Jq7dJ9qHc0w1WkR0m8J2x9nQp4rTyVh6Lb0B\n"
+    "-----END EC PRIVATE KEY-----\n"
+)
 PSK = "6e3f1c0d2a9b8c7d6e5f4a3b2c1d0e9f"
-SECRETS = [CA, KEY, PSK] + [line for text in (CA, KEY) for line in text.splitlines()
-                            if "-----" not in line]
+SECRETS = [CA, KEY, PSK] + [
+    line for text in (CA, KEY) for line in text.splitlines() if "-----" not in line
+]
 
 
 def creds(tag=71434):
-    return [Credential(tag, CredentialType.ROOT_CA, CA),
-            Credential(tag, CredentialType.CLIENT_KEY, KEY),
-            Credential(tag + 1, CredentialType.PSK, PSK)]
+    return [
+        Credential(tag, CredentialType.ROOT_CA, CA),
+        Credential(tag, CredentialType.CLIENT_KEY, KEY),
+        Credential(tag + 1, CredentialType.PSK, PSK),
+    ]
 
 
 @pytest.fixture
@@ -67,8 +74,10 @@ def test_bring_up_provisions_goes_online_and_reads_identity(board, caplog, tmp_p
     listed = board.at("AT%CMNG=1").values("%CMNG")
     stored = {(row[0], row[1]): row[2] for row in listed}
     for cred in creds():
-        assert stored[(cred.sec_tag, int(cred.type))] == \
-            hashlib.sha256(cred.content.encode()).hexdigest().upper()
+        assert (
+            stored[(cred.sec_tag, int(cred.type))]
+            == hashlib.sha256(cred.content.encode()).hexdigest().upper()
+        )
     assert board.at("AT+CFUN?").value("+CFUN") == [1]
     sent = board.transcript.render()
     assert "AT+CFUN=4" in sent and "AT+CEREG=5" in sent and "AT+CFUN=1" in sent
@@ -102,11 +111,15 @@ def test_no_registration_fails_with_the_last_report(sim_pty, monkeypatch):
         dut.close()
         radio.close()
     text = str(info.value)
-    assert text.startswith("no LTE registration after 1.5 s, last +CEREG: 2 "
-                           "(not registered, searching)")
+    assert text.startswith(
+        "no LTE registration after 1.5 s, last +CEREG: 2 (not registered, searching)"
+    )
     assert "--attach-timeout" in text
-    assert any(x.startswith("still waiting for LTE registration (") and
-               "last +CEREG: 2 (not registered, searching)" in x for x in said)
+    assert any(
+        x.startswith("still waiting for LTE registration (")
+        and "last +CEREG: 2 (not registered, searching)" in x
+        for x in said
+    )
 
 
 def test_a_refused_credential_is_reported_without_its_content(board):
@@ -142,10 +155,16 @@ def test_silent_board_times_out_waiting_for_ready(tmp_path):
         os.close(slave)
 
 
-@pytest.mark.parametrize(("line", "stat"), [
-    ("+CEREG: 1", 1), ('+CEREG: 5,"0001","01A2B3C4",7', 5), ("+CEREG: 2", 2),
-    ("+CEREG: ", None), ("+CGEV: ME PDN ACT 0", None),
-])
+@pytest.mark.parametrize(
+    ("line", "stat"),
+    [
+        ("+CEREG: 1", 1),
+        ('+CEREG: 5,"0001","01A2B3C4",7', 5),
+        ("+CEREG: 2", 2),
+        ("+CEREG: ", None),
+        ("+CGEV: ME PDN ACT 0", None),
+    ],
+)
 def test_cereg_stat(line, stat):
     assert cereg_stat(line) == stat
 
@@ -168,7 +187,6 @@ def test_a_probe_answered_after_the_boot_banner_does_not_shift_later_answers():
         (b"AT\r\n", b"Ready\r\n"),
         (b"AT+CFUN?\r\n", b"\r\nOK\r\n\r\n+CFUN: 4\r\n\r\nOK\r\n"),
         (b"AT\r\n", b"\r\nOK\r\n"),
-        (b"AT+CGSN=1\r\n", b'\r\n+CGSN: "352656100123457"\r\n\r\nOK\r\n'),
         (b"AT+CFUN?\r\n", b"\r\n+CFUN: 4\r\n\r\nOK\r\n"),
     ]
 
@@ -177,7 +195,7 @@ def test_a_probe_answered_after_the_boot_banner_does_not_shift_later_answers():
         for expected, reply in script:
             while expected not in got:
                 got += os.read(master, 1024)
-            got = got[got.index(expected) + len(expected):]
+            got = got[got.index(expected) + len(expected) :]
             os.write(master, reply)
 
     player = threading.Thread(target=play, daemon=True)

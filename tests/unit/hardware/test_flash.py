@@ -4,11 +4,13 @@ cache, failures that show the tool's output."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
-from hwsupport import HEX_IMAGE, make_build_dir
+from hwsupport import HEX_IMAGE, make_build_dir, west_flash_argv
 
 from pytest_slm.boards import BoardRegistry
 from pytest_slm.flash import (
@@ -109,19 +111,7 @@ def test_bad_firmware_paths_are_explained(tmp_path, setup, message):
 def test_west_command_line(fake_tools, build_dir):
     outcome, lines = flash(build_dir, runner="west")
     assert outcome.flashed
-    assert fake_tools.argvs() == [
-        [
-            "west",
-            "flash",
-            "--build-dir",
-            str(build_dir),
-            "--no-rebuild",
-            "--runner",
-            "nrfjprog",
-            "--dev-id",
-            "960012345",
-        ]
-    ]
+    assert fake_tools.argvs() == [west_flash_argv(str(build_dir))]
     # From the build's own workspace: elsewhere `flash` is no west command.
     assert fake_tools.calls()[0]["cwd"] == str(build_dir.parent / "ncs")
     assert any("Board with serial number 960012345 flashed successfully" in x for x in lines)
@@ -130,19 +120,7 @@ def test_west_command_line(fake_tools, build_dir):
 def test_west_runner_comes_from_the_board_file(fake_tools, build_dir):
     board = REGISTRY.get("nrf9161dk")
     flash(build_dir, board=board, probe="1050123456")
-    assert fake_tools.argvs() == [
-        [
-            "west",
-            "flash",
-            "--build-dir",
-            str(build_dir),
-            "--no-rebuild",
-            "--runner",
-            "nrfutil",
-            "--dev-id",
-            "1050123456",
-        ]
-    ]
+    assert fake_tools.argvs() == [west_flash_argv(build_dir, runner="nrfutil", dev_id="1050123456")]
 
 
 def test_pyocd_command_line(fake_tools, build_dir):
@@ -410,27 +388,28 @@ def test_west_never_rebuilds_with_the_flag_its_zephyr_knows(fake_tools, tmp_path
     assert fake_tools.argvs()[-1][4] == "--no-rebuild"
 
 
-def test_a_timeout_kills_the_tools_children_too(fake_tools, build_dir, monkeypatch, tmp_path):
-    """west runs nrfjprog, which keeps the probe: killing west alone leaves it running."""
-    import os
-    import time
-
-    pid_file = tmp_path / "child.pid"
-    monkeypatch.setenv("SLM_FAKE_HANG", "west")
-    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
-    with pytest.raises(FlashError, match="killed with every process it started"):
-        flash(build_dir, runner="west", timeout=3)
-    child = int(pid_file.read_text())
+def assert_gone(pid: int) -> None:
+    """The flash tool's killed child is gone within 10 s."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            os.kill(child, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             break
         # The killed child is reaped by init; poll its disappearance briefly.
         time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+        os.kill(pid, 0)
+
+
+def test_a_timeout_kills_the_tools_children_too(fake_tools, build_dir, monkeypatch, tmp_path):
+    """west runs nrfjprog, which keeps the probe: killing west alone leaves it running."""
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    monkeypatch.setenv("SLM_FAKE_HANG_PID", str(pid_file))
+    with pytest.raises(FlashError, match="killed with every process it started"):
+        flash(build_dir, runner="west", timeout=3)
+    assert_gone(int(pid_file.read_text()))
 
 
 def test_nrfutil_must_be_nrf_util_7(fake_tools, build_dir, monkeypatch):
@@ -445,20 +424,7 @@ def test_nrfutil_must_be_nrf_util_7(fake_tools, build_dir, monkeypatch):
     [
         (
             "west",
-            [
-                [
-                    "west",
-                    "flash",
-                    "--build-dir",
-                    "{b}",
-                    "--no-rebuild",
-                    "--runner",
-                    "nrfjprog",
-                    "--dev-id",
-                    "960012345",
-                    "--erase",
-                ]
-            ],
+            [west_flash_argv("{b}", "--erase")],
         ),
         (
             "pyocd",
@@ -538,11 +504,9 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
-    import os
     import signal
     import subprocess
     import sys
-    import time
 
     pid_file = tmp_path / "child.pid"
     monkeypatch.setenv("SLM_FAKE_HANG", "west")
@@ -564,15 +528,7 @@ def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
             session.kill()
             session.wait()
     assert out.strip() == "interrupted"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+    assert_gone(child)
 
 
 @pytest.mark.parametrize(

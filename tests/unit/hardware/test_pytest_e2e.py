@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hwsupport import HEX_IMAGE, NoCoverage, dk_ports
+from hwsupport import HEX_IMAGE, NoCoverage, dk_ports, west_flash_argv
 
 SN = "000960012345"
 
@@ -74,21 +74,22 @@ def board_info(result) -> dict:
     raise AssertionError("the inner test printed no board info:\n" + result.stdout.str())
 
 
+# The board is slm-sim behind the DK's port: it shares this host's loopback with the peers.
+DK_ARGS = (
+    "-p",
+    "no:cacheprovider",
+    "-s",
+    "--board",
+    "nrf9160dk",
+    "--peer-host",
+    "127.0.0.1",
+    "--attach-timeout",
+    "60",
+)
+
+
 def run(pytester, *args):
-    # The board is slm-sim behind the DK's port: it shares this host's loopback with the peers.
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        "-s",
-        "--board",
-        "nrf9160dk",
-        "--peer-host",
-        "127.0.0.1",
-        "--attach-timeout",
-        "60",
-        *args,
-        timeout=240,
-    )
+    return pytester.runpytest_subprocess(*DK_ARGS, *args, timeout=240)
 
 
 def test_list_boards_prints_the_registry_and_the_attached_dk(pytester, desk):
@@ -120,19 +121,7 @@ def test_flash_once_then_skip_then_flash_a_new_image(pytester, desk, fake_tools,
     info = board_info(first)
     assert info["flashed"] == "yes" and info["probe_id"] == "960012345"
     assert info["port"] == str(desk) and len(info["imei"]) == 15
-    assert fake_tools.argvs() == [
-        [
-            "west",
-            "flash",
-            "--build-dir",
-            str(build_dir),
-            "--no-rebuild",
-            "--runner",
-            "nrfjprog",
-            "--dev-id",
-            "960012345",
-        ]
-    ]
+    assert fake_tools.argvs() == [west_flash_argv(str(build_dir))]
 
     second = run(pytester, "--firmware", str(build_dir))
     second.assert_outcomes(passed=1)
@@ -223,20 +212,7 @@ def test_two_pytest_processes_share_one_board(pytester, desk, tmp_path, monkeypa
     release = tmp_path / "release"
     os.mkfifo(release)
     monkeypatch.setenv("SLM_TEST_RELEASE", str(release))
-    base = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-s",
-        "--board",
-        "nrf9160dk",
-        "--peer-host",
-        "127.0.0.1",
-        "--attach-timeout",
-        "60",
-    ]
+    base = [sys.executable, "-m", "pytest", *DK_ARGS]
 
     def start(*args):
         return subprocess.Popen(

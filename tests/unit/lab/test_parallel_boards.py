@@ -78,49 +78,51 @@ def assert_one_board_per_worker(
     return seen
 
 
-def test_two_workers_two_simulators(tmp_path: Path) -> None:
-    """``-n 2 --board sim``: each worker starts and uses its own simulator."""
-    test_file = write_inner(tmp_path)
+def on_two_workers(
+    tmp_path: Path,
+    args: list[str],
+    cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
+    passed: str = "8 passed",
+):
+    """The child pytest with ``args`` on two xdist workers; its result and where tests ran,
+    each worker on one board of its own."""
     junit = tmp_path / "report.xml"
     result = run_child(
-        [
-            str(test_file),
-            "-n",
-            "2",
-            "--board",
-            "sim",
-            f"--junitxml={junit}",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
-        tmp_path,
+        [*args, "-n", "2", f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"],
+        cwd or tmp_path,
+        env_extra,
     )
-    seen = assert_one_board_per_worker(result, junit)
+    return result, assert_one_board_per_worker(result, junit, passed)
+
+
+def write_hwmap(tmp_path: Path, entries: str) -> Path:
+    hwmap = tmp_path / "map.yaml"
+    hwmap.write_text(entries, encoding="utf-8")
+    return hwmap
+
+
+def test_two_workers_two_simulators(tmp_path: Path) -> None:
+    """``-n 2 --board sim``: each worker starts and uses its own simulator."""
+    _, seen = on_two_workers(tmp_path, [str(write_inner(tmp_path)), "--board", "sim"])
     assert {board for boards in seen.values() for board, _ in boards} == {"sim"}
 
 
 def test_part_of_the_suite_sharded_over_two_simulators(tmp_path: Path) -> None:
     """``pytest tests/slm -n 2 --board sim``, on a slice of the suite to keep the run short."""
-    junit = tmp_path / "report.xml"
     suite = REPO / "tests" / "slm" / "v20"
-    result = run_child(
+    result, _ = on_two_workers(
+        tmp_path,
         [
             str(suite / "test_sockets.py"),
             "-k",
             "close or test_form or listing or select",
-            "-n",
-            "2",
             "--board",
             "sim",
-            f"--junitxml={junit}",
-            "-p",
-            "no:cacheprovider",
-            "-q",
         ],
-        REPO,
+        cwd=REPO,
+        passed=" passed",
     )
-    assert_one_board_per_worker(result, junit, passed=" passed")
     assert " failed" not in result.stdout and " error" not in result.stdout, result.stdout
 
 
@@ -139,31 +141,18 @@ def test_two_workers_share_a_hardware_map_of_simulators(
     two_simulators: list[str], tmp_path: Path
 ) -> None:
     """A two-entry hardware map: each worker claims a different entry and stays on it."""
-    hwmap = tmp_path / "map.yaml"
-    hwmap.write_text(
+    hwmap = write_hwmap(
+        tmp_path,
         "".join(
             f"- connected: true\n  id: sim-{i}\n  platform: sim\n  serial: '{url}'\n"
             for i, url in enumerate(two_simulators)
         ),
-        encoding="utf-8",
     )
-    test_file = write_inner(tmp_path)
-    junit = tmp_path / "report.xml"
-    result = run_child(
-        [
-            str(test_file),
-            "-n",
-            "2",
-            f"--hardware-map={hwmap}",
-            f"--junitxml={junit}",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
+    _, seen = on_two_workers(
         tmp_path,
-        {"PYTEST_SLM_LOCK_DIR": str(tmp_path / "locks")},
+        [str(write_inner(tmp_path)), f"--hardware-map={hwmap}"],
+        env_extra={"PYTEST_SLM_LOCK_DIR": str(tmp_path / "locks")},
     )
-    seen = assert_one_board_per_worker(result, junit)
     assert {port for boards in seen.values() for _, port in boards} == set(two_simulators)
 
 
@@ -176,36 +165,26 @@ def test_a_hardware_map_of_remote_dks(tmp_path: Path) -> None:
     ]
     try:
         urls = [sim.start() for sim in simulators]
-        hwmap = tmp_path / "map.yaml"
-        hwmap.write_text(
+        hwmap = write_hwmap(
+            tmp_path,
             "".join(
                 f"- connected: true\n  id: '00096000000{i}'\n  platform: nrf9160dk/nrf9160/ns\n"
                 f"  runner: nrfjprog\n  serial: '{url}'\n"
                 for i, url in enumerate(urls)
             ),
-            encoding="utf-8",
         )
-        test_file = write_inner(tmp_path)
-        junit = tmp_path / "report.xml"
-        result = run_child(
+        _, seen = on_two_workers(
+            tmp_path,
             [
-                str(test_file),
-                "-n",
-                "2",
+                str(write_inner(tmp_path)),
                 f"--hardware-map={hwmap}",
                 # DKs, but slm-sim behind ser2net: they share this host's loopback.
                 "--peer-host=127.0.0.1",
-                f"--junitxml={junit}",
-                "-p",
-                "no:cacheprovider",
-                "-q",
             ],
-            tmp_path,
-            {"PYTEST_SLM_LOCK_DIR": str(tmp_path / "locks")},
+            env_extra={"PYTEST_SLM_LOCK_DIR": str(tmp_path / "locks")},
         )
     finally:
         for sim in simulators:
             sim.stop()
-    seen = assert_one_board_per_worker(result, junit)
     assert {board for boards in seen.values() for board, _ in boards} == {"nrf9160dk"}
     assert {port for boards in seen.values() for _, port in boards} == set(urls)

@@ -57,7 +57,7 @@ def test_one_table_merged_from_xdist_workers(pytester: pytest.Pytester):
     headers = re.findall(r"-+ SLM command latency: (.*?) -+$", stdout, re.M)
     assert len(headers) == 1
     assert len(re.findall(r"sim /dev/pts/\d+", headers[0])) == 2  # both workers' boards
-    # The table sums both workers' calls. (Not +CGSN: the bring-up's resync probes send it a
+    # The table sums both workers' calls. (Not +CGSN: the client's resync probes send it a
     # number of times that depends on when the simulator's Ready arrives.)
     assert _row(stdout, "#XDATACTRL")[0][1] == str(3 + 4)
     assert _row(stdout, "#XFOO") == [] and "AT&XSOCKET" not in stdout.split("SLM command")[-1]

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from twister_helpers import fake_tool, harness_env, run_pytest
+from twister_helpers import fake_tool, harness_env, run_pytest, twister_flash_argv
 
 INNER = """
 import inspect
@@ -108,24 +108,7 @@ def test_standin_generations(api: str, tmp_path: Path, pty_board) -> None:
     assert "3 passed" in result.stdout
     # function-scoped dut: one flash per test, with twister's exact command line
     flashes = [json.loads(line) for line in argv_log.read_text().splitlines()]
-    rebuild = "--skip-rebuild" if api == "classic" else "--no-rebuild"
-    assert (
-        flashes
-        == [
-            [
-                "flash",
-                rebuild,
-                "--build-dir",
-                str(build_dir),
-                "--runner",
-                "nrfjprog",
-                "--",
-                "--dev-id",
-                "000960123456",
-            ]
-        ]
-        * 3
-    )
+    assert flashes == [twister_flash_argv(build_dir, api)] * 3
     # the reader logs what it saw, without the blank lines
     log = (build_dir / "handler.log").read_text()
     assert "line one\nline two\npartial-no-newline end\n" in log

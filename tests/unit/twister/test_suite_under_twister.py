@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from twister_helpers import fake_tool, harness_env, run_pytest
+from twister_helpers import fake_tool, harness_env, run_pytest, twister_flash_argv
 
 from pytest_slm.simboard import SimulatorProcess
 
@@ -102,20 +102,9 @@ def test_suite_through_the_twister_harness(api: str, tmp_path: Path) -> None:
     output = result.stdout[-6000:] + result.stderr[-3000:]
     assert result.returncode == 0, output
     flashes = [json.loads(line) for line in west_log.read_text().splitlines()]
-    rebuild = "--skip-rebuild" if api == "classic" else "--no-rebuild"
-    assert flashes == [
-        [
-            "flash",
-            rebuild,
-            "--build-dir",
-            str(build_dir),
-            "--runner",
-            "nrfjprog",
-            "--",
-            "--dev-id",
-            "000960123456",
-        ]
-    ], "the harness flashes exactly once per session"
+    assert flashes == [twister_flash_argv(build_dir, api)], (
+        "the harness flashes exactly once per session"
+    )
     assert not any(log.exists() for log in own_flash_logs), "pytest-slm flashed again"
     cases = list(ET.parse(junit).getroot().iter("testcase"))
     names = {case.get("name") for case in cases}

@@ -48,6 +48,23 @@ class PtyBoard:
         os.close(self._slave)
 
 
+def twister_flash_argv(build_dir: Path, api: str) -> list[str]:
+    """The west command line twister's harness flashes the stand-in DK with (its `api`:
+    "classic" asks for --skip-rebuild, the newer one for --no-rebuild)."""
+    rebuild = "--skip-rebuild" if api == "classic" else "--no-rebuild"
+    return [
+        "flash",
+        rebuild,
+        "--build-dir",
+        str(build_dir),
+        "--runner",
+        "nrfjprog",
+        "--",
+        "--dev-id",
+        "000960123456",
+    ]
+
+
 def fake_tool(directory: Path, name: str) -> Path:
     """A stand-in flash tool (west, nrfutil, ...) that records its argv and succeeds."""
     directory.mkdir(parents=True, exist_ok=True)
