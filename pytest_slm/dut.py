@@ -234,8 +234,9 @@ class DataMode:
         start = 0
         while start < len(data):
             # Never past the ring's wrap point, nor so far that the buffer-full flush kicks in.
-            limit = min(len(data), start + DATAMODE_CHUNK_MAX, start + DATAMODE_BUFFER
-                        - self._ring_pos)
+            limit = min(
+                len(data), start + DATAMODE_CHUNK_MAX, start + DATAMODE_BUFFER - self._ring_pos
+            )
             end = min(limit, start + chunk)
             if self.stream and chunk >= DATAMODE_CHUNK:
                 end = self._stream_end(data, start, end)
@@ -438,8 +439,11 @@ class SlmDut(AtClient):
             result = self.at("AT#XSOCKET=0", timeout=timeout)
             if not result.with_prefix("#XSOCKET"):
                 # No active socket; records that are not active need selecting first.
-                rows = [row for row in self.at("AT#XSOCKETSELECT?").values("#XSOCKETSELECT")
-                        if len(row) > 1]
+                rows = [
+                    row
+                    for row in self.at("AT#XSOCKETSELECT?").values("#XSOCKETSELECT")
+                    if len(row) > 1
+                ]
                 if not rows:
                     return closed
                 self.at(f"AT#XSOCKETSELECT={rows[0][0]}", timeout=timeout)
@@ -574,7 +578,9 @@ class SlmDut(AtClient):
         """`AT#XSOCKETSELECT?`: every open socket, then the active handle."""
         result = self.at("AT#XSOCKETSELECT?")
         rows = self._rows(
-            result, "#XSOCKETSELECT", rf"{_INT}(?:,{_INT},{_INT},{_INT},{_INT},{_INT})?",
+            result,
+            "#XSOCKETSELECT",
+            rf"{_INT}(?:,{_INT},{_INT},{_INT},{_INT},{_INT})?",
             count=None,
         )
         listed: list[ListedSocket] = []
@@ -715,9 +721,7 @@ class SlmDut(AtClient):
         """`AT#XSENDTO="<host>",<port>,"<data>"`, or its data mode for other payloads."""
         data = bytes(data)
         if self._choose(data, mode) is SendMode.STRING:
-            return self._string_send(
-                f"AT#XSENDTO={_quote(host)},{int(port)},", "#XSENDTO", data
-            )
+            return self._string_send(f"AT#XSENDTO={_quote(host)},{int(port)},", "#XSENDTO", data)
         with self.data_mode(sendto=(host, port)) as dm:
             dm.write(data)
         return len(data)
@@ -746,7 +750,10 @@ class SlmDut(AtClient):
         return result.payloads[0]
 
     def poll(
-        self, timeout_ms: int, handles: Sequence[int] | None = None, *,
+        self,
+        timeout_ms: int,
+        handles: Sequence[int] | None = None,
+        *,
         at_timeout: float | None = None,
     ) -> list[PollEntry]:
         """`AT#XPOLL=<timeout_ms>[,<handle>...]`: the sockets with events, in the board's order.
@@ -814,8 +821,10 @@ class SlmDut(AtClient):
         `allow_board_exit`.
         """
         if command is None:
-            command = "AT#XSEND" if sendto is None else (
-                f"AT#XSENDTO={_quote(sendto[0])},{int(sendto[1])}"
+            command = (
+                "AT#XSEND"
+                if sendto is None
+                else (f"AT#XSENDTO={_quote(sendto[0])},{int(sendto[1])}")
             )
         if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
             self.clear_sendto_target()
