@@ -44,6 +44,27 @@ UART_RX_LEN = 256  # slm_at_host.c: one DMA buffer
 UART_RX_MARGIN_MS = 10
 
 
+def derived_max_rate_sm(baud: int) -> str:
+    """The same bound for Serial Modem v2.0.0-preview1, in words (not measured here: the
+    benchmark's simulator runs v2.0).
+
+    sm_at_host.c: raw_rx_handler puts each byte in the ring through write_data_buf, which sends
+    a full ring at once (raw_send) instead of stopping the UART, and the inactivity timer
+    restarts at every byte (sm_at_receive). sm_uart_handler.c keeps receiving into
+    CONFIG_SM_UART_RX_BUF_COUNT (3) buffers of CONFIG_SM_UART_RX_BUF_SIZE (256) bytes and only
+    disables RX once all are full. No silence is forced, so the bound is the line rate, as
+    long as each send of the ring returns before those buffers fill (or RTS/CTS holds the
+    host).
+    """
+    buffers = 3 * UART_RX_LEN
+    return (
+        f"Serial Modem v2.0.0-preview1: no forced silence (a full {DATAMODE_BUFFER} B ring is"
+        f" sent at once, RX continues into 3 x {UART_RX_LEN} B buffers), so the line rate"
+        f" {baud / 10 / 1000:.2f} kB/s, if each send returns within the"
+        f" {buffers * 10 * 1000 / baud:.1f} ms those buffers take to fill (or with RTS/CTS)"
+    )
+
+
 def derived_max_rate(baud: int) -> tuple[float, str]:
     """The fastest upload SLM v2.0's data mode allows at `baud`, without hardware flow control.
 
@@ -53,6 +74,16 @@ def derived_max_rate(baud: int) -> tuple[float, str]:
     flushed only when the inactivity timer fires, datamode_time_limit ms after the last RX event:
     256 * 10 * 1000 / baud + 10 (integer ms). So a safe burst holds at most 4096 - 256 bytes and
     is followed by the time limit of silence: rate = burst / (burst * 10 / baud + limit).
+
+    Checked against the code: data_rb spans all of at_buf (AT_MAX_CMD_LEN 4096, ring_buf_init at
+    177); the check is `space < UART_RX_LEN` after the put (586-587), so 3840 bytes leave
+    exactly 256 free and pass. The timer restarts at each RX event (577, 594), not each byte: an
+    event ends a 256-byte DMA buffer or follows 2 ms of idle line (UART_RX_TIMEOUT_US). A burst
+    of 15 whole buffers from the fresh buffer uart_receive() gives after the entry command (804)
+    ends on a buffer, so its last event is its last byte and the limit runs from there. The next
+    burst's first event could come up to one buffer's time (22 ms) after its first byte, but a
+    host that relied on that would lose data at the first event the line's timing misaligns;
+    the bound is for a host that keeps the whole limit silent.
     """
     burst = DATAMODE_BUFFER - UART_RX_LEN
     limit_ms = UART_RX_LEN * 10 * 1000 // baud + UART_RX_MARGIN_MS
@@ -325,6 +356,7 @@ def bench_datamode(results: dict, kib: int, roundtrip_kib: int) -> None:
         f"(goal >= 95 %; issue baseline 5.7 kB/s), sha256 {'intact' if intact else 'BROKEN'}"
     )
     print(f"  derived from slm_at_host.c: {why}")
+    print(f"  {derived_max_rate_sm(115200)}")
 
     if not roundtrip_kib:
         return

@@ -18,7 +18,7 @@ from pytest_slm import dialects
 from pytest_slm.at.client import AtClient
 from pytest_slm.at.errors import AtError, AtTimeout, OutOfStepError, ProtocolError, SlmError
 from pytest_slm.at.result import AtResult
-from pytest_slm.at.transcript import Transcript
+from pytest_slm.at.transcript import NOTE, Transcript
 from pytest_slm.slm_types import (
     DATAMODE_BUFFER,
     DATAMODE_TERMINATOR,
@@ -166,6 +166,10 @@ class DataMode:
         # is split at the wrap point, and a split piece ending in `+++` would end data mode.
         self._ring_pos = 0
 
+    def line_time(self, size: int) -> float:
+        """Seconds `size` bytes take on the board's UART (10 bits a byte)."""
+        return size * 10.0 / self.baud
+
     @property
     def idle(self) -> float:
         """Silence after which the firmware has flushed what it buffered."""
@@ -275,7 +279,7 @@ class DataMode:
             self.terminated = True
 
     def _sent(self, data: bytes) -> None:
-        on_wire = _WIRE_SLACK * len(data) * 10.0 / self.baud
+        on_wire = _WIRE_SLACK * self.line_time(len(data))
         self._wire_done = max(self._wire_done, time.monotonic()) + on_wire
         self._dut.write_data(data)
         if data:
@@ -836,11 +840,14 @@ class SlmDut(AtClient):
             )
         if command[:10].upper() != "AT#XSENDTO" and self._target_may_be_stale():
             self.clear_sendto_target()
+        mark = self.transcript.mark()
         started = time.monotonic()
         limits = self.datactrl_read()
-        self.tune_datamode(time.monotonic() - started)
+        round_trip = time.monotonic() - started
         # The limit in force after entry: the current one, or the minimum the entry computes.
         session = DataMode(self, limits.current or limits.minimum, limits.minimum, command)
+        exchanged = sum(len(e.data) for e in self.transcript.entries(mark) if e.direction != NOTE)
+        self.tune_datamode(round_trip, on_wire=session.line_time(exchanged))
         session.margin = self._datamode_margin
         if command.upper() == "AT#XSEND":
             session.stream = self._active_is_stream()
@@ -860,18 +867,22 @@ class SlmDut(AtClient):
 
     _datamode_margin = _IDLE_MARGIN
     _round_trips: tuple[float, ...] = ()
+    _link_delays: tuple[float, ...] = ()
 
-    def tune_datamode(self, round_trip: float) -> None:
-        """Fit the data-mode waits to the link, from a quick command's round trip (seconds).
+    def tune_datamode(self, round_trip: float, *, on_wire: float = 0.0) -> None:
+        """Fit the data-mode waits to the link, from a quick command's round trip (seconds) and
+        the UART time of its bytes (`on_wire`, both directions).
 
         v2.0 enters data mode silently: a refusal's ERROR comes back as fast as any answer, so a
         few round trips of silence say the entry held. And a burst may reach the board late by
-        what the link adds to a round trip, so the silence after it grows by as much. The
-        slowest of the last few samples counts: one quick answer says little about the next."""
+        what the link adds to a round trip beyond the UART (whose time DataMode counts already),
+        so the silence after it grows by as much. The slowest of the last few samples counts:
+        one quick answer says little about the next."""
         self._round_trips = (*self._round_trips[-7:], round_trip)
+        self._link_delays = (*self._link_delays[-7:], max(0.0, round_trip - on_wire))
         slowest = max(self._round_trips)
         self.datamode_settle = max(DATAMODE_SETTLE_FLOOR, DATAMODE_SETTLE_FACTOR * slowest)
-        self._datamode_margin = max(_IDLE_MARGIN, slowest)
+        self._datamode_margin = max(_IDLE_MARGIN, max(self._link_delays))
 
     def _active_is_stream(self) -> bool:
         try:

@@ -83,7 +83,8 @@ def expected_prefix(command: str) -> str | None:
 
 
 def _printable(line: str) -> bool:
-    return all(0x20 <= ord(ch) < 0x7F for ch in line)
+    # For ASCII, isprintable() is exactly 0x20..0x7E.
+    return line.isascii() and line.isprintable()
 
 
 def _is_banner(line: str) -> bool:
@@ -106,6 +107,14 @@ class _Pending:
     error: SlmError | None = None
     abandoned: bool = False
     enters_datamode: bool = False
+    # Released once the command is done (see AtClient._signal_done): its caller waits on this
+    # lock alone, not on the client's condition, which the reader thread still holds when it
+    # has framed the final result.
+    signal: threading.Lock = field(default_factory=threading.Lock)
+    signalled: bool = False
+
+    def __post_init__(self) -> None:
+        self.signal.acquire()
 
     @property
     def done(self) -> bool:
@@ -257,15 +266,26 @@ class AtClient:
                     self._last_rx = time.monotonic()
                     self._feed(data)
                     self._cond.notify_all()
+                    pending = self._pending
+                self._signal_done(pending)
+
+    @staticmethod
+    def _signal_done(pending: _Pending | None) -> None:
+        """Wake the caller of a command that is done, once."""
+        if pending is not None and pending.done and not pending.signalled:
+            pending.signalled = True
+            pending.signal.release()
 
     def _lost(self, exc: BaseException) -> None:
         with self._cond:
             self._link_error = LinkError(
                 f"reading the port failed: {exc}", transcript_tail=self.transcript.tail()
             )
-            if self._pending is not None and not self._pending.done:
-                self._pending.error = self._link_error
+            pending = self._pending
+            if pending is not None and not pending.done:
+                pending.error = self._link_error
             self._cond.notify_all()
+        self._signal_done(pending)
 
     def _check_link(self, command: str | None = None) -> None:
         lost = self._link_error
@@ -661,13 +681,10 @@ class AtClient:
         return pending
 
     def _wait(self, pending: _Pending, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not pending.done:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
+        if not pending.signal.acquire(timeout=max(0.0, timeout)):
+            # Done at the deadline itself counts: the same answer as a wait on the condition.
+            with self._cond:
+                return pending.done
         return True
 
     def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
@@ -891,6 +908,8 @@ class AtClient:
             return True
 
     def _raise_late_refusal(self, command: str) -> None:
+        if self._late_refusal is None:
+            return  # the common case, without the lock: only the reader thread sets it
         with self._cond:
             refusal, self._late_refusal = self._late_refusal, None
         if refusal is not None:
@@ -1033,6 +1052,8 @@ class AtClient:
             self._abandoned.append(pending.command)
 
     def _report_unseen_boot(self, command: str) -> None:
+        if not self._unseen_boots:
+            return  # the common case, without the lock: only the reader thread counts boots
         with self._cond:
             boots, self._unseen_boots = self._unseen_boots, 0
         if boots:
@@ -1114,9 +1135,11 @@ class AtClient:
                 self._link_error = LinkError(
                     "the client was closed", transcript_tail=self.transcript.tail()
                 )
-            if self._pending is not None and not self._pending.done:
-                self._pending.error = self._link_error
+            pending = self._pending
+            if pending is not None and not pending.done:
+                pending.error = self._link_error
             self._cond.notify_all()
+        self._signal_done(pending)
         self._stop.set()
         if self.close_port:
             try:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 TX = ">"
 RX = "<"
@@ -18,8 +18,9 @@ NOTE = "#"
 REDACTED = "<redacted>"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    # A tuple, not a frozen dataclass: one is made for every read and write of the link, and
+    # a frozen dataclass's __init__ costs several times as much on the command path.
     when: float
     direction: str
     data: bytes
@@ -65,6 +66,8 @@ class Transcript:
 
     def holds_secret(self, text: str | bytes) -> bool:
         """True when `text` contains a registered secret (or a line of one)."""
+        if not self._secrets:
+            return False  # the common case, asked before every command
         raw = text.encode("latin-1", "replace") if isinstance(text, str) else text
         with self._lock:
             return any(secret in raw for secret in self._secrets)

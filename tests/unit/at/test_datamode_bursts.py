@@ -48,3 +48,42 @@ def test_a_piece_ending_in_the_terminator_at_the_wrap_is_not_sent_across_it(sim,
     assert len(writes[0]) == 3840 and not writes[1].endswith(b"+++")
     assert sim.wait_echoed(len(payload)) == payload
     assert sim_dut.at("AT").ok
+
+
+def test_the_margin_is_what_the_link_adds_beyond_the_uart(sim, sim_dut):
+    # A burst's own wire time is counted in DataMode already; of a round trip, only what the link
+    # adds beyond the UART time of that exchange's bytes may delay a burst. The settle still
+    # takes the whole round trip (a refusal comes back as fast as any answer). Binary-exact
+    # fractions of a second.
+    sim_dut._round_trips = sim_dut._link_delays = ()
+    sim_dut.tune_datamode(0.0625, on_wire=0.015625)
+    assert sim_dut._datamode_margin == 0.046875
+    assert sim_dut.datamode_settle == 0.25
+    # The slowest of the recent link delays counts, at least 10 ms.
+    sim_dut.tune_datamode(0.0234375, on_wire=0.015625)
+    assert sim_dut._datamode_margin == 0.046875
+    sim_dut._round_trips = sim_dut._link_delays = ()
+    sim_dut.tune_datamode(0.0234375, on_wire=0.015625)
+    assert sim_dut._datamode_margin == 0.01
+    assert sim_dut.datamode_settle == 0.1
+
+
+def test_data_mode_counts_the_uart_time_of_its_datactrl_exchange(sim, sim_dut):
+    # AT#XDATACTRL?\r\n and \r\n#XDATACTRL: <cur>,<min>\r\n\r\nOK\r\n cross the UART before
+    # data mode starts: their line time is not link delay.
+    _open(sim, sim_dut)
+    seen: list[tuple[float, float]] = []
+    tune = sim_dut.tune_datamode
+
+    def spy(round_trip: float, *, on_wire: float = 0.0) -> None:
+        seen.append((round_trip, on_wire))
+        tune(round_trip, on_wire=on_wire)
+
+    sim_dut.tune_datamode = spy
+    limits = sim_dut.datactrl_read()
+    with sim_dut.data_mode() as dm:
+        dm.write(b"x")
+    answer = f"\r\n#XDATACTRL: {limits.current},{limits.minimum}\r\n\r\nOK\r\n"
+    exchanged = len("AT#XDATACTRL?\r\n") + len(answer)
+    assert len(seen) == 1
+    assert seen[0][1] == dm.line_time(exchanged)

@@ -70,6 +70,17 @@ def test_close_wakes_a_pending_command(board, client):
     assert time.monotonic() - started < 30  # woken by close(), not by the 60 s timeout
 
 
+def test_a_loss_wakes_a_pending_command(board, client):
+    # The reader thread that meets the loss wakes the command's caller (its own lock), which
+    # raises the loss, not the 60 s timeout.
+    board.script((b"AT#XRECV=0\r\n", b""))
+    threading.Timer(0.3, lose_link, args=(board,)).start()
+    started = time.monotonic()
+    with pytest.raises(LinkError, match="reading the port failed"):
+        client.at("AT#XRECV=0", timeout=60)
+    assert time.monotonic() - started < 30
+
+
 def test_error_messages_have_a_size_limit():
     huge = "A" * 100_000
     error = AtError(

@@ -73,6 +73,40 @@ def test_pacer_takes_the_line_time():
     assert time.monotonic() - start >= 0.45  # 480 bytes * 10 bits / 9600 baud = 0.5 s
 
 
+class _LateClock:
+    """A fake clock whose every wait wakes `late` seconds after it was due, as a busy host's."""
+
+    def __init__(self, late: float) -> None:
+        self.now = 100.0
+        self.late = late
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.now += seconds + self.late
+        return False
+
+
+def test_pacer_late_wakeups_do_not_add_up(monkeypatch):
+    # 3840 bytes at 115200 baud are 333.33 ms of line, in 115-byte slices. Each slice's wake-up
+    # comes 5 ms late; the schedule must stay the line's: a slice is never released before its
+    # line time, and the last one only one wake-up's lateness after the line time of the whole
+    # burst (scheduling from the late wake-up made it 34 wake-ups late).
+    clock = _LateClock(late=0.005)
+    monkeypatch.setattr("firmware_ref.transport.time.monotonic", clock.monotonic)
+    pacer = Pacer(115200, threading.Event())
+    monkeypatch.setattr(pacer, "_stop", clock)
+    start = clock.now
+    sent = 0
+    for chunk in pacer.slices(bytes(3840)):
+        sent += len(chunk)
+        line_time = sent * 10.0 / 115200
+        assert clock.now >= start + line_time - 1e-9
+        assert clock.now <= start + line_time + clock.late + 1e-9
+    assert sent == 3840
+
+
 def test_pacer_stops_early_when_asked():
     stop = threading.Event()
     stop.set()
