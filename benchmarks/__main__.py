@@ -112,8 +112,7 @@ def run_suite(*extra: str, label: str) -> dict:
                 "pytest",
                 "tests/slm",
                 "-q",
-                # One cache for the benchmark's runs (never the repository's): the serial run
-                # leaves each test's duration there, and -n 2 hands out the longest first.
+                # A cache of the benchmark's own (never the repository's).
                 "-o",
                 f"cache_dir={_CACHE_DIR}",
                 "-p",

@@ -19,9 +19,6 @@ from pytest_slm.settings import settings_of
 from pytest_slm.sources.base import OpenContext, SourceUnavailable
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
-# pytest's cache entry holding each suite test's duration in the last run that ran it.
-DURATIONS_CACHE = "pytest-slm/durations"
-LONGEST_FIRST = "slm_longest_first"
 BROKEN_KEY = pytest.StashKey[str]()
 LATENCY_KEY = pytest.StashKey[report.latency.LatencyReport]()
 
@@ -41,10 +38,6 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config, "workerinput", None) is None and config.pluginmanager.has_plugin(
-        "cacheprovider"
-    ):
-        config.pluginmanager.register(_Durations(config), "slm-durations")
     config.stash[LATENCY_KEY] = report.latency.LatencyReport(config)
     config.pluginmanager.register(config.stash[LATENCY_KEY], "slm-latency")
     # Every option is parsed and checked here, once: a bad one stops the run with pytest's
@@ -155,67 +148,6 @@ def skip_other_dialects(node: pytest.Item, dut: SlmDut) -> None:
     if marker is not None and dut.dialect.name not in marker.args:
         wanted = ", ".join(dialects.get(name).title + f" ({name})" for name in marker.args)
         pytest.skip(f"{wanted} only; the board runs {dut.describe_firmware()}")
-
-
-def _uses_board(item: pytest.Item) -> bool:
-    return "slm_board" in getattr(item, "fixturenames", ())
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Under xdist the workers share the tests in the order collected, and the run ends when the
-    # last worker does: the longest tests go first, by their durations in the last run, so that
-    # short ones fill the end. Every worker reads the same cache, so they collect one order.
-    workerinput = getattr(config, "workerinput", None)
-    if not workerinput or not workerinput.get(LONGEST_FIRST):
-        return
-    if getattr(config, "cache", None) is None:
-        return
-    known = config.cache.get(DURATIONS_CACHE, {})
-    if not isinstance(known, dict) or not known:
-        return
-
-    def longest_first(item: pytest.Item) -> float:
-        seconds = known.get(item.nodeid, 0.0) if _uses_board(item) else 0.0
-        return -seconds if isinstance(seconds, (int, float)) else 0.0
-
-    items.sort(key=longest_first)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:
-    # xdist's controller: a worker's own config says `--dist no`, so it is told here whether
-    # the order is free (load, worksteal) or a grouping the user asked for (loadscope, ...).
-    node.workerinput[LONGEST_FIRST] = node.config.getvalue("dist") in ("load", "worksteal")
-
-
-class _Durations:
-    """Each test's duration (set-up, call, teardown) in this run, kept in pytest's cache at the
-    end: by the serial run, or by the xdist controller, which sees every worker's reports."""
-
-    # Shorter tests are not worth an entry: the order only has to put the long ones first.
-    WORTH_KEEPING = 0.01
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.seen: dict[str, float] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.seen[report.nodeid] = self.seen.get(report.nodeid, 0.0) + report.duration
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        cache = getattr(self.config, "cache", None)
-        if cache is None or not self.seen:
-            return
-        known = cache.get(DURATIONS_CACHE, {})
-        if not isinstance(known, dict):
-            known = {}
-        for nodeid, seconds in self.seen.items():
-            if seconds >= self.WORTH_KEEPING:
-                known[nodeid] = round(seconds, 3)
-            else:
-                known.pop(nodeid, None)
-        cache.set(DURATIONS_CACHE, known)
 
 
 @pytest.hookimpl(wrapper=True)
