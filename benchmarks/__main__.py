@@ -19,10 +19,12 @@ Figures, not assertions: only ratios within one run mean anything on a shared ma
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -122,12 +124,17 @@ def simulator(*args: str):
             proc.wait()
 
 
+_CACHE_DIR = tempfile.mkdtemp(prefix="slm-bench-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+
+
 def run_suite(*extra: str, label: str) -> dict:
     """`pytest tests/slm` in a child process: wall time, CPU and the probe's figures."""
     with tempfile.TemporaryDirectory() as tmp:
         probe = os.path.join(tmp, "probe.json")
         env = dict(os.environ, SLM_BENCH_PROBE=probe, PYTHONPATH=str(ROOT))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        launched_at = time.time()
         started = time.monotonic()
         done = subprocess.run(
             [
@@ -136,8 +143,9 @@ def run_suite(*extra: str, label: str) -> dict:
                 "pytest",
                 "tests/slm",
                 "-q",
-                "-p",
-                "no:cacheprovider",
+                # A cache of the benchmark's own (never the repository's).
+                "-o",
+                f"cache_dir={_CACHE_DIR}",
                 "-p",
                 "benchmarks.probe",
                 "-rfE",
@@ -150,6 +158,7 @@ def run_suite(*extra: str, label: str) -> dict:
             text=True,
         )
         wall = time.monotonic() - started
+        ended_at = time.time()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "?"
         figures = {
@@ -162,6 +171,10 @@ def run_suite(*extra: str, label: str) -> dict:
             figures.update(json.loads(Path(probe).read_text()))
         except (OSError, ValueError):
             pass
+        if "first_test_at" in figures and "last_test_at" in figures:
+            figures["startup"] = figures["first_test_at"] - launched_at
+            figures["tests"] = figures["last_test_at"] - figures["first_test_at"]
+            figures["shutdown"] = ended_at - figures["last_test_at"]
     print(f"  [{label}] {summary} in {wall:.1f} s", flush=True)
     for line in done.stdout.splitlines():
         if line.startswith(("FAILED ", "ERROR ")):
@@ -182,6 +195,21 @@ def where_it_goes(f: dict) -> str:
     return ", ".join(f"{name} {v:.1f} s ({100 * v / wall:.0f} %)" for name, v in parts)
 
 
+def phases(f: dict) -> str:
+    """Start-up, the tests, shutdown (wall clock), and the tests' phases (summed over workers)."""
+    if "startup" not in f:
+        return "(the probe saw no test)"
+    board = f.get("board_session_start", 0.0)
+    text = (
+        f"start-up {f['startup']:.1f} s (interpreter, plugins, collection"
+        + (f", board session {board:.1f} s" if board else ", per worker: board session")
+        + f"), tests {f['tests']:.1f} s, shutdown {f['shutdown']:.1f} s; summed over the tests:"
+        f" set-up {f['setup'] - board:.1f} s (fixtures: clean board, peers), calls"
+        f" {f['call']:.1f} s, teardown {f['teardown']:.1f} s"
+    )
+    return text
+
+
 # ------------------------------------------------------------------------------------ figures
 
 
@@ -195,17 +223,19 @@ def bench_suite(results: dict) -> None:
     print(
         f"  where it goes: {where_it_goes(serial_run)}  [{serial_run.get('commands', 0)} commands]"
     )
+    print(f"  phases: {phases(serial_run)}")
 
 
 def bench_parallel(results: dict) -> None:
+    if "suite" not in results:
+        results["suite"] = run_suite("--dialect", "v20", label="serial")
+    serial_wall = results["suite"]["wall"]
     par = run_suite("--dialect", "v20", "-n", "2", label="-n 2")
-    serial_wall = results.get("suite", {}).get("wall")
-    if serial_wall is None:
-        serial_wall = run_suite("--dialect", "v20", label="serial")["wall"]
     print(
         f"suite, -n 2: {par['wall']:.1f} s, speed-up {serial_wall / par['wall']:.2f}x over "
         f"serial (goal >= 1.9x; issue baseline 63/36 = 1.75x)"
     )
+    print(f"  phases: {phases(par)}")
 
 
 def bench_latency(results: dict) -> None:

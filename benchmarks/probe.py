@@ -1,7 +1,11 @@
 """A pytest plugin the benchmark loads into a suite run (`-p benchmarks.probe`): where the wall
 time goes. It sums, over the run, the AT command round trips (the client's timings), the fixed
-waits (data-mode entry settles and the silences `DataMode.quiet` keeps) and writes them, with
-the process's CPU time, as JSON to the file named by `SLM_BENCH_PROBE`."""
+waits (data-mode entry settles and the silences `DataMode.quiet` keeps), the test phases
+(fixture set-up, the tests' own calls, teardown) and when the first test started and the last
+one ended (wall clock, so the benchmark can tell start-up and shutdown from the tests), and
+writes them, with the process's CPU time, as JSON to the file named by `SLM_BENCH_PROBE`.
+Under xdist the controller writes the file: phases and test times come from the workers'
+reports, command timings are the workers' own and are not seen."""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ _totals: dict = {
     "round_trips": 0.0,
     "timeouts_waited": 0.0,
     "commands": 0,
+    "setup": 0.0,
+    "call": 0.0,
+    "teardown": 0.0,
 }
 
 
@@ -41,15 +48,31 @@ def _timed(owner, name: str, key: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _totals["configured_at"] = time.time()
     _timed(dut_module.DataMode, "quiet", "silences")
     _timed(client_module.AtClient, "enter_data_mode", "settles")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _totals.setdefault("collected_at", time.time())
+
+
+def pytest_runtest_logstart(nodeid: str, location) -> None:
+    _totals.setdefault("first_test_at", time.time())
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _totals[report.when] += report.duration
+    _totals["last_test_at"] = time.time()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef, request):
+    started = time.monotonic()
     result = yield
     if fixturedef.argname == "slm_board":
         _totals["_board"] = result  # type: ignore[assignment]
+        _totals["board_session_start"] = time.monotonic() - started
     return result
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 
 from firmware_ref.core.dialect import DEFAULT_DIALECT, dialect_names
-from firmware_ref.core.host import FirmwareConfig
+from firmware_ref.core.host import UART_RX_TIMEOUT_S, UNPACED_RX_TIMEOUT_S, FirmwareConfig
 from firmware_ref.net import latency
 from firmware_ref.transport import Board, PtyTransport, TcpTransport
 
@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="vary each round trip uniformly by up to this much either way (e.g. 200ms)",
     )
+    p.add_argument(
+        "--rx-timeout",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="line idle time that ends a UART receive event (default: the firmware's"
+        f" {UART_RX_TIMEOUT_S * 1e3:g}ms with --baud; {UNPACED_RX_TIMEOUT_S * 1e3:g}ms unpaced,"
+        " where a host's write arrives whole and the idle time would only add latency)",
+    )
     p.add_argument("--address", type=_ip(4), default="127.0.0.1", help="PDP IPv4 address")
     p.add_argument("--address6", type=_ip(6), default="::1", help="PDP IPv6 address")
     p.add_argument("--online", action="store_true", help="boot registered (CFUN=1)")
@@ -96,17 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    latency.configure(latency.Conditions(args.latency, args.jitter))
-    config = FirmwareConfig(
+def config_from_args(args: argparse.Namespace) -> FirmwareConfig:
+    rx_timeout = args.rx_timeout
+    if rx_timeout is None:
+        # Paced, the line has the firmware's timing and the idle time is the firmware's.
+        # Unpaced, bytes take no time on the line and a host's write reaches the board whole,
+        # so the write already marks where a burst ends; the 2 ms would only add latency to
+        # every command (about 10 s over the suite's 5000).
+        rx_timeout = UART_RX_TIMEOUT_S if args.baud else UNPACED_RX_TIMEOUT_S
+    return FirmwareConfig(
         baud=args.baud,
+        rx_timeout=rx_timeout,
         address=args.address,
         address6=args.address6,
         online=args.online,
         verbose=args.verbose,
         dialect=args.dialect,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    latency.configure(latency.Conditions(args.latency, args.jitter))
+    config = config_from_args(args)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

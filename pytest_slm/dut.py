@@ -414,11 +414,15 @@ class SlmDut(AtClient):
                 self.exit_data_mode(timeout=timeout)
             except SlmError:
                 pass
+        # The socket list is the probe: answered, the board is in command mode, and most tests
+        # leave it empty, so a clean board costs one command (this runs before every test).
         try:
-            self.at("AT", timeout=min(timeout, 3.0))
+            listing = self.at("AT#XSOCKETSELECT?", timeout=min(timeout, 3.0))
         except (AtTimeout, AtError, OutOfStepError):
             self._recover_command_mode(timeout)
-        self.close_all_sockets(timeout=timeout)
+            listing = None
+        if listing is None or listing.with_prefix("#XSOCKETSELECT"):
+            self.close_all_sockets(timeout=timeout)
         self.drain_urcs()
 
     def _recover_command_mode(self, timeout: float) -> None:

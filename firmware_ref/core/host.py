@@ -40,6 +40,8 @@ READY = b"Ready\r\n"
 DATA_BUF_SIZE = 4096  # data_rb
 DELAYED_TX_SIZE = 1024  # UART_TX_DATA_SIZE: delayed_rb, output kept while the UART is off
 UART_RX_TIMEOUT_S = 0.002  # UART_RX_TIMEOUT_US: line idle time that ends an RX event
+# The RX idle time `slm-sim` uses on an unpaced link (no --baud): see FirmwareConfig.rx_timeout.
+UNPACED_RX_TIMEOUT_S = 0.0002
 UART_RX_LEN = 256  # one UART DMA buffer: the unit in which data mode receives
 UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
@@ -75,6 +77,10 @@ class FirmwareConfig:
     log_stream: TextIO | None = None
     imei: str = DEFAULT_IMEI
     dialect: str = DEFAULT_DIALECT  # a folder of firmware_ref/dialects
+    # Line idle time that ends a UART RX event (seconds). The firmware's is UART_RX_TIMEOUT_US,
+    # 2 ms, and that stays the default; `slm-sim` shortens it on an unpaced link (README:
+    # "UART events").
+    rx_timeout: float = UART_RX_TIMEOUT_S
 
     @property
     def effective_baud(self) -> int:
@@ -457,13 +463,14 @@ class Firmware:
         arrive back to back when it is enabled again. So everything that arrives within that
         idle time of the previous bytes (plus its own time on the line) is one event."""
         last = max(t, self._rx_enabled_at)
+        idle = self.config.rx_timeout
         parts = [data]
         size = len(data)
         # A full DMA buffer ends the event too (RX_RDY without the idle time): gathering no
         # further also keeps a host that floods the line in the backlog, held back (RTS).
         room = UART_RX_LEN - self._rx_pos % UART_RX_LEN
         while size < room:
-            wait = last + UART_RX_TIMEOUT_S - time.monotonic()
+            wait = last + idle - time.monotonic()
             try:
                 item = self._next_input(max(0.0, wait))
             except queue.Empty:
@@ -473,7 +480,7 @@ class Firmware:
                 self._held.appendleft(item)  # type: ignore[arg-type]
                 break
             assert isinstance(more, bytes)
-            if t2 - last > UART_RX_TIMEOUT_S + self._line_time(len(more)):
+            if t2 - last > idle + self._line_time(len(more)):
                 self._held.appendleft((t2, more))
                 break
             parts.append(more)

@@ -16,6 +16,9 @@ import time
 import pytest
 import serial
 
+from firmware_ref.cli import build_parser, config_from_args
+from firmware_ref.core.host import UART_RX_TIMEOUT_S, UNPACED_RX_TIMEOUT_S
+
 READY = b"Ready\r\n"
 OK = b"\r\nOK\r\n"
 
@@ -242,9 +245,26 @@ def test_quiet_by_default(sim_factory):
         ["--pty", "--baud", "0"],
         ["--pty", "--address", "::1"],
         ["--pty", "--address6", "1.2.3.4"],
+        ["--pty", "--rx-timeout", "soon"],
     ],
 )
 def test_bad_arguments_exit_2(args):
     proc = subprocess.run(_command(*args), capture_output=True, timeout=30)
     assert proc.returncode == 2
     assert proc.stdout == b""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--pty"], UNPACED_RX_TIMEOUT_S),
+        (["--pty", "--baud", "115200"], UART_RX_TIMEOUT_S),
+        (["--pty", "--rx-timeout", "2ms"], 0.002),
+        (["--pty", "--baud", "9600", "--rx-timeout", "0"], 0.0),
+    ],
+)
+def test_rx_timeout_is_the_firmwares_when_paced(args, expected):
+    # With --baud the line keeps the firmware's timing, UART_RX_TIMEOUT_US included.
+    config = config_from_args(build_parser().parse_args(args))
+    assert config.rx_timeout == pytest.approx(expected)
+    assert UART_RX_TIMEOUT_S == 0.002  # slm_at_host.c 39

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from firmware_ref.core.errors import CmdType, CommandError
+from firmware_ref.core.host import UNPACED_RX_TIMEOUT_S, FirmwareConfig
 from firmware_ref.core.parser import cmd_casecmp, cmd_type_get, grammar_ok
 from firmware_ref.testing import FirmwareHarness, temporary_command
 
@@ -92,6 +95,25 @@ def test_of_several_commands_in_one_write_only_the_last_runs(h):
     h.feed(b"AT\r\nAT+CFUN?\r\n\r\nAT#XSLMVER\r\n")
     h.wait_output(VERSION)
     h.assert_silent(0.2, settle=True)
+
+
+def test_writes_within_the_rx_idle_time_are_one_event():
+    # The second line reaches the UART before the line has been idle for the RX timeout: one
+    # event, and at_buf holds only the last command (a long idle time makes the gap certain).
+    with FirmwareHarness(FirmwareConfig(rx_timeout=1.0)) as h:
+        h.feed(b"AT+CFUN?\r\n")
+        time.sleep(0.02)
+        h.feed(b"AT#XSLMVER\r\n")
+        h.wait_output(VERSION)
+        h.assert_silent(0.2, settle=True)
+
+
+def test_writes_further_apart_than_the_rx_idle_time_are_two_events():
+    with FirmwareHarness(FirmwareConfig(rx_timeout=UNPACED_RX_TIMEOUT_S)) as h:
+        h.feed(b"AT+CFUN?\r\n")
+        time.sleep(0.02)  # far beyond 0.2 ms plus the line time of 12 bytes at 115200 baud
+        h.feed(b"AT#XSLMVER\r\n")
+        h.wait_output(b"\r\n+CFUN: 0\r\n" + OK + VERSION)
 
 
 def test_backspace_and_delete_edit_the_line(h):
