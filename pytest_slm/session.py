@@ -59,6 +59,21 @@ def add_options(group: pytest.OptionGroup) -> None:
         help="pace the simulated board's UART as N baud would (default: unpaced)",
     )
     group.addoption(
+        "--sim-latency",
+        default=None,
+        metavar="DURATION",
+        help="emulate a cellular link on the simulated board: every network round trip "
+        "(connect, DNS, data to and from a peer) takes DURATION (600ms, 0.6s; default: loopback "
+        "speed)",
+    )
+    group.addoption(
+        "--sim-jitter",
+        default=None,
+        metavar="DURATION",
+        help="with --sim-latency: each round trip varies by up to DURATION either way "
+        "(e.g. 100ms; default 0)",
+    )
+    group.addoption(
         "--dialect",
         default=dialects.AUTO,
         choices=dialects.CHOICES,

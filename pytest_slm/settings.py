@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from firmware_ref.net.latency import parse_duration
 from pytest_slm.boards import Board, BoardConfigError, BoardRegistry
 from pytest_slm.bringup import DEFAULT_ATTACH_TIMEOUT, DEFAULT_SEC_TAG
 from pytest_slm.link import normalize_id
@@ -50,6 +51,9 @@ class Settings:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     sec_tag: int = DEFAULT_SEC_TAG
     sim_baud: int | None = None
+    # --sim-latency / --sim-jitter in seconds (the simulator's emulated network round trip).
+    sim_latency: float = 0.0
+    sim_jitter: float = 0.0
     hardware_map: Path | None = None
     peer_hosts: tuple[str, ...] = ()
     peer_url: str | None = None
@@ -96,6 +100,19 @@ def _positive(value: float | None, option: str) -> None:
         raise pytest.UsageError(f"{option} must be a positive number of seconds, not {value:g}")
 
 
+def _duration(text: str | None, option: str) -> float:
+    """`600ms`, `0.6s` or `0.6` (seconds): the simulator's own syntax, checked here so that a
+    typo is a usage error at configure time, not a simulator that dies at session start."""
+    if text is None:
+        return 0.0
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{option} {text!r}: give a duration of zero or more, e.g. 600ms or 0.6s"
+        ) from None
+
+
 def settings_from_config(config: pytest.Config) -> Settings:
     """Parse and check every option; raises pytest.UsageError with what to change."""
     registry = registry_from_config(config)
@@ -122,6 +139,8 @@ def settings_from_config(config: pytest.Config) -> Settings:
         ready_timeout=_opt(config, "--ready-timeout", DEFAULT_READY_TIMEOUT),
         sec_tag=_opt(config, "--sec-tag", DEFAULT_SEC_TAG),
         sim_baud=_opt(config, "--sim-baud"),
+        sim_latency=_duration(_opt(config, "--sim-latency"), "--sim-latency"),
+        sim_jitter=_duration(_opt(config, "--sim-jitter"), "--sim-jitter"),
         hardware_map=Path(hardware_map).expanduser() if hardware_map else None,
         peer_hosts=tuple(_opt(config, "peer_host") or ()),
         peer_url=_opt(config, "peer_url"),
@@ -134,6 +153,13 @@ def settings_from_config(config: pytest.Config) -> Settings:
     _positive(settings.ready_timeout, "--ready-timeout")
     if settings.sim_baud is not None and settings.sim_baud <= 0:
         raise pytest.UsageError(f"--sim-baud must be a positive baud rate, not {settings.sim_baud}")
+    if settings.sim_jitter and not settings.sim_latency:
+        raise pytest.UsageError("--sim-jitter varies the round trip of --sim-latency; give both")
+    if settings.sim_latency and not (settings.port is None and settings.board.simulated):
+        raise pytest.UsageError(
+            "--sim-latency shapes the simulated board pytest-slm starts; it cannot slow down "
+            f"{settings.port or settings.board.name} (for --port, start slm-sim --latency yourself)"
+        )
     if not 0 <= settings.sec_tag <= 2147483647 - 5:
         raise pytest.UsageError(f"--sec-tag {settings.sec_tag}: a sec_tag is 0 to 2147483642")
     if settings.flash == "always" and not settings.firmware:

@@ -70,8 +70,17 @@ class Endpoint:
         self.modem_options: dict[int, int | str] = {}
         # SO_RCVTIMEO in seconds, applied by blocking receives (0 = none).
         self.rcvtimeo = 0
-        # With an emulated round trip: when what the host socket holds reaches the modem.
+        # With an emulated round trip: when what the host socket holds reaches the modem, and
+        # which share of a round trip that takes (the downlink's half for data; a whole one for
+        # an answer to something that went out at once: a handshake flight, a SYN-ACK).
         self.visible_at: float | None = None
+        self.downlink_share = 0.5
+        # The uplink: sends on their way to the peer (latency.Uplink), the host socket shared
+        # with it, and a delivery's failure, reported by the next call as a stack reports an
+        # asynchronous error.
+        self._uplink: latency.Uplink | None = None
+        self._io = threading.Lock()
+        self._uplink_errno = 0
         # The device's address for this family: where an unbound datagram socket binds.
         self.local_ip: str | None = None
 
@@ -120,7 +129,7 @@ class Endpoint:
             return False
         now = time.monotonic()
         if self.visible_at is None:
-            self.visible_at = now + conditions.round_trip()
+            self.visible_at = now + conditions.round_trip() * self.downlink_share
         return now < self.visible_at
 
     def _gate(self) -> None:
@@ -189,6 +198,7 @@ class Endpoint:
 
     def listen(self, backlog: int) -> None:
         self._call(self.sock.listen, backlog)
+        self.downlink_share = 1.0  # the peer's SYN, our SYN-ACK (at once), its ACK
 
     def accept(self, stopping: threading.Event, creds: Credentials | None = None):
         """One pending connection (the caller waited for POLLIN): ``(endpoint, peer_ip)``."""
@@ -198,11 +208,77 @@ class Endpoint:
         return child, str(addr[0])
 
     def send(self, data: bytes) -> int:
+        if self._uplink_delays():
+            return self._send_later(data, self.sock.send)
         return int(self._call(self.sock.send, data))
 
     def sendto(self, data: bytes, addr: tuple) -> int:
         self._bind_to_device()
+        if self._uplink_delays():
+            return self._send_later(data, lambda chunk: self.sock.sendto(chunk, addr))
         return int(self._call(self.sock.sendto, data, addr))
+
+    # -- the uplink (an emulated round trip) ----------------------------------------------------
+
+    def _uplink_delays(self) -> bool:
+        """Whether this send goes on the uplink: with an emulated round trip, on a socket that
+        can send now. Anything the host would refuse at once (closed, not connected, reset by
+        the peer) takes the direct path, so that the modem reports it as before."""
+        if not latency.current().active or self.closed or self.fileno() < 0:
+            return False
+        self._raise_uplink_error()
+        if self.kind == SOCK_STREAM and not self.peer_ip():
+            return False
+        poller = select.poll()
+        poller.register(self.fileno(), select.POLLOUT)
+        return not any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poller.poll(0))
+
+    def _raise_uplink_error(self) -> None:
+        code, self._uplink_errno = self._uplink_errno, 0
+        if code:
+            raise NetError(code)
+
+    def _send_later(self, data: bytes, send: Callable[[bytes], int]) -> int:
+        data = bytes(data)
+        if self._uplink is None:
+            self._uplink = latency.Uplink()
+        self._uplink.send_later(lambda: self._deliver(data, send))
+        return len(data)
+
+    def _deliver(self, data: bytes, send: Callable[[bytes], object]) -> None:
+        """On the uplink's thread: hand the whole of ``data`` to the host socket."""
+        view = memoryview(data)
+        while view:
+            with self._io:
+                if self.fileno() < 0:
+                    return
+                try:
+                    sent = send(bytes(view))
+                except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+                    sent = None
+                except ssl.SSLWantReadError:
+                    sent = None
+                except ssl.SSLError:
+                    self._uplink_errno = errno.ECONNRESET
+                    return
+                except OSError as exc:
+                    self._uplink_errno = NetError.from_os(exc).errno
+                    return
+            if isinstance(sent, bytes):  # TLS: close_notify already received
+                self._uplink_errno = errno.EPIPE
+                return
+            if sent is None:
+                # The host's send buffer is full: the peer has not read yet.
+                select.select([], [self.fileno()], [], _SLICE)
+                continue
+            view = view[int(sent) :]
+
+    def _after_uplink(self, action: Callable[[], None]) -> None:
+        """``action`` at once, or after the sends still on the uplink (a close, an alert)."""
+        if self._uplink is not None and self._uplink.pending():
+            self._uplink.after_pending(action)
+        else:
+            action()
 
     def recv(self, size: int) -> bytes:
         self._gate()
@@ -254,10 +330,15 @@ class Endpoint:
         if self.closed:
             return
         self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        # What is still on the uplink reaches the peer before the end of the stream does.
+        self._after_uplink(self._close_host)
+
+    def _close_host(self) -> None:
+        with self._io:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
 
 
 def _handshake_deadline(cfg: SecurityConfig) -> float:
@@ -275,11 +356,21 @@ class TlsEndpoint(Endpoint):
         self.tls: ssl.SSLSocket | None = None
 
     def _pending(self) -> bool:
-        return self.tls is not None and self.tls.pending() > 0
+        with self._io:
+            return self.tls is not None and self.tls.pending() > 0
 
     def _handshake(self, tls: ssl.SSLSocket, stopping: threading.Event) -> None:
         deadline = _handshake_deadline(self.security)
         waited = 0  # peer flights waited for (each paid its round trip)
+        self.downlink_share = 1.0  # our flights go out at once: each answer pays both ways
+        try:
+            self._handshake_flights(tls, stopping, deadline, waited)
+        finally:
+            self.downlink_share = 0.5
+
+    def _handshake_flights(
+        self, tls: ssl.SSLSocket, stopping: threading.Event, deadline: float, waited: int
+    ) -> None:
         while True:
             try:
                 tls.do_handshake()
@@ -368,7 +459,10 @@ class TlsEndpoint(Endpoint):
             raise NetError.from_os(exc) from None
 
     def send(self, data: bytes) -> int:
-        sent = self._tls_call(lambda: self.tls.send(data))  # type: ignore[union-attr]
+        if self.tls is not None and self._uplink_delays():
+            return self._send_later(data, self.tls.send)
+        with self._io:
+            sent = self._tls_call(lambda: self.tls.send(data))  # type: ignore[union-attr]
         if isinstance(sent, bytes):  # close_notify already received: nothing more goes out
             raise NetError(errno.EPIPE)
         return int(sent)
@@ -379,7 +473,9 @@ class TlsEndpoint(Endpoint):
 
     def recv(self, size: int) -> bytes:
         self._gate()
-        return bytes(self._tls_call(lambda: self.tls.recv(size)))  # type: ignore[union-attr]
+        self._raise_uplink_error()
+        with self._io:  # the uplink's thread may be writing to the same TLS connection
+            return bytes(self._tls_call(lambda: self.tls.recv(size)))  # type: ignore[union-attr]
 
 
 class DtlsEndpoint(Endpoint):
@@ -405,7 +501,13 @@ class DtlsEndpoint(Endpoint):
                 return
             if not datagram:
                 return
-            self._call(self.sock.send, datagram)
+            if self.conn is not None and self._uplink_delays():
+                self._send_later(datagram, self.sock.send)
+            elif self._uplink is not None and self._uplink.pending():
+                # An ack or an alert must not overtake the data still on the uplink.
+                self._uplink.after_pending(lambda d=datagram: self._deliver(d, self.sock.send))
+            else:
+                self._call(self.sock.send, datagram)
 
     def _feed(self, conn) -> None:
         """Move one datagram from the socket into OpenSSL (EAGAIN when there is none)."""
@@ -425,7 +527,21 @@ class DtlsEndpoint(Endpoint):
         conn.set_ciphertext_mtu(_DTLS_MTU)
         if cfg.hostname and not _is_ip(cfg.hostname):
             conn.set_tlsext_host_name(cfg.hostname.encode("ascii", "replace"))
-        deadline = _handshake_deadline(cfg)
+        self.downlink_share = 1.0  # our flights go out at once: each answer pays both ways
+        try:
+            self._dtls_handshake(conn, stopping)
+        finally:
+            self.downlink_share = 0.5
+        if cfg.check_hostname:
+            cert = peer_certificate(conn)
+            if cert is None or not hostname_matches(cert, cfg.hostname or ""):
+                raise NetError(errno.ECONNABORTED, "DTLS peer certificate does not match hostname")
+        self.conn = conn
+
+    def _dtls_handshake(self, conn, stopping: threading.Event) -> None:
+        from OpenSSL import SSL
+
+        deadline = _handshake_deadline(self.security)
         while True:
             try:
                 conn.do_handshake()
@@ -455,11 +571,6 @@ class DtlsEndpoint(Endpoint):
             else:
                 conn.DTLSv1_handle_timeout()
                 self._flush(conn)
-        if cfg.check_hostname:
-            cert = peer_certificate(conn)
-            if cert is None or not hostname_matches(cert, cfg.hostname or ""):
-                raise NetError(errno.ECONNABORTED, "DTLS peer certificate does not match hostname")
-        self.conn = conn
 
     def send(self, data: bytes) -> int:
         from OpenSSL import SSL

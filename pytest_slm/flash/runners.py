@@ -391,6 +391,39 @@ def _end_group(proc: subprocess.Popen) -> None:
         pass
 
 
+class _CtrlCHeld:
+    """Ctrl-C held back while a tool starts.
+
+    A KeyboardInterrupt between the fork and the `try` that kills the tool's process group (a
+    loaded host makes that window long) would leave the tool, and the probe it holds, running
+    unowned, and the interpreter hung at exit on the reader thread's pipe. The held Ctrl-C is
+    raised by `release()`, inside that `try`. Only the main thread gets KeyboardInterrupt, so
+    elsewhere there is nothing to hold.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: object = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._press)
+            self._previous = signal.SIG_DFL if previous is None else previous
+
+    def _press(self, signum: int, frame: object) -> None:
+        self.pressed = True
+
+    def release(self) -> None:
+        previous, self._previous = self._previous, None
+        if previous is None:
+            return
+        signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+        if self.pressed:
+            if callable(previous):
+                previous(signal.SIGINT, None)  # Python's own handler raises KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
 def run_command(
     cmd: list[str],
     *,
@@ -406,6 +439,7 @@ def run_command(
         if sys.platform == "win32"
         else {"start_new_session": True}
     )
+    held = _CtrlCHeld()
     try:
         proc = subprocess.Popen(
             cmd,
@@ -419,15 +453,20 @@ def run_command(
             **group,
         )
     except FileNotFoundError:
+        held.release()
         raise FlashError(f"{cmd[0]} is not installed or not on PATH", command=cmd) from None
+    except BaseException:
+        held.release()
+        raise
     lines: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
-    reader.start()
     output: list[str] = []
     started = time.monotonic()
     deadline = started + timeout
     finished = False
     try:
+        reader.start()
+        held.release()  # a Ctrl-C pressed meanwhile is raised here, where the group is killed
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -456,6 +495,7 @@ def run_command(
             _end_group(proc)
             proc.wait()
         proc.stdout.close()
+        held.release()  # restores the handler if the loop never got to (a no-op otherwise)
     text = "\n".join(output)
     if returncode != 0:
         raise FlashError(

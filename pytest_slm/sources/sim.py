@@ -43,6 +43,9 @@ class SimulatorSource(BoardSource):
             args += dialects.get(self.settings.dialect).sim_args
         if self.settings.sim_baud:
             args += ["--baud", str(self.settings.sim_baud)]
+        if self.settings.sim_latency:
+            args += ["--latency", f"{self.settings.sim_latency!r}"]
+            args += ["--jitter", f"{self.settings.sim_jitter!r}"]
         simulator = SimulatorProcess(args)
         url = simulator.start()
         board = self.settings.board

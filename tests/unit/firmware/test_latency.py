@@ -103,3 +103,65 @@ def test_no_latency_by_default(harness, tcp_echo) -> None:
     at(harness, 'AT#XSEND="x"')
     assert tcp_echo.wait_received(1) == b"x"
     assert at(harness, "AT#XRECV=5") == info("#XRECV: 1") + b"x" + OK
+
+
+# The uplink: what the modem sends reaches the peer half a round trip later, in order, and a
+# close does not cut it off; the echo still costs the whole round trip (half each way).
+
+
+def _secure(h, kind: int) -> None:
+    assert at(h, f"AT#XSSOCKET=1,{kind},0,{SEC_TAG}").endswith(OK)
+
+
+def test_a_send_reaches_the_peer_half_a_round_trip_later(harness, tcp_echo, lte) -> None:
+    at(harness, "AT#XSOCKET=1,1,0")
+    at(harness, f'AT#XCONNECT="127.0.0.1",{tcp_echo.port}')
+    sent = time.monotonic()
+    assert at(harness, 'AT#XSEND="ab"') == info("#XSEND: 2") + OK
+    assert at(harness, 'AT#XSEND="cd"') == info("#XSEND: 2") + OK
+    assert tcp_echo.wait_received(4) == b"abcd"  # one stream, never reordered
+    assert time.monotonic() - sent >= RTT / 2
+    assert at(harness, "AT#XRECV=5") == info("#XRECV: 4") + b"abcd" + OK
+    assert time.monotonic() - sent >= RTT
+
+
+def test_a_datagram_reaches_the_peer_half_a_round_trip_later(harness, udp_echo, lte) -> None:
+    at(harness, "AT#XSOCKET=1,2,0")
+    sent = time.monotonic()
+    out = at(harness, f'AT#XSENDTO="127.0.0.1",{udp_echo.port},"hi"')
+    assert out == info("#XSENDTO: 2") + OK
+    assert udp_echo.wait_received(2) == b"hi"
+    assert time.monotonic() - sent >= RTT / 2
+
+
+def test_a_close_lets_what_is_on_its_way_arrive(harness, tcp_echo, lte) -> None:
+    at(harness, "AT#XSOCKET=1,1,0")
+    at(harness, f'AT#XCONNECT="127.0.0.1",{tcp_echo.port}')
+    assert at(harness, 'AT#XSEND="last words"') == info("#XSEND: 10") + OK
+    assert at(harness, "AT#XSOCKET=0") == info('#XSOCKET: 0,"closed"') + OK
+    assert tcp_echo.wait_received(10) == b"last words"
+
+
+def test_tls_data_takes_the_uplink_too(harness, tls_echo, lte) -> None:
+    _secure(harness, 1)
+    out = at(harness, f'AT#XCONNECT="127.0.0.1",{tls_echo.port}', timeout=20)
+    assert out == info("#XCONNECT: 1") + OK
+    sent = time.monotonic()
+    assert at(harness, 'AT#XSEND="sealed"') == info("#XSEND: 6") + OK
+    assert tls_echo.wait_received(6) == b"sealed"
+    assert time.monotonic() - sent >= RTT / 2
+    assert at(harness, "AT#XRECV=5", timeout=10) == info("#XRECV: 6") + b"sealed" + OK
+    assert time.monotonic() - sent >= RTT
+
+
+def test_dtls_data_takes_the_uplink_too(harness, dtls_echo, lte) -> None:
+    _secure(harness, 2)
+    out = at(harness, f'AT#XCONNECT="127.0.0.1",{dtls_echo.port}', timeout=20)
+    assert out == info("#XCONNECT: 1") + OK
+    sent = time.monotonic()
+    assert at(harness, 'AT#XSEND="over DTLS"') == info("#XSEND: 9") + OK
+    assert dtls_echo.wait_received(9) == b"over DTLS"
+    assert time.monotonic() - sent >= RTT / 2
+    out = at(harness, "AT#XRECV=5", timeout=10)
+    assert out == b"\r\n#XRECV: 9\r\nover DTLS" + OK
+    assert time.monotonic() - sent >= RTT

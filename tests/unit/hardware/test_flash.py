@@ -531,6 +531,56 @@ def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
     assert_gone(child)
 
 
+CTRL_C_AS_IT_STARTS = """
+import os, signal, subprocess
+from pytest_slm.flash import run_command
+
+started = subprocess.Popen.__init__
+
+def start_then_ctrl_c(self, *args, **kwargs):
+    started(self, *args, **kwargs)
+    print(self.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, the moment the tool exists
+
+subprocess.Popen.__init__ = start_then_ctrl_c
+try:
+    run_command(["west", "flash"], timeout=300)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_while_the_tool_starts_still_kills_it(fake_tools, monkeypatch, tmp_path):
+    """A Ctrl-C between the tool's start and run_command taking charge of it (a loaded host
+    makes that window long) left west running, unowned, and the interpreter hung at exit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("SLM_FAKE_HANG", "west")
+    (tmp_path / ".west").mkdir()
+    session = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_AS_IT_STARTS], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert session.stdout is not None
+    tool = int(session.stdout.readline())
+    try:
+        out, _ = session.communicate(timeout=60)
+        assert out.strip() == "interrupted"
+        # run_command reaped what it killed: the tool's pid is gone, not a zombie.
+        with pytest.raises(ProcessLookupError):
+            os.kill(tool, 0)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+        try:
+            os.killpg(tool, signal.SIGKILL)  # the tool's own group, if the test failed
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.parametrize(
     "board_name,offered,wanted",
     [
