@@ -13,6 +13,7 @@ import pytest
 
 from pytest_slm.at.errors import AtError
 from pytest_slm.dut import SlmDut
+from pytest_slm.peers.ports import unused_port
 from pytest_slm.slm_types import Family
 
 # The tags the session's bring-up provisions (--sec-tag and the ones after it; conftest.py sets
@@ -147,13 +148,9 @@ def board_address(slm: SlmDut, family: Family) -> str:
 
 
 def free_port(family: Family) -> int:
-    """A port nothing on this host listens on now (the board binds it on loopback)."""
-    import socket
-
-    fam = socket.AF_INET6 if family == Family.IPV6 else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as probe:
-        probe.bind((loopback(family), 0))
-        return probe.getsockname()[1]
+    """A port nothing on this host listens on now (the board binds it on loopback), and none
+    the kernel hands out by itself before the board does (see pytest_slm.peers.ports)."""
+    return unused_port(loopback(family))
 
 
 def reboot(slm: SlmDut, timeout: float = 60.0) -> None:
@@ -174,12 +171,10 @@ def peer(request: pytest.FixtureRequest, kind: str, family: Family):
 
 
 def free_udp_port(family: Family) -> int:
+    """As free_port, for a datagram socket."""
     import socket
 
-    fam = socket.AF_INET6 if family == Family.IPV6 else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_DGRAM) as probe:
-        probe.bind((loopback(family), 0))
-        return probe.getsockname()[1]
+    return unused_port(loopback(family), socket.SOCK_DGRAM)
 
 
 def nothing_more(slm: SlmDut, sink, before: bytes = b"") -> None:

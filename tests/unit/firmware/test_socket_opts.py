@@ -9,6 +9,7 @@ from socket_peers import SEC_TAG
 
 from firmware_ref.dialects.v20 import sockets
 from firmware_ref.testing import ERROR, OK, at, info
+from pytest_slm.peers.ports import unused_port
 
 NOT_SUPPORTED = '#XSOCKETOPT: "not supported"'
 S_NOT_SUPPORTED = '#XSSOCKETOPT: "not supported"'
@@ -55,10 +56,7 @@ def test_reuseaddr_is_a_real_option(tcp) -> None:
 
 
 def test_so_error(harness) -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = unused_port()
     at(harness, "AT#XSOCKET=1,1,0")
     assert at(harness, "AT#XSOCKETOPT=0,4") == info("#XSOCKETOPT: 0") + OK
     assert at(harness, "AT#XSOCKETOPT=1,4,0") == ERROR  # get-only

@@ -9,6 +9,7 @@ import pytest
 from socket_peers import TcpEcho, connect_to, local_port, recv_result
 
 from firmware_ref.testing import ERROR, OK, at, info
+from pytest_slm.peers.ports import unused_port
 
 
 def connected(h, peer: TcpEcho, url: str = "127.0.0.1", op: int = 1) -> None:
@@ -36,10 +37,7 @@ def test_connect_by_name_and_ipv6(harness, tcp_echo, tcp_echo6) -> None:
 
 
 def test_connect_refused(harness) -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = unused_port()
     at(harness, "AT#XSOCKET=1,1,0")
     assert at(harness, f'AT#XCONNECT="127.0.0.1",{port}') == ERROR
     # The socket stays open and active.
@@ -95,10 +93,7 @@ def test_connect_offline(offline_harness) -> None:
 
 
 def test_bind(harness) -> None:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = unused_port(kind=socket.SOCK_DGRAM)
     at(harness, "AT#XSOCKET=1,2,0")
     assert at(harness, f"AT#XBIND={port}") == OK
     assert local_port(harness, 0) == port

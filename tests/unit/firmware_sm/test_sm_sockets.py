@@ -11,6 +11,8 @@ import socket
 import pytest
 from smtools import ERROR, OK, at, connect_to, info, open_tcp
 
+from pytest_slm.peers.ports import unused_port
+
 
 def _handle(out: bytes) -> int:
     return int(out.split(b": ")[1].split(b",")[0])
@@ -411,9 +413,7 @@ def test_bind_listen_accept(sm) -> None:
     assert at(sm, "AT#XLISTEN=0") == ERROR  # not bound: -EOPNOTSUPP (2016)
     assert at(sm, "AT#XBIND=0,0") == OK
     assert at(sm, "AT#XLISTEN=0") == ERROR  # local_port 0 still counts as unbound
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()
     assert at(sm, "AT#XSOCKET=1,1,1") == info("#XSOCKET: 1,1,6") + OK
     assert at(sm, f"AT#XBIND=1,{port}") == OK
     assert at(sm, "AT#XLISTEN=1") == OK

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_slm.peers.ports import unused_port
 from pytest_slm.processes import stop_process
 
 INSTALL_HINT = "ser2net is not installed (Debian/Ubuntu: apt-get install ser2net)"
@@ -28,10 +29,8 @@ def require_ser2net() -> str:
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on now (the kernel's pick for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on now, outside the kernel's ephemeral range."""
+    return unused_port()
 
 
 def ser2net_yaml(device: str, port: int, *, protocol: str = "rfc2217", baud: int = 115200) -> str:

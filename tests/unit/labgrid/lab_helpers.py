@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_slm.labgrid.place import connected
+from pytest_slm.peers.ports import unused_port
 from pytest_slm.processes import stop_process
 
 READY_TIMEOUT = 60.0
@@ -94,6 +95,21 @@ class LoggedProcess:
             self._reader.join(timeout=10)
 
 
+# labgrid's exporter starts ser2net on labgrid.util.get_free_port(), a port from the kernel's
+# ephemeral range released before ser2net binds it; on a host busy with other tests' connections
+# that port is sometimes taken meanwhile, ser2net keeps running without its accepter and the
+# place's port refuses every connection. The real exporter, given ports the kernel never hands
+# out by itself.
+_EXPORTER = """
+import runpy, sys
+import labgrid.util, labgrid.util.helper
+from pytest_slm.peers.ports import unused_port
+labgrid.util.get_free_port = labgrid.util.helper.get_free_port = lambda: unused_port("0.0.0.0")
+sys.argv[0] = "labgrid-exporter"
+runpy.run_module("labgrid.remote.exporter", run_name="__main__", alter_sys=True)
+"""
+
+
 def labgrid_client(
     address: str, *args: str, env: dict[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -151,8 +167,8 @@ class Lab:
         self.exporter = LoggedProcess(
             [
                 sys.executable,
-                "-m",
-                "labgrid.remote.exporter",
+                "-c",
+                _EXPORTER,
                 "-c",
                 self.address,
                 "-n",
@@ -244,7 +260,6 @@ class Sshd:
     def start(self) -> None:
         import getpass
         import shutil
-        import socket
 
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
         if not Path(sshd).exists() or shutil.which("ssh") is None:
@@ -262,9 +277,7 @@ class Sshd:
                 timeout=60,
             )
         (self.workdir / "authorized_keys").write_text((self.workdir / "client_key.pub").read_text())
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = unused_port()
         env = " ".join(f"{k}={v}" for k, v in self.session_env.items())
         config = self.workdir / "sshd_config"
         config.write_text(
