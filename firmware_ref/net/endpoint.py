@@ -107,11 +107,14 @@ class Endpoint:
         return False
 
     def poll_now(self, events: int) -> int:
-        if self.closed or self.fileno() < 0:
+        # One look at the descriptor: another thread (a command closing the socket, a TLS wrap
+        # replacing it) may take it away between two, and poll() refuses -1.
+        fd = self.fileno()
+        if self.closed or fd < 0:
             return POLLNVAL
         revents = POLLIN if events & POLLIN and self._pending() else 0
         poller = select.poll()
-        poller.register(self.fileno(), events | POLLIN)
+        poller.register(fd, events | POLLIN)
         arrived = 0
         for _fd, ev in poller.poll(0):
             arrived |= ev

@@ -11,7 +11,7 @@ import pytest
 import trustme
 from cryptography import x509
 
-from firmware_ref.net import POLLIN, FdTable, NetError, open_endpoint, poll_endpoints
+from firmware_ref.net import POLLIN, POLLOUT, FdTable, NetError, open_endpoint, poll_endpoints
 from firmware_ref.net.resolver import ResolveError, resolve
 from firmware_ref.net.security import hostname_matches
 
@@ -64,6 +64,17 @@ def test_poll_sees_a_datagram() -> None:
     sender.close()
     ep.close()
     assert ep.poll_now(POLLIN) == 0x20  # POLLNVAL once closed
+
+
+def test_poll_now_looks_at_the_descriptor_once() -> None:
+    """The Serial Modem poller thread polls while a command thread may close the socket: a
+    descriptor gone after the first look must not reach poll() as -1 (the poller died of it)."""
+    ep = open_endpoint(1, 2)
+    ep.bind("127.0.0.1", 0)
+    looks = iter([ep.sock.fileno(), -1, -1])
+    ep.fileno = lambda: next(looks)
+    assert ep.poll_now(POLLIN | POLLOUT) == POLLOUT
+    ep.sock.close()
 
 
 def test_timeout_option_round_trip() -> None:
