@@ -142,26 +142,21 @@ def test_a_close_lets_what_is_on_its_way_arrive(harness, tcp_echo, lte) -> None:
     assert tcp_echo.wait_received(10) == b"last words"
 
 
-def test_tls_data_takes_the_uplink_too(harness, tls_echo, lte) -> None:
-    _secure(harness, 1)
-    out = at(harness, f'AT#XCONNECT="127.0.0.1",{tls_echo.port}', timeout=20)
+@pytest.mark.parametrize(
+    "peer_name,kind,payload",
+    [("tls_echo", 1, b"sealed"), ("dtls_echo", 2, b"over DTLS")],
+    ids=["tls", "dtls"],
+)
+def test_secure_data_takes_the_uplink_too(request, harness, lte, peer_name, kind, payload) -> None:
+    peer = request.getfixturevalue(peer_name)
+    _secure(harness, kind)
+    out = at(harness, f'AT#XCONNECT="127.0.0.1",{peer.port}', timeout=20)
     assert out == info("#XCONNECT: 1") + OK
     sent = time.monotonic()
-    assert at(harness, 'AT#XSEND="sealed"') == info("#XSEND: 6") + OK
-    assert tls_echo.wait_received(6) == b"sealed"
-    assert time.monotonic() - sent >= RTT / 2
-    assert at(harness, "AT#XRECV=5", timeout=10) == info("#XRECV: 6") + b"sealed" + OK
-    assert time.monotonic() - sent >= RTT
-
-
-def test_dtls_data_takes_the_uplink_too(harness, dtls_echo, lte) -> None:
-    _secure(harness, 2)
-    out = at(harness, f'AT#XCONNECT="127.0.0.1",{dtls_echo.port}', timeout=20)
-    assert out == info("#XCONNECT: 1") + OK
-    sent = time.monotonic()
-    assert at(harness, 'AT#XSEND="over DTLS"') == info("#XSEND: 9") + OK
-    assert dtls_echo.wait_received(9) == b"over DTLS"
+    size = len(payload)
+    assert at(harness, f'AT#XSEND="{payload.decode()}"') == info(f"#XSEND: {size}") + OK
+    assert peer.wait_received(size) == payload
     assert time.monotonic() - sent >= RTT / 2
     out = at(harness, "AT#XRECV=5", timeout=10)
-    assert out == b"\r\n#XRECV: 9\r\nover DTLS" + OK
+    assert out == info(f"#XRECV: {size}") + payload + OK
     assert time.monotonic() - sent >= RTT
