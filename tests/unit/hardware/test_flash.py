@@ -493,8 +493,12 @@ def test_thingy91x_programs_through_mcuboot_serial_recovery(fake_tools, tmp_path
     ]
 
 
+# Each session starts as an interactive one does, with Ctrl-C raising KeyboardInterrupt: a run
+# started from a non-interactive shell's background job inherits SIGINT ignored, and Python
+# keeps it so.
 CTRL_C = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pytest_slm.flash import run_command
 try:
     run_command(["west", "flash"], timeout=300)
@@ -532,14 +536,16 @@ def test_ctrl_c_kills_the_tools_children_too(fake_tools, monkeypatch, tmp_path):
 
 
 CTRL_C_AS_IT_STARTS = """
-import os, signal, subprocess
+import os, signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pytest_slm.flash import run_command
 
 started = subprocess.Popen.__init__
 
 def start_then_ctrl_c(self, *args, **kwargs):
     started(self, *args, **kwargs)
-    print(self.pid, flush=True)
+    with open(sys.argv[1], "w") as pid_file:
+        pid_file.write(str(self.pid))
     os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, the moment the tool exists
 
 subprocess.Popen.__init__ = start_then_ctrl_c
@@ -560,18 +566,21 @@ def test_ctrl_c_while_the_tool_starts_still_kills_it(fake_tools, monkeypatch, tm
 
     monkeypatch.setenv("SLM_FAKE_HANG", "west")
     (tmp_path / ".west").mkdir()
+    pid_file = tmp_path / "tool.pid"
+    # The tool's pid goes through a file, not the session's stdout: a readline() before
+    # communicate() can buffer the "interrupted" line too, which communicate() then never sees
+    # (it reads the pipe itself). A loaded host, slow to read, made that a flake.
     session = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_AS_IT_STARTS],
+        [sys.executable, "-c", CTRL_C_AS_IT_STARTS, str(pid_file)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert session.stdout is not None
-    tool = int(session.stdout.readline())
+    tool = None
     try:
         out, err = session.communicate(timeout=60)
-        # How the session ended goes with a failure (once, under load, it printed nothing).
+        tool = int(pid_file.read_text())
         assert out.strip() == "interrupted", (session.returncode, err)
         # run_command reaped what it killed: the tool's pid is gone, not a zombie.
         with pytest.raises(ProcessLookupError):
@@ -580,10 +589,13 @@ def test_ctrl_c_while_the_tool_starts_still_kills_it(fake_tools, monkeypatch, tm
         if session.poll() is None:
             session.kill()
             session.wait()
-        try:
-            os.killpg(tool, signal.SIGKILL)  # the tool's own group, if the test failed
-        except ProcessLookupError:
-            pass
+        if tool is None and pid_file.exists() and pid_file.read_text():
+            tool = int(pid_file.read_text())
+        if tool is not None:
+            try:
+                os.killpg(tool, signal.SIGKILL)  # the tool's own group, if the test failed
+            except ProcessLookupError:
+                pass
 
 
 @pytest.mark.parametrize(
