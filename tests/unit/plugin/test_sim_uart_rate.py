@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from pytest_slm.boards import BoardRegistry
+
 INNER_TEST = textwrap.dedent(
     """
     import pytest
@@ -55,3 +57,9 @@ def test_serial_modem_board_has_the_same_rate(pytester: pytest.Pytester):
     pytester.makepyfile(SM_INNER_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dialect", "sm")
     result.assert_outcomes(passed=1)
+
+
+def test_port_without_a_board_still_opens_at_115200():
+    # `--port /dev/ttyACM0` without --board uses the sim board file's UART settings: a real
+    # board behind it runs at 115200, and a USB bridge forwards at the rate the host sets.
+    assert BoardRegistry.load().get("sim").uart.baudrate == 115200
