@@ -14,7 +14,12 @@ import threading
 from collections.abc import Sequence
 
 from firmware_ref.core.dialect import DEFAULT_DIALECT, dialect_names
-from firmware_ref.core.host import UART_RX_TIMEOUT_S, UNPACED_RX_TIMEOUT_S, FirmwareConfig
+from firmware_ref.core.host import (
+    UART_RX_TIMEOUT_S,
+    UNPACED_RX_TIMEOUT_S,
+    UNPACED_UART_BAUD,
+    FirmwareConfig,
+)
 from firmware_ref.net import latency
 from firmware_ref.transport import Board, PtyTransport, TcpTransport
 
@@ -69,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--baud", type=_baud, default=None, help="pace the UART at N baud")
     p.add_argument(
+        "--uart-baud",
+        type=_baud,
+        default=None,
+        metavar="N",
+        help="the UART rate the firmware believes it runs at: #XSLMUART? answers it and the"
+        " data-mode minimum time limit (#XDATACTRL) follows from it (default: --baud if given,"
+        f" else {UNPACED_UART_BAUD}, the fastest rate SLM offers, as an unpaced pty is faster"
+        " than any UART)",
+    )
+    p.add_argument(
         "--latency",
         type=_duration,
         default=0.0,
@@ -115,6 +130,9 @@ def config_from_args(args: argparse.Namespace) -> FirmwareConfig:
         rx_timeout = UART_RX_TIMEOUT_S if args.baud else UNPACED_RX_TIMEOUT_S
     return FirmwareConfig(
         baud=args.baud,
+        # Unpaced, no wire time exists to model: the board is the fastest one SLM can be
+        # configured as, so data-mode silences are as short as the firmware allows.
+        uart_baud=args.uart_baud or args.baud or UNPACED_UART_BAUD,
         rx_timeout=rx_timeout,
         address=args.address,
         address6=args.address6,

@@ -56,7 +56,8 @@ def add_options(group: pytest.OptionGroup) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="pace the simulated board's UART as N baud would (default: unpaced)",
+        help="pace the simulated board's UART as N baud would, and have its firmware believe N"
+        " (default: unpaced, its firmware configured at 1000000 baud, the fastest SLM offers)",
     )
     group.addoption(
         "--sim-latency",

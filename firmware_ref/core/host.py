@@ -47,6 +47,9 @@ UART_RX_MARGIN_MS = 10
 DATAMODE_EXIT_RESET_S = 0.010  # UART RX off while the data-mode exit resets it
 TERMINATOR = b"+++"  # CONFIG_SLM_DATAMODE_TERMINATOR
 DEFAULT_BAUD = 115200
+# The UART rate `slm-sim` models on an unpaced link (no --baud): the top of v2.0's #XSLMUART list
+# and of Serial Modem's +IPR list. See FirmwareConfig.uart_baud and README "UART rate".
+UNPACED_UART_BAUD = 1000000
 
 
 def format_final_result(buf: bytes) -> bytes:
@@ -69,7 +72,7 @@ def min_time_limit(baud: int) -> int:
 class FirmwareConfig:
     """Board options (``slm-sim`` flags)."""
 
-    baud: int | None = None  # None: unpaced, data-mode timing as at DEFAULT_BAUD
+    baud: int | None = None  # pace the link at this rate; None: unpaced
     address: str = "127.0.0.1"
     address6: str = "::1"
     online: bool = False
@@ -81,10 +84,19 @@ class FirmwareConfig:
     # 2 ms, and that stays the default; `slm-sim` shortens it on an unpaced link (README:
     # "UART events").
     rx_timeout: float = UART_RX_TIMEOUT_S
+    # The rate the firmware believes its UART runs at (#XSLMUART?, the data-mode minimum time
+    # limit); None: `baud`, else DEFAULT_BAUD. `slm-sim` sets UNPACED_UART_BAUD when unpaced.
+    uart_baud: int | None = None
 
     @property
     def effective_baud(self) -> int:
+        """The line's rate as the RX event model counts bytes on it."""
         return self.baud or DEFAULT_BAUD
+
+    @property
+    def believed_baud(self) -> int:
+        """The UART rate the firmware was built with (before any #XSLMUART change)."""
+        return self.uart_baud or self.baud or DEFAULT_BAUD
 
 
 def log(config: FirmwareConfig, msg: str) -> None:
@@ -298,7 +310,7 @@ class Firmware:
     @property
     def uart_baud(self) -> int:
         """The UART rate the firmware believes in (#XSLMUART may have changed it)."""
-        return int(self.modem.settings.get("uart_baud", self.config.effective_baud))
+        return int(self.modem.settings.get("uart_baud", self.config.believed_baud))
 
     def request_reset(self) -> None:
         """Reboot once the current handler's result has been sent (``AT#XRESET``)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from firmware_ref.core.host import UNPACED_UART_BAUD
 from pytest_slm import dialects
 from pytest_slm.settings import SIM_BOARD, Settings
 from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
@@ -41,14 +44,21 @@ class SimulatorSource(BoardSource):
         args = ["--pty"]
         if self.settings.dialect != dialects.AUTO:
             args += dialects.get(self.settings.dialect).sim_args
+        # The rate the simulated firmware believes its UART runs at, stated rather than left to
+        # slm-sim's default, so the port below opens at the same: a pty's rate means nothing,
+        # and the data-mode client reads the board's wire time from the port (DataMode.baud).
+        uart_baud = self.settings.sim_baud or UNPACED_UART_BAUD
         if self.settings.sim_baud:
             args += ["--baud", str(self.settings.sim_baud)]
+        args += ["--uart-baud", str(uart_baud)]
         if self.settings.sim_latency:
             args += ["--latency", f"{self.settings.sim_latency!r}"]
             args += ["--jitter", f"{self.settings.sim_jitter!r}"]
         simulator = SimulatorProcess(args)
         url = simulator.start()
-        board = self.settings.board
+        board = replace(
+            self.settings.board, uart=replace(self.settings.board.uart, baudrate=uart_baud)
+        )
         features = set(board.features)
         if host_allows_raw_sockets():
             features.add("raw_sockets")

@@ -343,7 +343,7 @@ class SmFirmware(Firmware):
         dm.data_len = data_len % (1 << 32)
         dm.quit_match = 0
         if self.datamode_time_limit == 0:
-            self.datamode_time_limit = min_time_limit(self.config.effective_baud)
+            self.datamode_time_limit = min_time_limit(self.uart_baud)
         self._mode = MODE_DATA
         self._dm = dm  # type: ignore[assignment]  # the core loop runs the inactivity timer
         self.log(f"enter data mode (time limit {self.datamode_time_limit} ms, len {data_len})")
@@ -510,7 +510,7 @@ def handle_ate1(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
 
 @SM.command("AT#XDATACTRL", order=0)
 def handle_datactrl(fw: SmFirmware, cmd_type: CmdType, parser: AtParser) -> None:
-    minimum = min_time_limit(fw.config.effective_baud)
+    minimum = min_time_limit(fw.uart_baud)
     if cmd_type is CmdType.SET:
         limit = parser.num(1, UINT16)
         if limit < minimum:

@@ -17,7 +17,13 @@ import pytest
 import serial
 
 from firmware_ref.cli import build_parser, config_from_args
-from firmware_ref.core.host import UART_RX_TIMEOUT_S, UNPACED_RX_TIMEOUT_S
+from firmware_ref.core.host import (
+    DEFAULT_BAUD,
+    UART_RX_TIMEOUT_S,
+    UNPACED_RX_TIMEOUT_S,
+    UNPACED_UART_BAUD,
+    FirmwareConfig,
+)
 
 READY = b"Ready\r\n"
 OK = b"\r\nOK\r\n"
@@ -198,6 +204,57 @@ def test_baud_sets_the_data_mode_time_limit(sim_factory):
         read_exact(port, b"\r\n#XDATACTRL: 0,276\r\n" + OK)
 
 
+@pytest.mark.parametrize(
+    ("args", "pace", "believed"),
+    [
+        (["--pty"], None, UNPACED_UART_BAUD),
+        (["--pty", "--baud", "115200"], 115200, 115200),
+        (["--pty", "--uart-baud", "9600"], None, 9600),
+        (["--pty", "--baud", "9600", "--uart-baud", "115200"], 9600, 115200),
+    ],
+)
+def test_uart_baud_is_baud_or_the_fastest_rate(args, pace, believed):
+    config = config_from_args(build_parser().parse_args(args))
+    assert (config.baud, config.uart_baud, config.believed_baud) == (pace, believed, believed)
+
+
+def test_the_in_memory_board_keeps_115200():
+    # Golden transcripts and the in-memory harness cite the 115200-baud figures (32 ms).
+    assert UNPACED_UART_BAUD == 1000000 and DEFAULT_BAUD == 115200
+    assert FirmwareConfig().believed_baud == DEFAULT_BAUD
+    assert FirmwareConfig(baud=9600).believed_baud == 9600
+
+
+# What the firmware believes, as #XSLMUART? (v2.0) and #XDATACTRL? (both dialects) answer it:
+# the minimum is 256 bytes of 10 bits at that rate plus 10 ms (slm_at_host.c 180-187,
+# sm_at_host.c get_min_data_mode_idle_timeout_ms).
+@pytest.mark.parametrize(
+    ("args", "slmuart", "minimum"),
+    [
+        ([], b"1000000", 12),
+        (["--baud", "115200"], b"115200", 32),
+        (["--uart-baud", "9600"], b"9600", 276),
+    ],
+)
+def test_believed_rate_answers_slmuart_and_datactrl(sim_factory, args, slmuart, minimum):
+    sim = sim_factory("--pty", *args)
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT#XSLMUART?\r\n")
+        read_exact(port, b"\r\n#XSLMUART: " + slmuart + b",1\r\n" + OK)
+        port.write(b"AT#XDATACTRL?\r\n")
+        read_exact(port, b"\r\n#XDATACTRL: 0,%d\r\n" % minimum + OK)
+
+
+@pytest.mark.parametrize(("args", "minimum"), [([], 12), (["--uart-baud", "115200"], 32)])
+def test_serial_modem_minimum_follows_the_believed_rate(sim_factory, args, minimum):
+    sim = sim_factory("--pty", "--dialect", "sm", *args)
+    with sim.open() as port:
+        read_exact(port, READY)
+        port.write(b"AT#XDATACTRL?\r\n")
+        read_exact(port, b"\r\n#XDATACTRL: 0,%d\r\n" % minimum + OK)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_exit_cleanly(sim_factory, sig):
     sim = sim_factory("--pty")
@@ -243,6 +300,8 @@ def test_quiet_by_default(sim_factory):
         ["--pty", "--listen", "127.0.0.1:0"],
         ["--listen", "nonsense"],
         ["--pty", "--baud", "0"],
+        ["--pty", "--uart-baud", "0"],
+        ["--pty", "--uart-baud", "fast"],
         ["--pty", "--address", "::1"],
         ["--pty", "--address6", "1.2.3.4"],
         ["--pty", "--rx-timeout", "soon"],
