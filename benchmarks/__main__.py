@@ -279,6 +279,7 @@ def bench_at(results: dict, rounds: int = 20, per_round: int = 100) -> None:
     responder = bench_at_client.Responder()
     try:
         bare, placement = bench_at_client.bare_pty(responder, rounds, per_round)
+        hop = bench_at_client.thread_hop(responder, rounds, per_round)
     finally:
         responder.close()
     # The simulator's link: raw pyserial and the client on the same pty, in alternating rounds.
@@ -303,6 +304,10 @@ def bench_at(results: dict, rounds: int = 20, per_round: int = 100) -> None:
     print(
         f'SlmDut.at("AT") on the bare-pty responder against its os.write/os.read round trip:'
         f" {bare.describe()}; goal <= 2.0x, issue baseline 2.3-3.1x"
+    )
+    print(
+        "  of which the thread hop alone (a reader thread that polls, reads and releases a lock,"
+        f" nothing else): {hop.describe()}"
     )
     print(f"  ({placement})")
 

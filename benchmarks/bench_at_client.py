@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import statistics
 import threading
 import time
@@ -141,6 +142,47 @@ def client_round_trip(client: AtClient, command: str, rounds: int) -> list[float
     return samples
 
 
+def handoff_round_trip(path: str, command: bytes, reply_end: bytes, rounds: int) -> list[float]:
+    """The floor of any client built like AtClient: a reader thread that waits on the tty
+    (poll, os.read) and wakes the caller through a lock, with no framing, transcript or
+    bookkeeping. Its ratio to the bare baseline is what the extra thread hop costs; the
+    client's ratio above it is the client's own work."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    stop = False
+    got = bytearray()
+    done = threading.Lock()
+    done.acquire()
+
+    def reader() -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not stop:
+            if not poller.poll(50):
+                continue
+            try:
+                got.extend(os.read(fd, 65536))
+            except BlockingIOError:
+                continue
+            if got.endswith(reply_end):
+                got.clear()
+                done.release()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    samples = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            os.write(fd, command)
+            done.acquire()
+            samples.append(time.perf_counter() - start)
+    finally:
+        stop = True
+        thread.join()
+        os.close(fd)
+    return samples
+
+
 def client_block(path: str, command: str, rounds: int) -> list[float]:
     """`rounds` commands through a fresh SlmDut on `path` (the link is shared with the baseline,
     which cannot read it while a client's reader thread does)."""
@@ -172,6 +214,17 @@ def board_apart(responder: Responder) -> Iterator[str]:
         os.sched_setaffinity(0, caller)
 
 
+def thread_hop(responder: Responder, rounds: int = 20, per_round: int = 100) -> Paired:
+    """The bare baseline against `handoff_round_trip`, placed as `bare_pty` places them."""
+    with board_apart(responder):
+        return paired_rounds(
+            lambda n: raw_round_trip(responder.path, b"AT\r\n", b"\r\nOK\r\n", n),
+            lambda n: handoff_round_trip(responder.path, b"AT\r\n", b"\r\nOK\r\n", n),
+            rounds,
+            per_round,
+        )
+
+
 def bare_pty(responder: Responder, rounds: int = 20, per_round: int = 100) -> tuple[Paired, str]:
     """`SlmDut.at("AT")` against the bare os.write/os.read round trip, on one responder, with the
     responder apart from the host side (see `board_apart`); the placement is returned too."""
@@ -195,6 +248,7 @@ def main() -> None:
     responder = Responder()
     try:
         at, placement = bare_pty(responder, args.rounds, args.per_round)
+        hop = thread_hop(responder, args.rounds, args.per_round)
         with board_apart(responder):
             recv = paired_rounds(
                 lambda n: raw_round_trip(responder.path, b"AT#XRECV=1\r\n", b"\r\nOK\r\n", n),
@@ -206,6 +260,7 @@ def main() -> None:
         responder.close()
     print(placement)
     print(f"AT -> OK             {at.describe()}")
+    print(f"  a bare reader thread {hop.describe()}")
     print(f"AT#XRECV 1240 bytes  {recv.describe()}")
 
 
