@@ -77,7 +77,10 @@ class Paired:
 
     @staticmethod
     def _spread(values: list[float], scale: float, fmt: str) -> str:
-        q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        if len(values) < 2:
+            q1 = q2 = q3 = values[0]
+        else:
+            q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
         return f"{q2 * scale:{fmt}} [{q1 * scale:{fmt}}..{q3 * scale:{fmt}}]"
 
     @property
