@@ -9,8 +9,9 @@ Figures, not assertions: only ratios within one run mean anything on a shared ma
 * parallel: the same with `-n 2`, as a speed-up over the serial run;
 * latency: the suite against `slm-sim --listen --baud 115200 --latency 100ms --jitter 20ms`
   (a board on LTE behind a real UART), and the share of its time spent in fixed waits;
-* at: `SlmDut.at("AT")` median against a raw pyserial write+read of the same bytes on the same
-  simulator link, and against the bare-pty baseline of `benchmarks/bench_at_client.py`;
+* at: `SlmDut.at("AT")` against a raw pyserial write+read of the same bytes on the same
+  simulator link, and against the bare-pty baseline of `benchmarks/bench_at_client.py`, each
+  as the median [quartiles] of per-round ratios over alternating rounds;
 * datamode: upload throughput through data mode at 115200 baud against the highest rate the
   v2.0 firmware's flush rules allow (derived below), and 1 MiB round-tripped through an echo
   peer on the unpaced simulator, sha256 compared.
@@ -26,7 +27,6 @@ import os
 import resource
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -265,23 +265,6 @@ def _raw_at(port: serial.Serial, rounds: int) -> list[float]:
     return samples
 
 
-def _interleaved(raw, client, blocks: int, rounds: int) -> tuple[list[float], list[float]]:
-    """Alternate blocks of the two measurements, so that a load that comes and goes on a shared
-    machine weighs on both alike."""
-    raw_samples: list[float] = []
-    client_samples: list[float] = []
-    for _ in range(blocks):
-        raw_samples += raw(rounds)
-        client_samples += client(rounds)
-    return raw_samples, client_samples
-
-
-def _client_block(path: str, rounds: int) -> list[float]:
-    with SlmDut.open(path) as dut:
-        dut.at("AT")
-        return bench_at_client.client_round_trip(dut, "AT", rounds)
-
-
 def _pyserial_block(path: str, rounds: int) -> list[float]:
     port = serial.serial_for_url(path, baudrate=115200, timeout=5)
     try:
@@ -290,20 +273,16 @@ def _pyserial_block(path: str, rounds: int) -> list[float]:
         port.close()
 
 
-def bench_at(results: dict, blocks: int = 10, rounds: int = 50) -> None:
-    # The bare-pty baseline of bench_at_client.py: a scripted responder, read with os.read;
-    # the client against the same responder.
+def bench_at(results: dict, rounds: int = 20, per_round: int = 100) -> None:
+    # The bare-pty baseline of bench_at_client.py (a responder thread in this process, read with
+    # os.read) and the client, in alternating rounds on the same responder.
     responder = bench_at_client.Responder()
     try:
-        bare, on_responder = _interleaved(
-            lambda n: bench_at_client.raw_round_trip(responder.path, b"AT\r\n", b"\r\nOK\r\n", n),
-            lambda n: _client_block(responder.path, n),
-            blocks,
-            rounds,
-        )
+        bare, placement = bench_at_client.bare_pty(responder, rounds, per_round)
+        hop = bench_at_client.thread_hop(responder, rounds, per_round)
     finally:
         responder.close()
-    # The simulator's link: raw pyserial and the client on the same pty, in turns.
+    # The simulator's link: raw pyserial and the client on the same pty, in alternating rounds.
     with simulator("--pty", "--online") as path:
         port = serial.serial_for_url(path, baudrate=115200, timeout=5)
         deadline = time.monotonic() + 10
@@ -311,19 +290,26 @@ def bench_at(results: dict, blocks: int = 10, rounds: int = 50) -> None:
         while b"Ready\r\n" not in seen and time.monotonic() < deadline:
             seen += port.read(max(1, port.in_waiting))
         port.close()
-        raw, on_sim = _interleaved(
-            lambda n: _pyserial_block(path, n), lambda n: _client_block(path, n), blocks, rounds
+        on_sim = bench_at_client.paired_rounds(
+            lambda n: _pyserial_block(path, n),
+            lambda n: bench_at_client.client_block(path, "AT", n),
+            rounds,
+            per_round,
         )
-    b, cb, r, cs = (statistics.median(x) for x in (bare, on_responder, raw, on_sim))
+    results["at"] = {"simulator": on_sim, "bare_pty": bare}
     print(
-        f'SlmDut.at("AT") on the simulator: median {cs * 1e6:.0f} us = {cs / r:.2f}x a raw '
-        f"pyserial write+read on the same link ({r * 1e6:.0f} us; goal <= 1.3x, issue "
-        "baseline 1.8x)"
+        f'SlmDut.at("AT") on the simulator against a raw pyserial write+read on the same link:'
+        f" {on_sim.describe()}; goal <= 1.3x, issue baseline 1.8x"
     )
     print(
-        f'SlmDut.at("AT") on the bare-pty responder: median {cb * 1e6:.1f} us = {cb / b:.2f}x '
-        f"its os.read baseline ({b * 1e6:.1f} us; goal <= 2.0x, issue baseline 2.3-3.1x)"
+        f'SlmDut.at("AT") on the bare-pty responder against its os.write/os.read round trip:'
+        f" {bare.describe()}; goal <= 2.0x, issue baseline 2.3-3.1x"
     )
+    print(
+        "  of which the thread hop alone (a reader thread that polls, reads and releases a lock,"
+        f" nothing else): {hop.describe()}"
+    )
+    print(f"  ({placement})")
 
 
 class _Peer:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 import select
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import serial
 from serial.urlhandler import protocol_socket
@@ -40,6 +40,8 @@ try:  # pyserial's tty class on POSIX hosts
     from serial.serialposix import Serial as _POSIX_SERIAL
 except ImportError:  # pragma: no cover (Windows)
     _POSIX_SERIAL = None  # type: ignore[assignment,misc]
+
+_POLL_TTYS = sys.platform.startswith("linux")
 
 BANNER = "Ready"
 _BANNER_LINE = b"Ready\r\n"
@@ -95,26 +97,42 @@ def _is_banner(line: str) -> bool:
     return all(not (0x20 < ord(ch) < 0x7F) for ch in head)
 
 
-@dataclass
 class _Pending:
-    command: str
-    prefix: str | None
-    started: float = field(default_factory=time.monotonic)
-    lines: list[str] = field(default_factory=list)
-    payloads: list[bytes] = field(default_factory=list)
-    garbage: list[str] = field(default_factory=list)
-    final: str | None = None
-    error: SlmError | None = None
-    abandoned: bool = False
-    enters_datamode: bool = False
-    # Released once the command is done (see AtClient._signal_done): its caller waits on this
-    # lock alone, not on the client's condition, which the reader thread still holds when it
-    # has framed the final result.
-    signal: threading.Lock = field(default_factory=threading.Lock)
-    signalled: bool = False
+    """One command in flight. A plain class with slots: one is made per command, and a
+    dataclass's field factories cost more than the rest of the caller's bookkeeping."""
 
-    def __post_init__(self) -> None:
+    __slots__ = (
+        "command",
+        "prefix",
+        "started",
+        "lines",
+        "payloads",
+        "garbage",
+        "final",
+        "error",
+        "abandoned",
+        "enters_datamode",
+        "signal",
+        "signalled",
+    )
+
+    def __init__(self, command: str, prefix: str | None) -> None:
+        self.command = command
+        self.prefix = prefix
+        self.started = time.monotonic()
+        self.lines: list[str] = []
+        self.payloads: list[bytes] = []
+        self.garbage: list[str] = []
+        self.final: str | None = None
+        self.error: SlmError | None = None
+        self.abandoned = False
+        self.enters_datamode = False
+        # Released once the command is done (see AtClient._signal_done): its caller waits on
+        # this lock alone, not on the client's condition, which the reader thread still holds
+        # when it has framed the final result.
+        self.signal = threading.Lock()
         self.signal.acquire()
+        self.signalled = False
 
     @property
     def done(self) -> bool:
@@ -188,11 +206,17 @@ class AtClient:
         self._last_rx = time.monotonic()
         self._payload_left = 0
         self._payload = bytearray()
-        self._cond = threading.Condition()
+        # The condition's own lock, entered directly where nobody is notified or waited for:
+        # `with self._mutex` skips the Python-level Condition.__enter__/__exit__ (three per
+        # command).
+        self._mutex = threading.RLock()
+        self._cond = threading.Condition(self._mutex)
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
         # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
         self._raw_socket = isinstance(port, protocol_socket.Serial)
+        self._poller: select.poll | None = None
+        self._polled_fd: int | None = None
         self._configure_port()
         self._reader = threading.Thread(target=self._read_loop, name="slm-at-reader", daemon=True)
         self._reader.start()
@@ -236,9 +260,17 @@ class AtClient:
         if fd is not None:
             # A local tty: one select and one read take everything that has arrived, where
             # pyserial's in_waiting + read(n) costs an ioctl and a select per call, and wakes
-            # the framer once per byte of an answer that trickles in.
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if not ready:
+            # the framer once per byte of an answer that trickles in. On Linux a poll object
+            # kept for the fd costs less per wake-up than select's fd sets (macOS's poll does
+            # not take ttys); the 50 ms bound lets the loop notice close().
+            if _POLL_TTYS:
+                if fd != self._polled_fd:
+                    self._poller = select.poll()
+                    self._poller.register(fd, select.POLLIN)
+                    self._polled_fd = fd
+                if not self._poller.poll(50):
+                    return b""
+            elif not select.select([fd], [], [], 0.05)[0]:
                 return b""
             try:
                 data = os.read(fd, 65536)
@@ -261,13 +293,17 @@ class AtClient:
                 self._lost(exc)
                 return
             if data:
-                self.transcript.record(RX, data)
-                with self._cond:
-                    self._last_rx = time.monotonic()
-                    self._feed(data)
-                    self._cond.notify_all()
-                    pending = self._pending
-                self._signal_done(pending)
+                self._received(data)
+
+    def _received(self, data: bytes) -> None:
+        """What the reader does with each chunk: record it, frame it, wake who waits."""
+        self.transcript.record(RX, data)
+        with self._mutex:
+            self._last_rx = time.monotonic()
+            self._feed(data)
+            self._cond.notify_all()
+            pending = self._pending
+        self._signal_done(pending)
 
     @staticmethod
     def _signal_done(pending: _Pending | None) -> None:
@@ -376,11 +412,16 @@ class AtClient:
             if newline < 0:
                 self._line.extend(data[index:])
                 return
-            self._line.extend(data[index : newline + 1])
+            if self._line:
+                self._line.extend(data[index : newline + 1])
+                raw = bytes(self._line)
+                self._line.clear()
+            else:  # the whole line is in this chunk (the usual case): no copy through _line
+                raw = data[index : newline + 1]
             index = newline + 1
-            raw = bytes(self._line)
-            self._line.clear()
-            self._on_line(raw.rstrip(b"\r\n").decode("latin-1"))
+            line = raw.rstrip(b"\r\n").decode("latin-1")
+            if line:  # the empty line before every answer
+                self._on_line(line)
 
     def _feed_datamode(self, data: bytes, index: int) -> int:
         """Serial Modem data mode: every byte is received data up to the exit line, which can
@@ -523,6 +564,12 @@ class AtClient:
         if not line:
             return
         pending = self._pending if self._pending is not None and not self._pending.done else None
+        if line == FINAL_OK and pending is not None:
+            # The usual end of a command, decided before the checks below, none of which can
+            # match a bare OK: it is no banner, no payload header (no framing's starts with O),
+            # printable, and with a command in flight not a stale line.
+            self._final(pending, line)
+            return
         if _is_banner(line):
             self.boot_count += 1
             self.in_data_mode = False
@@ -551,16 +598,7 @@ class AtClient:
             self._unsolicited(line)
             return
         if is_final(line):
-            pending.final = line
-            if (
-                pending.enters_datamode
-                and line == FINAL_OK
-                and self.framing.datamode_entry_answered
-            ):
-                # --- dialect hook: data mode starts with this OK; with a data stream the next
-                # byte (in this very chunk, maybe) is already received data.
-                self.in_data_mode = True
-                self._left_by_board = False
+            self._final(pending, line)
         elif (
             pending.prefix is not None
             and line.startswith(pending.prefix)
@@ -581,6 +619,14 @@ class AtClient:
             pending.lines.append(line)
         if not _printable(line):
             pending.garbage.append(line)
+
+    def _final(self, pending: _Pending, line: str) -> None:
+        pending.final = line
+        if pending.enters_datamode and line == FINAL_OK and self.framing.datamode_entry_answered:
+            # --- dialect hook: data mode starts with this OK; with a data stream the next byte
+            # (in this very chunk, maybe) is already received data.
+            self.in_data_mode = True
+            self._left_by_board = False
 
     def _on_stale_line(self, line: str) -> None:
         """A line while commands are abandoned: theirs, until the probe's own answer (its prefixed
@@ -675,8 +721,8 @@ class AtClient:
             # typed into that line).
             self._prove_in_step(command, self.timeout if timeout is None else timeout)
             self._report_unseen_boot(command)
-        pending = _Pending(command=command, prefix=expected_prefix(command))
-        with self._cond:
+        pending = _Pending(command, expected_prefix(command))
+        with self._mutex:
             self._pending = pending
         return pending
 
@@ -688,13 +734,13 @@ class AtClient:
         return True
 
     def _finish(self, pending: _Pending, completed: bool, timeout: float) -> AtResult:
-        with self._cond:
+        with self._mutex:
             self._pending = None
             if not completed or (
                 pending.error is not None and not isinstance(pending.error, LinkError)
             ):
                 self._abandon(pending)
-            partial = bytes(self._line)
+            partial = b"" if completed else bytes(self._line)
             rebooted = bool(self._payload_left) and _BANNER_LINE in self._payload
             if rebooted and not completed:
                 # The board rebooted inside the payload: its banner is in the bytes taken as

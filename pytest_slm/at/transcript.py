@@ -26,6 +26,11 @@ class Entry(NamedTuple):
     data: bytes
 
 
+# Entry(...) goes through a generated Python __new__; the tuple constructor makes the same
+# object without that frame (record() runs for every chunk either way crosses the link).
+_new_entry = tuple.__new__
+
+
 def escape(data: bytes) -> str:
     """Printable ASCII as it is; CR, LF, NUL and every other byte visible as an escape."""
     out = []
@@ -76,7 +81,7 @@ class Transcript:
         if not data:
             return
         with self._lock:
-            self._entries.append(Entry(time.monotonic(), direction, bytes(data)))
+            self._entries.append(_new_entry(Entry, (time.monotonic(), direction, bytes(data))))
             self._serial += 1
 
     def note(self, text: str) -> None:

@@ -318,3 +318,38 @@ def test_registration_urc_during_its_read_command_stays_a_urc(board, client, urc
     board.script((b"AT+CEREG?\r\n", reply))
     assert client.at("AT+CEREG?").lines == ['+CEREG: 5,2,"FFFE","FFFFFFFF",7']
     assert client.wait_urc("+CEREG", timeout=1) == '+CEREG: 1,"0001","01A2B3C4",7'
+
+
+def _framed_in_chunks(client, command: str, *chunks: bytes):
+    """Frame `chunks` as the reader would, one read each, while `command` is in flight: a pty
+    cannot be made to split an answer at a chosen byte, so the chunks go straight to the
+    reader's own handler (nothing arrives on the pty meanwhile)."""
+    pending = client._begin(command)
+    for chunk in chunks:
+        client._received(chunk)
+    return client._finish(pending, client._wait(pending, 5.0), 5.0)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (b"\r\n#XSOCKET: 0,1,6\r\n\r\nOK\r\n",),
+        (b"\r\n#XSOCKET: 0,1", b",6\r\n\r\nO", b"K\r\n"),
+        (b"\r", b"\n#XSOCKET: 0,1,6\r", b"\n\r\nOK\r", b"\n"),
+    ],
+    ids=["one read", "lines cut mid-line", "cut between CR and LF"],
+)
+def test_answer_framed_alike_however_the_reads_cut_it(board, client, chunks):
+    result = _framed_in_chunks(client, "AT#XSOCKET=1,1,0", *chunks)
+    assert result.lines == ["#XSOCKET: 0,1,6"]
+    assert result.final == "OK"
+    assert client.urcs() == [] and client.strays == []
+    received = b"".join(e.data for e in client.transcript.entries() if e.direction == "<")
+    assert received == b"".join(chunks)
+
+
+def test_lines_after_the_ok_in_the_same_read_are_unsolicited(board, client):
+    result = _framed_in_chunks(client, "AT", b"\r\nOK\r\n\r\n+CEREG: 1\r\n\r\nOK\r\n")
+    assert result.lines == [] and result.final == "OK"
+    # The second OK has no command to end: it queues like any line with nothing in flight.
+    assert client.urcs() == ["+CEREG: 1", "OK"]
