@@ -283,9 +283,16 @@ class Endpoint:
         else:
             action()
 
-    def recv(self, size: int) -> bytes:
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        """``flags``: the host's (``socket.MSG_PEEK``), on a plain socket only."""
         self._gate()
-        return bytes(self._call(self.sock.recv, size))
+        return bytes(self._call(self.sock.recv, size, flags))
+
+    def recvfrom_addr(self, size: int, flags: int = 0) -> tuple[bytes, tuple]:
+        """A datagram and the host's address tuple of its sender (plain sockets only)."""
+        self._gate()
+        data, addr = self._call(self.sock.recvfrom, size, flags)
+        return bytes(data), addr
 
     def recvfrom(self, size: int) -> tuple[bytes, str]:
         if self.kind == SOCK_STREAM:

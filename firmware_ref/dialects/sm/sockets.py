@@ -576,10 +576,12 @@ def _recv_call(ep: Endpoint, size: int, flags: int, with_addr: bool) -> tuple[by
     plain = type(ep) is Endpoint
     peek = socket.MSG_PEEK if flags & MSG_PEEK and plain else 0
     if plain and (peek or (with_addr and ep.kind == SOCK_DGRAM)):
+        # Through the endpoint's own receive, so an emulated round trip (--latency) holds a
+        # peek back as it does any receive.
         if with_addr and ep.kind == SOCK_DGRAM:
-            data, addr = ep._call(ep.sock.recvfrom, size, peek)
-            return bytes(data), str(addr[0]), int(addr[1])
-        data = ep._call(ep.sock.recv, size, peek)
+            data, addr = ep.recvfrom_addr(size, peek)
+            return data, str(addr[0]), int(addr[1])
+        data = ep.recv(size, peek)
     elif with_addr:
         data, ip = ep.recvfrom(size)
         return data, ip, _peer_port(ep) if data else 0

@@ -7,6 +7,7 @@ each test), parsed by nRF Connect SDK lib/at_parser.
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from smtools import ERROR, OK, at, connect_to, info, open_tcp
@@ -489,3 +490,35 @@ def test_hex_limits_and_long_hex_receive(sm, udp_echo) -> None:
     origin = f'"127.0.0.1",{udp_echo.port}'
     expected = info(f"#XRECVFROM: 0,1,1000,{origin}") + payload[:1000].hex().encode() + OK
     assert at(sm, "AT#XRECVFROM=0,1,0,5") == expected
+
+
+# MSG_PEEK (2) | MSG_DONTWAIT (64): the peeks below never wait, so they show what is visible.
+PEEK_NOW = 66
+RTT = 0.6
+
+
+def test_a_peek_waits_for_the_round_trip_like_any_receive(sm, tcp_echo, udp_echo) -> None:
+    """With --latency an echo is not there before its round trip. Peeks took a path of their
+    own to the host socket and saw it at once."""
+    from firmware_ref.net import latency
+
+    with latency.emulate(RTT):
+        fd = open_tcp(sm, tcp_echo.port)
+        sent = time.monotonic()
+        assert at(sm, f'AT#XSEND={fd},0,0,"ping"') == info(f"#XSEND: {fd},0,4") + OK
+        assert tcp_echo.wait_received(4) == b"ping"  # echoed at once on loopback
+        assert at(sm, f"AT#XRECV={fd},0,{PEEK_NOW},0") == ERROR  # -EAGAIN: still on its way
+        assert at(sm, f"AT#XRECV={fd},0,2,5") == info(f"#XRECV: {fd},0,4") + b"ping" + OK
+        assert time.monotonic() - sent >= RTT
+
+        assert at(sm, "AT#XSOCKET=1,2,0") == info("#XSOCKET: 1,2,17") + OK
+        sent = time.monotonic()
+        line = f'AT#XSENDTO=1,0,0,"127.0.0.1",{udp_echo.port},"dgram"'
+        assert at(sm, line) == info("#XSENDTO: 1,0,5") + OK
+        assert udp_echo.wait_received(5) == b"dgram"
+        assert at(sm, f"AT#XRECVFROM=1,0,{PEEK_NOW},0") == ERROR
+        assert (
+            at(sm, "AT#XRECVFROM=1,0,2,5")
+            == info(f'#XRECVFROM: 1,0,5,"127.0.0.1",{udp_echo.port}') + b"dgram" + OK
+        )
+        assert time.monotonic() - sent >= RTT
