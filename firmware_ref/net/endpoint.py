@@ -211,26 +211,28 @@ class Endpoint:
         return child, str(addr[0])
 
     def send(self, data: bytes) -> int:
-        if self._uplink_delays():
+        if self._uplink_delays(addressed=False):
             return self._send_later(data, self.sock.send)
         return int(self._call(self.sock.send, data))
 
     def sendto(self, data: bytes, addr: tuple) -> int:
         self._bind_to_device()
-        if self._uplink_delays():
+        if self._uplink_delays(addressed=True):
             return self._send_later(data, lambda chunk: self.sock.sendto(chunk, addr))
         return int(self._call(self.sock.sendto, data, addr))
 
     # -- the uplink (an emulated round trip) ----------------------------------------------------
 
-    def _uplink_delays(self) -> bool:
+    def _uplink_delays(self, *, addressed: bool = False) -> bool:
         """Whether this send goes on the uplink: with an emulated round trip, on a socket that
         can send now. Anything the host would refuse at once (closed, not connected, reset by
-        the peer) takes the direct path, so that the modem reports it as before."""
+        the peer) takes the direct path, so that the modem reports it as before. A datagram
+        without an address (`send`, not `sendto`) needs a connected socket as much as a stream
+        does: unconnected, the host refuses it with EDESTADDRREQ."""
         if not latency.current().active or self.closed or self.fileno() < 0:
             return False
         self._raise_uplink_error()
-        if self.kind == SOCK_STREAM and not self.peer_ip():
+        if not addressed and not self.peer_ip():
             return False
         poller = select.poll()
         poller.register(self.fileno(), select.POLLOUT)

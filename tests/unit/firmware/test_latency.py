@@ -14,7 +14,7 @@ from socket_peers import SEC_TAG
 
 from firmware_ref.cli import build_parser
 from firmware_ref.net import latency
-from firmware_ref.testing import OK, at, info
+from firmware_ref.testing import ERROR, OK, at, info
 
 RTT = 0.6
 
@@ -79,6 +79,14 @@ def test_udp_reply_waits_its_round_trip(harness, udp_echo, lte) -> None:
     out = at(harness, "AT#XRECVFROM=5")
     assert out == info('#XRECVFROM: 2,"127.0.0.1"') + b"hi" + OK
     assert time.monotonic() - sent >= RTT
+
+
+def test_a_datagram_with_nowhere_to_go_fails_at_once(harness, lte) -> None:
+    """send() on an unconnected UDP socket: the host refuses it (EDESTADDRREQ) before anything
+    leaves, so the modem reports the failure as it does without a round trip. The uplink took
+    it and reported 7 bytes sent."""
+    at(harness, "AT#XSOCKET=1,2,0")
+    assert at(harness, 'AT#XSEND="nowhere"') == info("#XSEND: 0") + ERROR
 
 
 def test_dns_of_a_name_takes_a_round_trip(harness, lte) -> None:
