@@ -265,7 +265,9 @@ class SmSockets:
         if sock.type == SOCK_STREAM and not sock.connected and not sock.listen:
             return 0
         rev = ep.poll_now(POLLIN | POLLOUT)
-        if sock.type == SOCK_STREAM and sock.connected:
+        # A FIN always makes the socket readable: while poll_now holds POLLIN back (the FIN is
+        # still on its way, --latency), the hang-up is not there yet either.
+        if sock.type == SOCK_STREAM and sock.connected and rev & POLLIN:
             fd = ep.fileno()
             if fd >= 0:
                 poller = select.poll()

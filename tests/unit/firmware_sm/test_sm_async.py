@@ -66,6 +66,19 @@ def test_xapoll_peer_close_is_pollin_pollhup(sm) -> None:
     sm.assert_silent(0.3)  # POLLHUP is reported once: the socket's polling is disabled
 
 
+def test_xapoll_hang_up_comes_with_the_fin_under_latency(sm) -> None:
+    """With --latency the peer's FIN is on its way for a round trip. The hang-up was looked up
+    on the host socket past that gate: POLLHUP came first, alone, before the FIN was readable."""
+    from firmware_ref.net import latency
+
+    with latency.emulate(0.6), socket.create_server(("127.0.0.1", 0)) as server:
+        assert at(sm, "AT#XAPOLL=,1,1") == OK
+        fd = open_tcp(sm, server.getsockname()[1])
+        conn, _ = server.accept()
+        conn.close()
+        assert apoll_events(sm, fd, POLLIN | POLLHUP) in ([17], [1, 16])
+
+
 def test_xapoll_read_per_socket(sm) -> None:
     # The documentation's read example (handle_at_xapoll READ, xapoll_read_response 2266).
     assert at(sm, "AT#XAPOLL=,1,1") == OK
