@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import time
 
 import pytest
 
+from firmware_ref.core import modem_commands
 from firmware_ref.core.host import FirmwareConfig
 from firmware_ref.core.modem import DEFAULT_IMEI, ModemState
 from firmware_ref.dialects.v20 import V20
@@ -331,12 +331,21 @@ def test_a_reset_followed_by_another_command_in_one_write_never_runs(h):
     h.assert_silent(0.2, settle=True)
 
 
-def test_pending_urc_timer_dies_with_a_reset(h):
+def test_pending_urc_timer_dies_with_a_reset(h, monkeypatch):
+    # The searching report is due 30 s after CFUN=1 here, not 10 ms: with the real delay, a
+    # test thread starved for 10 ms fed the reset after the report (once under load, on CI).
+    monkeypatch.setattr(modem_commands, "SEARCH_DELAY_S", 30.0)
     assert at(h, "AT+CEREG=1") == OK
     h.feed(b"AT+CFUN=1\r\n")
     h.wait_output(OK)
+    h.settle()  # the command's timers start once it is done
+    pending = [t for t in h.fw._timers if t.is_alive()]
+    assert len(pending) == 1
     h.feed(b"AT#XRESET\r\n")
     h.wait_output(OK + b"Ready\r\n")
-    start = time.monotonic()
-    h.assert_silent(0.4, settle=True)
-    assert time.monotonic() - start >= 0.4
+    # The reset cancels it: the timer's thread ends now, not in 30 s.
+    pending[0].join(h.timeout)
+    assert not pending[0].is_alive()
+    # And a timer that fired anyway belongs to the board before the reset: it prints nothing.
+    pending[0].function()
+    h.assert_silent(0.2, settle=True)
