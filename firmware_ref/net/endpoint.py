@@ -300,10 +300,9 @@ class Endpoint:
         if self.kind == SOCK_STREAM:
             data = self.recv(size)
             return data, self.peer_ip()
-        self._gate()
-        data, addr = self._call(self.sock.recvfrom, size)
+        data, addr = self.recvfrom_addr(size)
         ip = addr[0] if self.family in (AF_INET, AF_INET6) and addr else ""
-        return bytes(data), str(ip)
+        return data, str(ip)
 
     def peer_ip(self) -> str:
         if self.family not in (AF_INET, AF_INET6):
