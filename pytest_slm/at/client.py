@@ -213,6 +213,8 @@ class AtClient:
         self._cond = threading.Condition(self._mutex)
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
+        self._close_lock = threading.Lock()
+        self._closed = False
         # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
         self._raw_socket = isinstance(port, protocol_socket.Serial)
         self._poller: select.poll | None = None
@@ -1176,6 +1178,15 @@ class AtClient:
         return self._link_error
 
     def close(self) -> None:
+        # A timer's close() and a fixture's teardown close() can meet: only the first closes
+        # the port, and the other returns once it has. pyserial's close is not thread-safe,
+        # and its second os.close would hit a descriptor number another open already reused.
+        with self._close_lock:
+            if not self._closed:
+                self._close_once()
+                self._closed = True
+
+    def _close_once(self) -> None:
         with self._cond:
             if self._link_error is None:
                 self._link_error = LinkError(

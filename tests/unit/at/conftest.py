@@ -64,13 +64,14 @@ class ScriptedBoard:
         return thread
 
     def close(self) -> None:
+        """Idempotent: a test may pull the cable (close) before the fixture's teardown does.
+        The numbers are forgotten, since a second os.close would hit whatever file reused them."""
         for thread in self._threads:
             thread.join(timeout=10)
-        for fd in (self.master, self._slave):
-            try:
+        fds, (self.master, self._slave) = (self.master, self._slave), (-1, -1)
+        for fd in fds:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
 
 
 @pytest.fixture

@@ -14,8 +14,13 @@ from pytest_slm.at.errors import MAX_LINE, MAX_RECEIVED, MAX_TAIL_LINES
 
 
 def lose_link(board) -> None:
-    """The board's side of the pty goes away (a USB serial port unplugged)."""
-    os.close(board.master)
+    """The board's side of the pty goes away (a USB serial port unplugged).
+
+    Only one thread may use board.master at the time, and the board forgets the number: a
+    closed descriptor's number is soon reused by the next open in this process, and a second
+    close (the board fixture's) or a late read would then hit that file."""
+    master, board.master = board.master, -1
+    os.close(master)
 
 
 def wait_link_lost(client, timeout: float = 5.0) -> None:
@@ -47,8 +52,9 @@ def traceback_depth(error: BaseException) -> int:
 
 
 def test_a_loss_in_data_mode_blames_the_link_not_data_mode(board, client):
-    board.script((b"AT#XSEND\r\n", b""))
+    step = board.script((b"AT#XSEND\r\n", b""))
     client.enter_data_mode("AT#XSEND", settle=0.2)
+    step.join(10)  # the board has read the command: nothing else uses its descriptor now
     lose_link(board)
     wait_link_lost(client)
     for call in (
@@ -72,13 +78,46 @@ def test_close_wakes_a_pending_command(board, client):
 
 def test_a_loss_wakes_a_pending_command(board, client):
     # The reader thread that meets the loss wakes the command's caller (its own lock), which
-    # raises the loss, not the 60 s timeout.
-    board.script((b"AT#XRECV=0\r\n", b""))
-    threading.Timer(0.3, lose_link, args=(board,)).start()
+    # raises the loss, not the 60 s timeout. The board goes away once it has read the command,
+    # so the loss always meets the reader, never the write.
+    def read_then_vanish() -> None:
+        board.expect(b"AT#XRECV=0\r\n")
+        lose_link(board)
+
+    vanish = threading.Thread(target=read_then_vanish)
+    vanish.start()
     started = time.monotonic()
     with pytest.raises(LinkError, match="reading the port failed"):
         client.at("AT#XRECV=0", timeout=60)
     assert time.monotonic() - started < 30
+    vanish.join(10)
+
+
+def test_two_closes_at_once_close_the_port_once(board, client):
+    # A timer's close() and the fixture's teardown close() met in one loaded CI run: both
+    # closed the port, and pyserial's second close closed a descriptor number the next test's
+    # pty had already reused. A second close() waits for the first and touches nothing.
+    real_close = client.port.close
+    entered, second_call = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def close_slowly() -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            entered.set()
+            second_call.wait(0.5)  # the window in which another close() must not get here
+        else:
+            second_call.set()
+        real_close()
+
+    client.port.close = close_slowly
+    first = threading.Thread(target=client.close, name="first-close")
+    first.start()
+    assert entered.wait(10)
+    client.close()
+    assert not client.port.is_open  # closed by the time the second close() returns
+    first.join(10)
+    assert calls == ["first-close"]
 
 
 def test_error_messages_have_a_size_limit():
