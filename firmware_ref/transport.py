@@ -291,8 +291,8 @@ class PtyTransport:
         view = memoryview(data)
         stalled_since: float | None = None
         while view:
-            if not self._connected or self.stop.is_set():
-                return  # nobody listening: the bytes go nowhere
+            if not self._connected or self.stop.is_set() or self.master < 0:
+                return  # nobody listening (or closed): the bytes go nowhere
             try:
                 n = os.write(self.master, view)
                 view = view[n:]
@@ -359,7 +359,12 @@ class PtyTransport:
     def close(self) -> None:
         self._connected = False
         self.board.power_off()
-        try:
-            os.close(self.master)
-        except OSError:
-            pass
+        # Firmware threads write under _wlock: the number is closed only between two writes
+        # and never used again, since the next open in this process may reuse it.
+        with self._wlock:
+            master, self.master = self.master, -1
+        if master >= 0:
+            try:
+                os.close(master)
+            except OSError:
+                pass

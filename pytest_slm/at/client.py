@@ -214,6 +214,9 @@ class AtClient:
         self._command_lock = threading.RLock()
         self._stop = threading.Event()
         self._close_lock = threading.Lock()
+        # Held while a write uses the port and while close() closes it: a descriptor closed
+        # under a write would let the write land on whatever file reuses its number.
+        self._port_lock = threading.Lock()
         self._closed = False
         # socket:// only: rfc2217:// also has a socket, but its own thread decodes telnet there.
         self._raw_socket = isinstance(port, protocol_socket.Serial)
@@ -338,6 +341,10 @@ class AtClient:
     def _write(self, data: bytes) -> None:
         self._check_link()
         self.transcript.record(TX, data)
+        with self._port_lock:
+            self._write_port(data)
+
+    def _write_port(self, data: bytes) -> None:
         try:
             fd = self._local_fd()
             if fd is not None:
@@ -1207,9 +1214,15 @@ class AtClient:
         self._reader.join(timeout=5)
         if self.close_port:
             try:
-                self.port.close()
+                if hasattr(self.port, "cancel_write"):
+                    self.port.cancel_write()  # a write blocked on a full buffer gives up now
             except (serial.SerialException, OSError):
                 pass
+            with self._port_lock:
+                try:
+                    self.port.close()
+                except (serial.SerialException, OSError):
+                    pass
 
     def __enter__(self) -> AtClient:
         return self
