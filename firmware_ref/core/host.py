@@ -214,6 +214,12 @@ class Firmware:
         return self._worker is not None and self._worker.is_alive() and not self._closed
 
     @property
+    def in_handler(self) -> bool:
+        """A command's handler is running on the worker (for tests: the command has been
+        taken as its own line, and what arrives now is a later RX event)."""
+        return self._in_handler
+
+    @property
     def line_pending(self) -> bool:
         """Part of a command line has been received, without its terminator."""
         return self._lines.pending

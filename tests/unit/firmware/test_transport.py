@@ -195,10 +195,16 @@ def test_input_is_held_back_while_a_command_blocks(tcp_board):
     sock = connect(transport)
     sock.sendall(b"AT#XSOCKET=1,2,0\r\n")
     assert recv_until(sock, OK).endswith(OK)
+    fw = transport.board.firmware
+    assert fw is not None
     sock.sendall(b"AT#XRECV=20\r\n")  # blocks: nothing will arrive on the UDP socket
-    # The line must go quiet for the UART's RX timeout (2 ms) first: bytes in the command's own
-    # RX event would overwrite it in at_buf before it runs (slm_at_host.c cmd_rx_handler).
-    time.sleep(0.05)
+    # The command must run before the flood: bytes in its own RX event would overwrite it in
+    # at_buf (slm_at_host.c cmd_rx_handler), and a transport thread starved on a busy host
+    # reads the command late, together with whatever follows it.
+    deadline = time.monotonic() + 10
+    while not fw.in_handler:
+        assert time.monotonic() < deadline, "AT#XRECV=20 never started"
+        time.sleep(0.005)  # polling the worker's state: it reports no event for this
     sock.settimeout(0.5)
     block = b"x" * 65536
     sent = 0
@@ -207,8 +213,6 @@ def test_input_is_held_back_while_a_command_blocks(tcp_board):
             sent += sock.send(block)
     except TimeoutError:
         pass  # the board stopped taking input: pushed back
-    fw = transport.board.firmware
-    assert fw is not None
     assert sent < 32 * 1024 * 1024  # the kernel's socket buffers, not the whole flood
     assert fw.backlog <= INPUT_BACKLOG + 4096
     sock.close()
