@@ -177,30 +177,11 @@ def test_socket_url_reads_what_the_socket_holds():
         thread.join(timeout=5)
 
 
-def test_close_waits_for_a_write_in_progress(board, client, monkeypatch):
+def test_close_waits_for_a_write_in_progress(board, client, held_write):
     # close() from another thread (a timer, a watchdog) while a command is being written:
     # closing the descriptor under the write would let it land on whatever file reuses the
     # number next.
-    fd = client.port.fd
-    events: list[str] = []
-    writing, release, port_closed = threading.Event(), threading.Event(), threading.Event()
-    real_write, real_close = os.write, os.close
-
-    def held_write(target, data):
-        if target == fd and threading.current_thread().name == "commander":
-            writing.set()
-            release.wait(10)
-            events.append("write returned")
-        return real_write(target, data)
-
-    def watched_close(target):
-        if target == fd:
-            events.append("port closed")
-            port_closed.set()
-        return real_close(target)
-
-    monkeypatch.setattr(os, "write", held_write)
-    monkeypatch.setattr(os, "close", watched_close)
+    held = held_write(client.port.fd, "commander")
     outcome: list[BaseException] = []
 
     def command() -> None:
@@ -211,13 +192,13 @@ def test_close_waits_for_a_write_in_progress(board, client, monkeypatch):
 
     commander = threading.Thread(target=command, name="commander")
     commander.start()
-    assert writing.wait(10)
+    assert held.writing.wait(10)
     closer = threading.Thread(target=client.close)
     closer.start()
     # Unfixed, the port is closed at once; fixed, only after the write returns.
-    port_closed.wait(0.5)
-    release.set()
+    held.closed.wait(0.5)
+    held.release()
     closer.join(10)
     commander.join(10)
-    assert events == ["write returned", "port closed"]
+    assert held.events == ["write returned", "closed"]
     assert len(outcome) == 1 and "closed" in str(outcome[0])

@@ -218,7 +218,7 @@ def test_input_is_held_back_while_a_command_blocks(tcp_board):
     sock.close()
 
 
-def test_pty_close_waits_for_a_write_in_progress(monkeypatch):
+def test_pty_close_waits_for_a_write_in_progress(held_write):
     # A firmware thread (a timer's notification, a socket's data) can be writing when the
     # transport closes. Closing the master under it would let that write land on whatever file
     # reuses the number next; in the in-process harness that is another test's pty.
@@ -228,42 +228,22 @@ def test_pty_close_waits_for_a_write_in_progress(monkeypatch):
     thread = threading.Thread(target=transport.serve, daemon=True)
     thread.start()
     host = os.open(transport.path, os.O_RDWR | os.O_NOCTTY)
-    master = transport.master
     try:
         assert _read_exact(host, len(READY)) == READY
-        events: list[str] = []
-        writing, release, master_closed = threading.Event(), threading.Event(), threading.Event()
-        real_write, real_close = os.write, os.close
-
-        def held_write(fd, data):
-            if fd == master and threading.current_thread().name == "notifier":
-                writing.set()
-                release.wait(10)
-                events.append("write returned")
-            return real_write(fd, data)
-
-        def watched_close(fd):
-            if fd == master:
-                events.append("master closed")
-                master_closed.set()
-            return real_close(fd)
-
-        monkeypatch.setattr(os, "write", held_write)
-        monkeypatch.setattr(os, "close", watched_close)
+        held = held_write(transport.master, "notifier")
         notifier = threading.Thread(
             target=transport._output, args=(b"\r\n+CEREG: 1\r\n",), name="notifier"
         )
         notifier.start()
-        assert writing.wait(10)
+        assert held.writing.wait(10)
         stop.set()  # the serving thread leaves its loop and closes the transport
         # Unfixed, the master is closed at once; fixed, only after the write returns.
-        master_closed.wait(0.5)
-        release.set()
+        held.closed.wait(0.5)
+        held.release()
         notifier.join(10)
         thread.join(10)
-        assert events == ["write returned", "master closed"]
+        assert held.events == ["write returned", "closed"]
     finally:
-        release.set()
         stop.set()
         thread.join(10)
         os.close(host)
