@@ -33,6 +33,7 @@ import importlib.util
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -237,7 +238,8 @@ def _watching_session_class() -> type:
     @attr.s(eq=False)
     class WatchingSession(ClientSession):
         def __attrs_post_init__(self) -> None:
-            super().__attrs_post_init__()
+            with _own_connection():
+                super().__attrs_post_init__()
             self.changed = asyncio.Event()
 
         async def on_place_changed(self, place_pb2: Any) -> None:
@@ -258,6 +260,36 @@ def _watching_session_class() -> type:
                 await asyncio.wait_for(self.changed.wait(), max(timeout, 0.0))
 
     return WatchingSession
+
+
+_CHANNEL_PATCH = threading.Lock()
+
+
+@contextlib.contextmanager
+def _own_connection() -> Iterator[None]:
+    """While labgrid's ClientSession makes its gRPC channel: give the channel a TCP connection
+    of its own.
+
+    gRPC shares one connection among a process's channels to the same address (its global
+    subchannel pool), and the coordinator keys each client by the connection's peer address,
+    asserting that no client already has it. A second session open at the same time was
+    refused, and so was one opened just after another closed, until the coordinator had
+    dropped the first. ClientSession passes its own channel options, so ours are added at
+    the call."""
+    import grpc
+
+    shared = grpc.aio.insecure_channel
+
+    def insecure_channel(target: str, options: Any = None, *args: Any, **kwargs: Any) -> Any:
+        own = [*(options or ()), ("grpc.use_local_subchannel_pool", 1)]
+        return shared(target, own, *args, **kwargs)
+
+    with _CHANNEL_PATCH:
+        grpc.aio.insecure_channel = insecure_channel
+        try:
+            yield
+        finally:
+            grpc.aio.insecure_channel = shared
 
 
 def identity(session: Any) -> str:

@@ -89,6 +89,15 @@ def test_match_takes_different_places_for_concurrent_requests(
         first.release()
 
 
+def test_two_sessions_at_once_from_one_process_both_connect(idle_lab: Lab) -> None:
+    # gRPC shares one TCP connection among the channels of a process that go to the same
+    # address, and the coordinator keys its clients by that connection's peer address: a
+    # second session on it was refused ("Could not connect"). The same happened by chance to a
+    # session opened right after another closed, before the coordinator had dropped the first.
+    with connected(idle_lab.address) as first, connected(idle_lab.address) as second:
+        assert set(first.session.places) == set(second.session.places) == {"slm-a", "slm-b"}
+
+
 def test_unknown_place_and_unmatched_tags_say_what_exists(idle_lab: Lab, lock_dir: Path) -> None:
     with pytest.raises(PlaceError) as unknown:
         acquire_place(request(idle_lab, lock_dir, place="nrf-bench-9"))
