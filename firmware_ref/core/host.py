@@ -150,6 +150,7 @@ class Firmware:
         self._timers: list[threading.Timer] = []
         self._deferred_timers: list[threading.Timer] = []
         self._in_handler = False
+        self._handlers_started = 0
         self._timer_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -214,10 +215,12 @@ class Firmware:
         return self._worker is not None and self._worker.is_alive() and not self._closed
 
     @property
-    def in_handler(self) -> bool:
-        """A command's handler is running on the worker (for tests: the command has been
-        taken as its own line, and what arrives now is a later RX event)."""
-        return self._in_handler
+    def handlers_started(self) -> int:
+        """How many command handlers have started since power-on. For tests: a count above the
+        one read after the previous command's answer says the next command has begun, so
+        what arrives now is a later RX event. (A flag set while a handler runs would not do:
+        the worker may still be in the previous handler, just after writing its answer.)"""
+        return self._handlers_started
 
     @property
     def line_pending(self) -> bool:
@@ -632,6 +635,7 @@ class Firmware:
         self._run_handler(entry, cmd_type, params)
 
     def _run_handler(self, entry: CommandEntry, cmd_type: CmdType, params: Params) -> None:
+        self._handlers_started += 1
         self._in_handler = True
         try:
             if entry.own:

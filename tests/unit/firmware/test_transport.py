@@ -197,12 +197,13 @@ def test_input_is_held_back_while_a_command_blocks(tcp_board):
     assert recv_until(sock, OK).endswith(OK)
     fw = transport.board.firmware
     assert fw is not None
+    started = fw.handlers_started  # #XSOCKET's handler began before its OK
     sock.sendall(b"AT#XRECV=20\r\n")  # blocks: nothing will arrive on the UDP socket
     # The command must run before the flood: bytes in its own RX event would overwrite it in
     # at_buf (slm_at_host.c cmd_rx_handler), and a transport thread starved on a busy host
     # reads the command late, together with whatever follows it.
     deadline = time.monotonic() + 10
-    while not fw.in_handler:
+    while fw.handlers_started == started:
         assert time.monotonic() < deadline, "AT#XRECV=20 never started"
         time.sleep(0.005)  # polling the worker's state: it reports no event for this
     sock.settimeout(0.5)
