@@ -16,6 +16,7 @@ from slmsuite import (
     expect_timeout,
     families,
     feature,
+    free_port,
     free_udp_port,
     ip_version,
     nothing_more,
@@ -104,7 +105,7 @@ def test_udp_bound_socket_receives_from_a_peer(slm, request, udp_source, family)
 
 @feature("loopback_peers")
 def test_connect_to_a_closed_port_is_refused(slm):
-    port = free_udp_port(Family.IPV4)
+    port = free_port(Family.IPV4)
     slm.socket_open(Family.IPV4, SocketType.STREAM, Role.CLIENT)
     refused(slm, f'AT#XCONNECT="127.0.0.1",{port}')
 
@@ -398,7 +399,7 @@ def test_bound_udp_socket_sends_from_its_port(slm, request, family):
 
 @feature("loopback_peers")
 def test_bound_tcp_client_connects_from_its_port(slm, tcp_sink):
-    port = free_udp_port(Family.IPV4)
+    port = free_port(Family.IPV4)
     slm.socket_open(Family.IPV4, SocketType.STREAM)
     slm.bind(port)
     slm.connect(tcp_sink.board_host, tcp_sink.port)
