@@ -236,6 +236,17 @@ def bench_parallel(results: dict) -> None:
         f"serial (goal >= 1.9x; issue baseline 63/36 = 1.75x)"
     )
     print(f"  phases: {phases(par)}")
+    serial = results["suite"]
+    if "tests" in serial and "startup" in par:
+        # Each worker pays the start-up (interpreter, plug-ins, collection, its own board) and
+        # the shutdown in full: only the tests' part of the serial run can be halved.
+        fixed = par["startup"] + par["shutdown"]
+        bound = serial_wall / (fixed + serial["tests"] / 2)
+        print(
+            f"  the most -n 2 can reach with these start-up and shutdown times, were the serial"
+            f" run's {serial['tests']:.1f} s of tests halved exactly: {bound:.2f}x"
+            f" ({serial_wall:.1f} s / ({fixed:.1f} s + {serial['tests'] / 2:.1f} s))"
+        )
 
 
 def bench_latency(results: dict) -> None:

@@ -284,14 +284,6 @@ def test_udp_recv_cap(slm, request, family):
 # --------------------------------------------------------------------------- timeouts, EOF
 
 
-def test_recv_timeout_is_error(slm, tcp_sink):
-    slm.socket_open(Family.IPV4, SocketType.STREAM)
-    slm.connect(tcp_sink.board_host, tcp_sink.port)
-    started = time.monotonic()
-    expect_timeout(slm.recv, SHORT)
-    assert time.monotonic() - started >= SHORT * 0.9
-
-
 def test_recvfrom_timeout_is_error(slm):
     slm.socket_open(Family.IPV4, SocketType.DGRAM)
     slm.bind(free_udp_port(Family.IPV4))
