@@ -17,6 +17,7 @@ from slmsuite import (
     families,
     feature,
     free_port,
+    free_udp_port,
     ip_version,
 )
 
@@ -57,6 +58,6 @@ def test_accept_with_no_client_times_out_with_an_error(slm):
 
 def test_listen_on_udp_is_refused(slm):
     slm.socket_open(Family.IPV4, SocketType.DGRAM, Role.SERVER)
-    slm.bind(free_port(Family.IPV4))
+    slm.bind(free_udp_port(Family.IPV4))
     with pytest.raises(AtError):
         slm.listen()

@@ -16,6 +16,7 @@ from slmsuite import (
     families,
     feature,
     free_port,
+    free_udp_port,
     ip_version,
     refused,
 )
@@ -123,7 +124,7 @@ def test_bind_to_a_port_in_use_is_refused(slm):
 
 def test_udp_server_binds_and_answers_the_sender(slm, udp_source):
     h = slm.socket_open(Family.IPV4, SocketType.DGRAM, Role.SERVER).handle
-    port = free_port(Family.IPV4)
+    port = free_udp_port(Family.IPV4)
     slm.bind(port, handle=h)
     source = udp_source()
     source.send_to(board_address(slm, Family.IPV4), port, b"request")

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 
 import pytest
-from slmsuite import ERROR, OK, free_port
+from slmsuite import ERROR, OK, free_port, free_udp_port
 
 from pytest_slm.slm_types import MAX_STRING_PAYLOAD, MAX_URL, Family, Role, SocketType
 
@@ -46,7 +46,7 @@ def _server(slm, request):
 
 def _bound(slm, request):
     slm.socket_open(Family.IPV4, SocketType.DGRAM, Role.SERVER)
-    slm.bind(free_port(Family.IPV4))
+    slm.bind(free_udp_port(Family.IPV4))
 
 
 def _tls(slm, request):

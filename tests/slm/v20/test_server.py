@@ -15,6 +15,7 @@ from slmsuite import (
     families,
     feature,
     free_port,
+    free_udp_port,
     ip_version,
     known_deviation,
     reboot,
@@ -136,14 +137,14 @@ def test_listen_extra_parameter_is_ignored(slm):
 
 def test_listen_on_a_udp_server_is_refused(slm):
     slm.socket_open(Family.IPV4, SocketType.DGRAM, Role.SERVER)
-    slm.bind(free_port(Family.IPV4))
+    slm.bind(free_udp_port(Family.IPV4))
     refused(slm, "AT#XLISTEN")
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.name.lower())
 def test_bind_any_role(slm, role):
     slm.socket_open(Family.IPV4, SocketType.DGRAM, role)
-    slm.bind(free_port(Family.IPV4))
+    slm.bind(free_udp_port(Family.IPV4))
 
 
 def test_bind_a_port_in_use_is_refused(slm):
