@@ -1,6 +1,7 @@
 """Every speed figure of the suite, each beside its baseline, measured in one run.
 
-    python -m benchmarks [--only suite,parallel,latency,at,datamode] [--datamode-kib N]
+    python -m benchmarks [--only suite,parallel,latency,parallel-latency,at,datamode]
+                         [--datamode-kib N]
 
 Figures, not assertions: only ratios within one run mean anything on a shared machine.
 
@@ -9,6 +10,9 @@ Figures, not assertions: only ratios within one run mean anything on a shared ma
 * parallel: the same with `-n 2`, as a speed-up over the serial run;
 * latency: the suite against `slm-sim --listen --baud 115200 --latency 100ms --jitter 20ms`
   (a board on LTE behind a real UART), and the share of its time spent in fixed waits;
+* parallel-latency: serial and `-n 2` again, each worker with its own simulated board at
+  115200 baud and 100 ms +- 20 ms round trip (`--sim-baud`, `--sim-latency`, `--sim-jitter`):
+  the speed-up where a board's waits, not each worker's start-up, dominate;
 * at: `SlmDut.at("AT")` against a raw pyserial write+read of the same bytes on the same
   simulator link, and against the bare-pty baseline of `benchmarks/bench_at_client.py`, each
   as the median [quartiles] of per-round ratios over alternating rounds;
@@ -249,6 +253,21 @@ def bench_parallel(results: dict) -> None:
         )
 
 
+def bench_parallel_latency(results: dict) -> None:
+    # The same comparison where a board's waits dominate: each run starts its own simulated
+    # boards (one per worker) behind a 115200 baud UART and a 100 ms +- 20 ms network.
+    link = ("--sim-baud", "115200", "--sim-latency", "100ms", "--sim-jitter", "20ms")
+    serial = run_suite("--dialect", "v20", *link, label="100 ms, serial")
+    par = run_suite("--dialect", "v20", *link, "-n", "2", label="100 ms, -n 2")
+    print(
+        f"suite at 100 ms +- 20 ms round trip, 115200 baud, one simulated board per worker:"
+        f" serial {serial['wall']:.1f} s, -n 2 {par['wall']:.1f} s, speed-up"
+        f" {serial['wall'] / par['wall']:.2f}x"
+    )
+    print(f"  phases, serial: {phases(serial)}")
+    print(f"  phases, -n 2: {phases(par)}")
+
+
 def bench_latency(results: dict) -> None:
     with simulator(
         "--listen", "127.0.0.1:0", "--baud", "115200", "--latency", "100ms", "--jitter", "20ms"
@@ -411,7 +430,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        default="suite,parallel,latency,at,datamode",
+        default="suite,parallel,latency,parallel-latency,at,datamode",
         help="comma-separated figures to measure (default: all)",
     )
     parser.add_argument(
@@ -437,9 +456,12 @@ def main() -> None:
         elif name == "at":
             bench_at(results)
         else:
-            {"suite": bench_suite, "parallel": bench_parallel, "latency": bench_latency}[name](
-                results
-            )
+            {
+                "suite": bench_suite,
+                "parallel": bench_parallel,
+                "latency": bench_latency,
+                "parallel-latency": bench_parallel_latency,
+            }[name](results)
         sys.stdout.flush()
 
 
