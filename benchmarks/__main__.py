@@ -131,9 +131,41 @@ def simulator(*args: str):
 _CACHE_DIR = tempfile.mkdtemp(prefix="slm-bench-cache-")
 atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
+# Besides the main job's own, the venv the benchmark runs in (scripts/setup --test) holds the
+# pytest plug-ins of the repository's unit tests (the `test` extra: labgrid's, hypothesis's),
+# which the main job's venv does not install; each costs every pytest process its import
+# (together about 0.5 s; an xdist run pays it in the controller and again in each worker).
+# The suite is measured as the main job runs it, plus pytest-xdist, which `-n` needs.
+KEPT_TEST_PLUGIN_DISTS = {"pytest-xdist"}
 
-def run_suite(*extra: str, label: str) -> dict:
-    """`pytest tests/slm` in a child process: wall time, CPU and the probe's figures."""
+
+def test_only_plugins() -> list[str]:
+    """The pytest plug-in names of pytest-slm's `test` extra, less KEPT_TEST_PLUGIN_DISTS."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    names = []
+    for text in metadata.requires("pytest-slm") or []:
+        req = Requirement(text)
+        if req.marker is None or not req.marker.evaluate({"extra": "test"}):
+            continue
+        if req.marker.evaluate({"extra": ""}) or req.name in KEPT_TEST_PLUGIN_DISTS:
+            continue  # a dependency of the main job too, or kept
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            continue
+        names += [ep.name for ep in dist.entry_points if ep.group == "pytest11"]
+    return sorted(set(names))
+
+
+def _without_test_only_plugins() -> list[str]:
+    return [arg for name in test_only_plugins() for arg in ("-p", f"no:{name}")]
+
+
+def run_suite(*extra: str, label: str, tests: str = "tests/slm", rootdir: Path = ROOT) -> dict:
+    """`pytest TESTS` (the suite) in a child process: wall time, CPU and the probe's figures."""
     with tempfile.TemporaryDirectory() as tmp:
         probe = os.path.join(tmp, "probe.json")
         env = dict(os.environ, SLM_BENCH_PROBE=probe, PYTHONPATH=str(ROOT))
@@ -145,7 +177,7 @@ def run_suite(*extra: str, label: str) -> dict:
                 sys.executable,
                 "-m",
                 "pytest",
-                "tests/slm",
+                tests,
                 "-q",
                 # A cache of the benchmark's own (never the repository's).
                 "-o",
@@ -154,9 +186,10 @@ def run_suite(*extra: str, label: str) -> dict:
                 "benchmarks.probe",
                 "-rfE",
                 "--no-slm-latency",
+                *_without_test_only_plugins(),
                 *extra,
             ],
-            cwd=ROOT,
+            cwd=rootdir,
             env=env,
             capture_output=True,
             text=True,
@@ -251,6 +284,34 @@ def bench_parallel(results: dict) -> None:
             f" run's {serial['tests']:.1f} s of tests halved exactly: {bound:.2f}x"
             f" ({serial_wall:.1f} s / ({fixed:.1f} s + {serial['tests'] / 2:.1f} s))"
         )
+    if "tests" in serial and serial.get("calls"):
+        ceiling = sleep_suite_speedup(serial["calls"], serial["tests"])
+        print(
+            f"  the ceiling here: {serial['calls']} tests that only sleep, {serial['tests']:.1f} s"
+            f" in all (as long as the suite's tests; one module to collect, no board, the same"
+            f" plug-ins): serial {ceiling[0]:.1f} s, -n 2 {ceiling[1]:.1f} s ="
+            f" {ceiling[0] / ceiling[1]:.2f}x; the suite's -n 2 speed-up is"
+            f" {100 * (serial_wall / par['wall']) / (ceiling[0] / ceiling[1]):.0f} % of it"
+        )
+
+
+def sleep_suite_speedup(tests: int, total: float) -> tuple[float, float]:
+    """Serial and `-n 2` wall times of `tests` tests that only sleep, `total` seconds in all:
+    the best `-n 2` speed-up pytest-xdist gives on this machine to a suite whose tests take as
+    long, with nothing of its own to start up or shut down."""
+    with tempfile.TemporaryDirectory(prefix="slm-bench-sleep-") as tmp:
+        root = Path(tmp)
+        (root / "pytest.ini").write_text("[pytest]\n")
+        (root / "test_sleep.py").write_text(
+            "import time\n\nimport pytest\n\n\n"
+            f"@pytest.mark.parametrize('i', range({tests}))\n"
+            f"def test_sleep(i):\n    time.sleep({total / tests!r})\n"
+        )
+        walls = [
+            run_suite(*extra, label=f"sleeps, {label}", tests=".", rootdir=root)["wall"]
+            for extra, label in (((), "serial"), (("-n", "2"), "-n 2"))
+        ]
+    return walls[0], walls[1]
 
 
 def bench_parallel_latency(results: dict) -> None:

@@ -29,6 +29,7 @@ _totals: dict = {
     "setup": 0.0,
     "call": 0.0,
     "teardown": 0.0,
+    "calls": 0,
 }
 
 
@@ -63,6 +64,8 @@ def pytest_runtest_logstart(nodeid: str, location) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _totals[report.when] += report.duration
+    if report.when == "call":
+        _totals["calls"] += 1  # a test that ran (a skipped one has no call phase)
     _totals["last_test_at"] = time.time()
 
 
