@@ -3,11 +3,15 @@
     python -m benchmarks [--only suite,parallel,latency,parallel-latency,at,datamode]
                          [--datamode-kib N]
 
-Figures, not assertions: only ratios within one run mean anything on a shared machine.
+Figures, not assertions: only ratios within one run mean anything on a shared machine. Every
+pytest run loads the plug-ins the main job's venv has (`scripts/setup`), plus pytest-xdist: the
+unit tests' own (the `test` extra's labgrid and hypothesis) are switched off.
 
 * suite: `pytest tests/slm` serially on the simulator (v2.0): wall time, and where it goes
   (fixed waits, AT round trips, timeouts waited out, CPU), from `benchmarks.probe`;
-* parallel: the same with `-n 2`, as a speed-up over the serial run;
+* parallel: the same with `-n 2`, as a speed-up over the serial run, beside the ceiling of that
+  speed-up on this machine: as many tests that only sleep, as long in all as the suite's tests,
+  run serially and with `-n 2` (nothing to collect but one module, no board, the same plug-ins);
 * latency: the suite against `slm-sim --listen --baud 115200 --latency 100ms --jitter 20ms`
   (a board on LTE behind a real UART), and the share of its time spent in fixed waits;
 * parallel-latency: serial and `-n 2` again, each worker with its own simulated board at
