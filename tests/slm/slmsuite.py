@@ -7,6 +7,7 @@ by conftest.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import pytest
@@ -94,12 +95,16 @@ def recv_exactly(slm: SlmDut, size: int, *, udp: bool = False, timeout: int = LO
     return data
 
 
-def expect_timeout(fn, *args, **kwargs) -> AtError:
-    """Call a receiving method that must time out with ERROR and no information line."""
+def expect_timeout(fn, *args, lasting: float, **kwargs) -> AtError:
+    """Call a receiving method that must time out with ERROR and no information line, no
+    sooner than its timeout of `lasting` seconds (an earlier ERROR is a refusal, not a timeout)."""
+    started = time.monotonic()
     with pytest.raises(AtError) as info:
         fn(*args, **kwargs)
+    waited = time.monotonic() - started
     assert info.value.final == ERROR
     assert info.value.received == [ERROR], info.value.received
+    assert waited >= lasting * 0.9, f"ERROR after {waited:.2f} s, within the {lasting:g} s timeout"
     return info.value
 
 
