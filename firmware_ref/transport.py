@@ -8,8 +8,9 @@ survive because they live in the modem's flash.
   so a test run that lost its connection can always get back in, and a stale client can never
   block the board.
 * pty: the board powers on when a host first opens the slave (the master stops reporting
-  POLLHUP), so that host sees the banner; it is sent a short moment after the open is seen,
-  because pyserial flushes the input queue right after opening a port. Like a real board's USB
+  POLLHUP), so that host sees the banner. pyserial discards the port's input right after
+  opening it, so the banner follows that flush, which the master sees in packet mode; a host
+  that never flushes gets it ``SETTLE_S`` after its open was seen. Like a real board's USB
   serial port, closing and reopening the pty does not reset the board: a close and a quick
   reopen cannot be told apart from no close at all by watching the master, so resetting on
   reopen could not be reliable. We never keep the slave open ourselves; while no host has it
@@ -30,6 +31,7 @@ import fcntl
 import os
 import select
 import socket
+import struct
 import termios
 import threading
 import time
@@ -39,9 +41,18 @@ from collections.abc import Callable
 from firmware_ref.core.host import Firmware, FirmwareConfig, log, make_firmware
 from firmware_ref.core.modem import ModemState
 
-# From a host's connect/open to the boot banner: pyserial discards pending input right after
-# opening a port (pty and socket:// alike), and a banner sent earlier would be lost in it.
+# The longest wait from a host's connect/open to the boot banner. pyserial discards pending input
+# right after opening a port (pty and socket:// alike), and a banner sent earlier would be lost
+# in it. On the pty the flush itself is seen (TIOCPKT_FLUSHREAD) and the banner follows it at
+# once; this bound is for a pty host that never flushes (`cat`, a plain open) and for every TCP
+# client, whose flush cannot be seen.
 SETTLE_S = 0.15
+# Linux pty packet mode (tty_ioctl(4)): every read of the master is one status byte, or a zero
+# byte followed by data. A host's tcflush(TCIFLUSH) of the slave raises FLUSHREAD; other bits
+# (FLUSHWRITE, STOP/START, NOSTOP/DOSTOP) come with the same byte and mean nothing here.
+TIOCPKT = getattr(termios, "TIOCPKT", 0x5420)
+TIOCPKT_DATA = 0x00
+TIOCPKT_FLUSHREAD = getattr(termios, "TIOCPKT_FLUSHREAD", 0x01)
 PTY_POLL_S = 0.02  # how often an absent pty host is looked for
 READ_SIZE = 4096
 WRITE_STALL_S = 2.0  # a host that reads nothing for this long loses the bytes
@@ -270,6 +281,8 @@ class PtyTransport:
         attrs[3] &= ~(termios.ECHO | termios.ECHONL | termios.ICANON | termios.ISIG)
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         os.close(slave)
+        # Packet mode only now, so that our own setup leaves no status to be taken for a host's.
+        fcntl.ioctl(self.master, TIOCPKT, struct.pack("i", 1))
         flags = fcntl.fcntl(self.master, fcntl.F_GETFL)
         fcntl.fcntl(self.master, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._connected = False
@@ -282,10 +295,45 @@ class PtyTransport:
     def url(self) -> str:
         return self.path
 
-    def _host_present(self) -> bool:
+    def _poll(self, events: int, timeout: float) -> int:
         p = select.poll()
-        p.register(self.master, select.POLLIN)
-        return not any(ev & select.POLLHUP for _fd, ev in p.poll(0))
+        p.register(self.master, events)
+        return next((ev for _fd, ev in p.poll(timeout * 1000)), 0)
+
+    def _host_present(self) -> bool:
+        events = self._poll(select.POLLPRI, 0)
+        if not events & select.POLLHUP:
+            return True
+        if events & select.POLLPRI:
+            # A flush by a host that came and went unseen must not release the next one's banner.
+            self._take_status()
+        return False
+
+    def _take_status(self) -> int:
+        """The pending packet-mode status byte, or 0. A one-byte read never takes data: a data
+        packet needs its header byte first, so such a read returns the bare header and leaves
+        the data queued."""
+        try:
+            packet = os.read(self.master, 1)
+        except OSError:
+            return 0  # nothing pending (EAGAIN) or the host is gone (EIO): the caller polls
+        return packet[0] if packet else 0
+
+    def _await_flush(self) -> bool:
+        """Wait for the new host to discard its input (pyserial does, as it opens a port), at
+        most SETTLE_S; False when the host left meanwhile or the board is stopping. The host's
+        data stays queued for the modem: only the status (POLLPRI) is waited on and read."""
+        deadline = time.monotonic() + SETTLE_S
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self._host_present()
+            events = self._poll(select.POLLPRI, min(left, 0.1))
+            if events & select.POLLHUP:
+                return False
+            if events & select.POLLPRI and self._take_status() & TIOCPKT_FLUSHREAD:
+                return True
+        return False
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -323,7 +371,7 @@ class PtyTransport:
                         self.stop.wait(PTY_POLL_S)
                         continue
                     if self._fw is None:
-                        if self.stop.wait(SETTLE_S) or not self._host_present():
+                        if not self._await_flush():
                             continue
                         self._connected = True
                         self.board.log("pty host attached: power on")
@@ -335,7 +383,7 @@ class PtyTransport:
                 if not r:
                     continue
                 try:
-                    data = os.read(self.master, READ_SIZE)
+                    packet = os.read(self.master, READ_SIZE + 1)
                 except BlockingIOError:
                     continue
                 except OSError as exc:
@@ -343,11 +391,16 @@ class PtyTransport:
                         self.board.log(f"pty read failed: {exc}")
                         self.stop.wait(0.1)
                         continue
-                    data = b""
-                if not data:
+                    packet = b""
+                if not packet:
                     # EIO: the last host closed the slave. Keep serving: wait for the next open.
                     self._connected = False
                     self.board.log("pty host detached")
+                    continue
+                if packet[0] != TIOCPKT_DATA:
+                    continue  # a status (a reattached host's flush, its flow settings): not data
+                data = packet[1:]
+                if not data:
                     continue
                 assert self._fw is not None
                 for chunk in self._rx.slices(data):

@@ -1,14 +1,17 @@
-"""Transports in-process: baud pacing both ways, TCP client replacement, pty attach."""
+"""Transports in-process: baud pacing both ways, TCP client replacement, pty attach and the
+banner released by the pty host's flush."""
 
 from __future__ import annotations
 
 import os
 import select
 import socket
+import termios
 import threading
 import time
 
 import pytest
+import serial
 
 from firmware_ref.core.host import FirmwareConfig
 from firmware_ref.transport import Board, Pacer, PtyTransport, TcpTransport
@@ -172,6 +175,160 @@ def test_pty_powers_on_at_first_open_and_keeps_serving():
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@pytest.fixture
+def pty_board():
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(**config) -> PtyTransport:
+        transport = PtyTransport(Board(FirmwareConfig(**config)), stop)
+        thread = threading.Thread(target=transport.serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return transport
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def open_host(transport: PtyTransport) -> int:
+    """A host that opens the slave and never flushes it (`cat`, a terminal program)."""
+    return os.open(transport.path, os.O_RDWR | os.O_NOCTTY)
+
+
+def test_pty_banner_follows_a_pyserial_open(pty_board, monkeypatch):
+    # With the fallback an hour away, only the flush at the end of Serial.open() can release
+    # the banner; it must arrive whole, with nothing before or after it.
+    monkeypatch.setattr("firmware_ref.transport.SETTLE_S", 3600.0)
+    transport = pty_board()
+    with serial.serial_for_url(transport.path, timeout=10) as port:
+        assert port.read(len(READY)) == READY
+        port.write(b"AT\r\n")
+        assert port.read(len(OK)) == OK
+
+
+class _PollWatch:
+    """Records the pty transport's timed polls of the master while it awaits a host's flush:
+    whether the test's host had finished its steps when each poll began, and what it returned."""
+
+    def __init__(self, transport: PtyTransport) -> None:
+        self._poll = transport._poll
+        self._cond = threading.Condition()
+        self.host_done = False
+        self.polls: list[tuple[bool, int]] = []
+        transport._poll = self  # type: ignore[method-assign]
+
+    def __call__(self, events: int, timeout: float) -> int:
+        done = self.host_done
+        got = self._poll(events, timeout)
+        if timeout > 0:
+            with self._cond:
+                self.polls.append((done, got))
+                self._cond.notify_all()
+        return got
+
+    def wait_quiet_poll_after_host(self, timeout: float = 10.0) -> None:
+        """Until a poll that began after the host's last step found no status pending: every
+        status the host raised has been read, and any that released the banner would have
+        ended these polls."""
+        with self._cond:
+            assert self._cond.wait_for(lambda: (True, 0) in self.polls, timeout), self.polls
+
+
+def test_pty_banner_waits_for_the_flush_and_keeps_what_the_host_sent(pty_board, monkeypatch):
+    monkeypatch.setattr("firmware_ref.transport.SETTLE_S", 3600.0)
+    transport = pty_board()
+    watch = _PollWatch(transport)
+    host = open_host(transport)
+    try:
+        # Statuses other than FLUSHREAD: DOSTOP (IXON switched on) and FLUSHWRITE.
+        attrs = termios.tcgetattr(host)
+        attrs[0] |= termios.IXON
+        termios.tcsetattr(host, termios.TCSANOW, attrs)
+        termios.tcflush(host, termios.TCOFLUSH)
+        os.write(host, b"AT\r\n")  # typed before the board is up: kept for the modem
+        watch.host_done = True
+        watch.wait_quiet_poll_after_host()
+        assert any(got & select.POLLPRI for _done, got in watch.polls)  # statuses were seen
+        assert transport.board.firmware is None
+        assert select.select([host], [], [], 0)[0] == []
+        termios.tcflush(host, termios.TCIFLUSH)
+        assert _read_exact(host, len(READY + OK)) == READY + OK
+    finally:
+        os.close(host)
+
+
+def test_pty_host_that_never_flushes_gets_the_banner_after_the_settle_time(pty_board):
+    transport = pty_board()
+    host = open_host(transport)
+    try:
+        os.write(host, b"AT\r\n")
+        assert _read_exact(host, len(READY + OK)) == READY + OK
+    finally:
+        os.close(host)
+
+
+def test_pty_status_bytes_never_reach_the_modem_and_data_starting_with_them_does(pty_board):
+    # In packet mode 0x01 is FLUSHREAD as a status and a plain byte as data; 0x00 is the data
+    # header. Each piece below starts a packet: the previous one was read (the peer has it).
+    peer = socket.create_server(("127.0.0.1", 0))
+    transport = pty_board(online=True)
+    host = open_host(transport)
+    try:
+        termios.tcflush(host, termios.TCIFLUSH)
+        assert _read_exact(host, len(READY)) == READY
+        # A flush inside a command line: fed to the modem, its status would end up in the line.
+        os.write(host, b"AT")
+        termios.tcflush(host, termios.TCIFLUSH)
+        os.write(host, b"\r\n")
+        assert _read_exact(host, len(OK)) == OK
+        os.write(host, b"AT#XSOCKET=1,1,0\r\n")
+        assert _read_until(host, OK) == b"\r\n#XSOCKET: 0,1,6\r\n" + OK
+        os.write(host, b'AT#XCONNECT="127.0.0.1",%d\r\n' % peer.getsockname()[1])
+        assert _read_until(host, OK) == b"\r\n#XCONNECT: 1\r\n" + OK
+        conn, _ = peer.accept()
+        conn.settimeout(10)
+        os.write(host, b"AT#XSEND\r\n")  # SLM v2.0 enters data mode without a word
+        deadline = time.monotonic() + 10
+        while transport.board.firmware is None or not transport.board.firmware.in_data_mode:
+            assert time.monotonic() < deadline, "AT#XSEND did not enter data mode"
+            time.sleep(0.005)  # polling the firmware's state: it reports no event for this
+        pieces = [b"\x01\x00a", b"\x00\x01b", b"\x01"]
+        for piece in pieces:
+            termios.tcflush(host, termios.TCIFLUSH)  # one more status before each packet
+            os.write(host, piece)
+            assert recv_exact(conn, len(piece)) == piece
+    finally:
+        os.close(host)
+        transport.stop.set()
+    # The board is off: its socket closes, and the peer got exactly the pieces.
+    assert conn.recv(100) == b""
+    conn.close()
+    peer.close()
+
+
+def test_pty_reopen_by_pyserial_does_not_reboot_and_its_flush_is_not_data(pty_board):
+    transport = pty_board()
+    with serial.serial_for_url(transport.path, timeout=10) as port:
+        assert port.read(len(READY)) == READY
+        fw = transport.board.firmware
+    for _ in range(2):
+        with serial.serial_for_url(transport.path, timeout=10) as port:
+            port.write(b"AT\r\n")
+            assert port.read(len(OK)) == OK
+    assert transport.board.firmware is fw
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
+    data = b""
+    while not data.endswith(marker):
+        data += _read_exact(fd, 1, timeout)
+    return data
 
 
 def _read_exact(fd: int, n: int, timeout: float = 10.0) -> bytes:
