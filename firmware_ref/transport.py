@@ -282,7 +282,12 @@ class PtyTransport:
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         os.close(slave)
         # Packet mode only now, so that our own setup leaves no status to be taken for a host's.
-        fcntl.ioctl(self.master, TIOCPKT, struct.pack("i", 1))
+        # A platform without it falls back to waiting SETTLE_S for every host.
+        try:
+            fcntl.ioctl(self.master, TIOCPKT, struct.pack("i", 1))
+            self._packet_mode = True
+        except OSError:
+            self._packet_mode = False
         flags = fcntl.fcntl(self.master, fcntl.F_GETFL)
         fcntl.fcntl(self.master, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._connected = False
@@ -323,6 +328,8 @@ class PtyTransport:
         """Wait for the new host to discard its input (pyserial does, as it opens a port), at
         most SETTLE_S; False when the host left meanwhile or the board is stopping. The host's
         data stays queued for the modem: only the status (POLLPRI) is waited on and read."""
+        if not self._packet_mode:
+            return not self.stop.wait(SETTLE_S) and self._host_present()
         deadline = time.monotonic() + SETTLE_S
         while not self.stop.is_set():
             left = deadline - time.monotonic()
@@ -397,9 +404,12 @@ class PtyTransport:
                     self._connected = False
                     self.board.log("pty host detached")
                     continue
-                if packet[0] != TIOCPKT_DATA:
+                if not self._packet_mode:
+                    data = packet
+                elif packet[0] != TIOCPKT_DATA:
                     continue  # a status (a reattached host's flush, its flow settings): not data
-                data = packet[1:]
+                else:
+                    data = packet[1:]
                 if not data:
                     continue
                 assert self._fw is not None

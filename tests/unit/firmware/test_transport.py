@@ -3,6 +3,8 @@ banner released by the pty host's flush."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import select
 import socket
@@ -14,10 +16,11 @@ import pytest
 import serial
 
 from firmware_ref.core.host import FirmwareConfig
-from firmware_ref.transport import Board, Pacer, PtyTransport, TcpTransport
+from firmware_ref.transport import TIOCPKT, Board, Pacer, PtyTransport, TcpTransport
 
 READY = b"Ready\r\n"
 OK = b"\r\nOK\r\n"
+ERROR_LINE = b"\r\nERROR\r\n"
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -271,6 +274,27 @@ def test_pty_host_that_never_flushes_gets_the_banner_after_the_settle_time(pty_b
         assert _read_exact(host, len(READY + OK)) == READY + OK
     finally:
         os.close(host)
+
+
+def test_pty_without_packet_mode_waits_the_settle_time_and_reads_plain_data(pty_board, monkeypatch):
+    # A platform whose ptys refuse TIOCPKT: every host gets the banner after SETTLE_S, as a
+    # host that never flushes does, and reads of the master are data with no header to strip.
+    real_ioctl = fcntl.ioctl
+
+    def no_packet_mode(fd, request, *args):
+        if request == TIOCPKT:
+            raise OSError(errno.EINVAL, "packet mode refused")
+        return real_ioctl(fd, request, *args)
+
+    monkeypatch.setattr(fcntl, "ioctl", no_packet_mode)
+    transport = pty_board()
+    assert transport._packet_mode is False
+    with serial.serial_for_url(transport.path, timeout=10) as port:
+        assert port.read(len(READY)) == READY
+        port.write(b"\x01AT\r\n")  # a byte that would be a status in packet mode: a bad line
+        assert port.read(len(ERROR_LINE)) == ERROR_LINE
+        port.write(b"AT\r\n")
+        assert port.read(len(OK)) == OK
 
 
 def test_pty_status_bytes_never_reach_the_modem_and_data_starting_with_them_does(pty_board):
