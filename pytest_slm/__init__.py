@@ -2,26 +2,24 @@
 Serial Modem) end to end, on real boards or the simulated one.
 
 The typed API for tests and tools: `SlmDut` (whichever dialect the board speaks), its result
-types and its errors. They are imported on first use (`pytest_slm._lazy`): every pytest process
-imports this package to load the plug-in.
+types and its errors. The DUTs and their types are imported on first use (`pytest_slm._lazy`):
+every pytest process imports this package to load the plug-in.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from pytest_slm._lazy import lazy_exports
+from pytest_slm.at.errors import (
+    AtError,
+    AtTimeout,
+    BoardResetError,
+    LinkError,
+    ProtocolError,
+    SlmError,
+)
+from pytest_slm.dialects import DIALECTS, Dialect, DialectError, NotInDialect
 
 if TYPE_CHECKING:
-    from pytest_slm.at.errors import (
-        AtError,
-        AtTimeout,
-        BoardResetError,
-        LinkError,
-        ProtocolError,
-        SlmError,
-    )
-    from pytest_slm.dialects import DIALECTS, Dialect, DialectError, NotInDialect
     from pytest_slm.dut import ResolveError, SendError, SlmDut
     from pytest_slm.dut_sm import SmDataMode, SmDut
     from pytest_slm.slm_types import (
@@ -39,38 +37,6 @@ if TYPE_CHECKING:
         SocketInfo,
         SocketList,
     )
-
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "pytest_slm.at.errors": (
-            "AtError",
-            "AtTimeout",
-            "BoardResetError",
-            "LinkError",
-            "ProtocolError",
-            "SlmError",
-        ),
-        "pytest_slm.dialects": ("DIALECTS", "Dialect", "DialectError", "NotInDialect"),
-        "pytest_slm.dut": ("ResolveError", "SendError", "SlmDut"),
-        "pytest_slm.dut_sm": ("SmDataMode", "SmDut"),
-        "pytest_slm.slm_types": (
-            "Accepted",
-            "DataCtrl",
-            "DataNotification",
-            "Listening",
-            "OpenedSocket",
-            "PollEntry",
-            "Received",
-            "ReceivedFrom",
-            "SendNotification",
-            "Sent",
-            "SmSocket",
-            "SocketInfo",
-            "SocketList",
-        ),
-    },
-)
 
 __all__ = [
     "DIALECTS",
@@ -102,3 +68,7 @@ __all__ = [
     "SocketInfo",
     "SocketList",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__, __all__, ("pytest_slm.slm_types", "pytest_slm.dut", "pytest_slm.dut_sm")
+)

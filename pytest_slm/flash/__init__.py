@@ -25,32 +25,6 @@ if TYPE_CHECKING:
         run_commands,
     )
 
-# Every pytest process imports this package for FLASH_MODES (the --flash option): the image,
-# cache and runner modules are imported when a board is flashed or a name is first used.
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "pytest_slm.flash.cache": ("FlashCache", "FlashRecord", "default_cache_dir"),
-        "pytest_slm.flash.image": (
-            "FirmwareError",
-            "FirmwareImage",
-            "resolve_firmware",
-            "sha256_of",
-        ),
-        "pytest_slm.flash.runners": (
-            "FlashError",
-            "FlashJob",
-            "NrfutilRunner",
-            "PyocdRunner",
-            "Runner",
-            "WestRunner",
-            "get_runner",
-            "run_command",
-            "run_commands",
-        ),
-    },
-)
-
 FLASH_MODES = ("auto", "always", "never")
 
 
@@ -159,3 +133,11 @@ __all__ = [
     "run_commands",
     "sha256_of",
 ]
+
+# Every pytest process imports this package for FLASH_MODES (the --flash option): the image,
+# cache and runner modules are imported by flash_board or when one of their names is first used.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    __all__,
+    ("pytest_slm.flash.cache", "pytest_slm.flash.image", "pytest_slm.flash.runners"),
+)

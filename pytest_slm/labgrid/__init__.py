@@ -19,23 +19,6 @@ if TYPE_CHECKING:
         acquire_place,
     )
 
-# The place client (asyncio, the coordinator protocol) is imported on first use: every pytest
-# process imports this package, for `labgrid_missing`, when the labgrid source declares its
-# options.
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "pytest_slm.labgrid.place": (
-            "HeldPlace",
-            "PlaceBusy",
-            "PlaceError",
-            "PlaceRequest",
-            "SerialExport",
-            "acquire_place",
-        )
-    },
-)
-
 __all__ = [
     "HeldPlace",
     "PlaceBusy",
@@ -45,3 +28,8 @@ __all__ = [
     "acquire_place",
     "labgrid_missing",
 ]
+
+# The place client (asyncio, the coordinator protocol) is imported on first use: every pytest
+# process imports this package, for `labgrid_missing`, when the labgrid source declares its
+# options.
+__getattr__, __dir__ = lazy_exports(__name__, __all__, ("pytest_slm.labgrid.place",))

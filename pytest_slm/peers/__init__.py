@@ -26,21 +26,6 @@ if TYPE_CHECKING:
 #: For `@pytest.mark.parametrize("tcp_echo", FAMILIES, indirect=True)`: test ids ipv4/ipv6.
 FAMILIES = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
 
-# The servers and certificates are imported on first use: the plug-in imports this package in
-# every pytest process (for its options and fixtures), and DTLS pulls in pyOpenSSL.
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        ".certs": ("PeerCerts",),
-        ".dtls": ("DtlsEcho",),
-        ".manifest": ("RemoteCerts", "RemotePeer"),
-        ".tcp": ("ConnectBack", "ConnectionRecord", "TcpEcho", "TcpSink", "TcpSource"),
-        ".tls": ("TlsEcho",),
-        ".udp": ("Datagram", "UdpEcho", "UdpSink", "UdpSource"),
-    },
-)
-
-
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FAMILIES",
@@ -65,3 +50,10 @@ __all__ = [
     "add_options",
     "ipv6_available",
 ]
+
+# The servers and certificates are imported on first use: the plug-in imports this package in
+# every pytest process (for its options and fixtures). DTLS, which pulls in pyOpenSSL, is
+# looked in last.
+__getattr__, __dir__ = lazy_exports(
+    __name__, __all__, (".tcp", ".udp", ".certs", ".tls", ".manifest", ".dtls")
+)
