@@ -189,9 +189,22 @@ def parse_board(data: Any, source: Path | None = None) -> Board:
     )
 
 
+def _safe_load(text: str) -> Any:
+    # Every pytest process loads the board files: libyaml's parser, where PyYAML was built with
+    # it, takes a tenth of the pure-Python one's time. A text it refuses is parsed again by the
+    # pure-Python parser, whose error shows the offending line.
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def load_board_file(path: Path) -> Board:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise BoardConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_board(data, path)

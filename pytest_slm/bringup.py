@@ -17,10 +17,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from pytest_slm import dialects
-from pytest_slm.at import AtClient, AtError, AtTimeout, SlmError, split_params
+from pytest_slm.at.errors import AtError, AtTimeout, SlmError
+from pytest_slm.at.result import split_params
 from pytest_slm.at.transcript import REDACTED
+
+if TYPE_CHECKING:
+    from pytest_slm.at.client import AtClient
 
 # A sec_tag owned by the suite, far from those Nordic's samples and nRF Cloud use (16842753,
 # 42, small numbers) and below the modem's reserved range (2147483648 and above), so

@@ -15,28 +15,25 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_slm import bringup
-from pytest_slm.at.transcript import Transcript
 from pytest_slm.boards import RUNNERS, Board, BoardRegistry
 from pytest_slm.bringup import DEFAULT_ATTACH_TIMEOUT, DEFAULT_SEC_TAG, Credential, ModemInfo
-from pytest_slm.dut import SlmDut
-from pytest_slm.flash import FLASH_MODES, FlashCache, FlashOutcome, flash_board
-from pytest_slm.link import (
-    BoardLock,
-    Located,
-    attached,
-    find_port_again,
-    is_local_device,
-    locate,
-    normalize_id,
-    usb_serial_of,
-)
-from pytest_slm.session import open_reached, session_info
+from pytest_slm.flash import FLASH_MODES
 from pytest_slm.settings import DEFAULT_LOCK_TIMEOUT, Settings, registry_from_config, settings_of
 from pytest_slm.sources.base import Reached
+
+if TYPE_CHECKING:
+    from pytest_slm.at.transcript import Transcript
+    from pytest_slm.dut import SlmDut
+    from pytest_slm.flash import FlashOutcome
+    from pytest_slm.link import BoardLock, Located
+
+# Every pytest process imports this module for its options (the plug-in declares them): the
+# link, flash and session steps are imported where a board is reached, not here.
 
 log = logging.getLogger("pytest_slm.hardware")
 
@@ -132,6 +129,8 @@ def add_options(group: pytest.OptionGroup) -> None:
 
 
 def list_boards_text(registry: BoardRegistry, lister=None) -> str:
+    from pytest_slm.link import attached
+
     rows = ["known boards:"]
     for board in registry:
         where = f"  [{board.source}]" if board.source else ""
@@ -251,6 +250,8 @@ def lock_key_for(board_id: str | None, port: str | None, lister=None) -> str:
     map): for a local port, by the USB serial number of the device behind it when the host lists
     one (a Thingy:91's bridge, whatever --board-id named); else by the board's id; else by the
     port itself."""
+    from pytest_slm.link import is_local_device, normalize_id, usb_serial_of
+
     if port and is_local_device(port):
         usb_serial = usb_serial_of(port, lister)
         if usb_serial:
@@ -265,6 +266,8 @@ def lock_key_for(board_id: str | None, port: str | None, lister=None) -> str:
 def take_lock(
     key: str, *, timeout: float, lock_dir: Path | None, progress: Progress, note: str
 ) -> BoardLock:
+    from pytest_slm.link import BoardLock
+
     return BoardLock(
         key, timeout=timeout, lock_dir=lock_dir, progress=progress, holder_note=note
     ).acquire()
@@ -298,6 +301,9 @@ def reach_hardware(
     info: dict[str, str] | None = None,
 ) -> Reached:
     """Find the board (or take --port as given), lock it, and offer the flash step."""
+    from pytest_slm.flash import FlashCache, flash_board
+    from pytest_slm.link import find_port_again, locate, normalize_id
+
     board = settings.board
     say = progress or (lambda message: None)
     if board.simulated:
@@ -388,6 +394,8 @@ def open_hardware_board(
     lister=None,
 ) -> HardwareBoard:
     """Find, lock, flash, open, attach and provision; everything is released on failure."""
+    from pytest_slm.session import open_reached, session_info
+
     say = progress or (lambda message: None)
     reached = reach_hardware(settings, progress=say, lister=lister)
     try:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from pytest_slm.boards import Board, BoardRegistry
@@ -35,17 +34,6 @@ DEFAULT_BAUD = 115200
 
 class HardwareMapError(Exception):
     """The hardware map is malformed, or no entry fits what this run asked for."""
-
-
-def add_options(group: pytest.OptionGroup) -> None:
-    group.addoption(
-        "--hardware-map",
-        default=None,
-        metavar="FILE",
-        help="twister hardware-map YAML listing the lab's boards (id, platform, runner, serial, "
-        "baud, connected, fixtures); the connected entries form a pool and each session, i.e. "
-        "each pytest-xdist worker, claims a different one",
-    )
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,18 @@ plugins load side by side under twister.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_slm import dialects, hardware, peers, report, sources
 from pytest_slm import session as board_session
-from pytest_slm.dut import SlmDut
 from pytest_slm.peers.fixtures import *  # noqa: F403  (tcp_echo, udp_echo, tls_echo, ...)
 from pytest_slm.settings import settings_of
 from pytest_slm.sources.base import OpenContext, SourceUnavailable
+
+if TYPE_CHECKING:
+    from pytest_slm.dut import SlmDut
 
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 BROKEN_KEY = pytest.StashKey[str]()

@@ -11,18 +11,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_slm import bringup, dialects
-from pytest_slm.at import LinkError
+from pytest_slm.at.errors import LinkError
 from pytest_slm.at.transcript import Transcript
 from pytest_slm.boards import Board
 from pytest_slm.bringup import Credential, ModemInfo
-from pytest_slm.dut import SlmDut
-from pytest_slm.link import open_when_present
 from pytest_slm.settings import DEFAULT_READY_TIMEOUT, SIM_BOARD, Settings
 from pytest_slm.sources.base import OpenContext, Progress, Reached
+
+if TYPE_CHECKING:
+    from pytest_slm.dut import SlmDut
 
 __all__ = [
     "SIM_BOARD",
@@ -145,6 +147,10 @@ def open_reached(
 ) -> Opened:
     """Flash (if offered), open, wait for the firmware, bring up. Releases nothing: the caller
     releases `reached` when this raises."""
+    # Imported here, not at the top: every pytest process imports this module for its options.
+    from pytest_slm.dut import SlmDut
+    from pytest_slm.link import open_when_present
+
     say = progress
     outcome = reached.flash(say) if reached.flash is not None else None
     board = reached.board

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from firmware_ref.net.latency import parse_duration
 from pytest_slm.boards import Board, BoardConfigError, BoardRegistry
 from pytest_slm.bringup import DEFAULT_ATTACH_TIMEOUT, DEFAULT_SEC_TAG
-from pytest_slm.link import normalize_id
 
 if TYPE_CHECKING:
     from pytest_slm.sources.base import BoardSource
@@ -71,6 +69,9 @@ class Settings:
 
     @property
     def board_id(self) -> str | None:
+        # Every pytest process builds Settings; the USB discovery module only a real board needs.
+        from pytest_slm.link import normalize_id
+
         return normalize_id(self.board_id_given) if self.board_id_given else None
 
     @property
@@ -105,6 +106,9 @@ def _duration(text: str | None, option: str) -> float:
     typo is a usage error at configure time, not a simulator that dies at session start."""
     if text is None:
         return 0.0
+    # The simulator's network package is imported only when the option is given.
+    from firmware_ref.net.latency import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError:

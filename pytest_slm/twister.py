@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 
 from pytest_slm.boards import Board, BoardRegistry
-from pytest_slm.hwmap import board_for_platform
 from pytest_slm.processes import stop_process
 from pytest_slm.settings import Settings
 
@@ -161,6 +160,10 @@ def harness_target(config: pytest.Config) -> HarnessTarget:
 
 def resolve_board(target: HarnessTarget, registry: BoardRegistry) -> Board:
     """The registry board of twister's platform (``nrf9160dk/nrf9160/ns`` → ``nrf9160dk``)."""
+    # The hardware-map module is imported once twister runs: the twister source asks
+    # `is_active` in every pytest process.
+    from pytest_slm.hwmap import board_for_platform
+
     board = board_for_platform(target.platform, registry) if target.platform else None
     if board is None:
         targets = ", ".join(sorted(b.zephyr_board for b in registry if b.zephyr_board))

@@ -5,22 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pytest_slm.boards import Board
-from pytest_slm.flash.cache import FlashCache, FlashRecord, default_cache_dir
-from pytest_slm.flash.image import FirmwareError, FirmwareImage, resolve_firmware, sha256_of
-from pytest_slm.flash.runners import (
-    FlashError,
-    FlashJob,
-    NrfutilRunner,
-    PyocdRunner,
-    Runner,
-    WestRunner,
-    get_runner,
-    run_command,
-    run_commands,
-)
-from pytest_slm.link.discovery import normalize_id
+from pytest_slm._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pytest_slm.boards import Board
+    from pytest_slm.flash.cache import FlashCache, FlashRecord, default_cache_dir
+    from pytest_slm.flash.image import FirmwareError, FirmwareImage, resolve_firmware, sha256_of
+    from pytest_slm.flash.runners import (
+        FlashError,
+        FlashJob,
+        NrfutilRunner,
+        PyocdRunner,
+        Runner,
+        WestRunner,
+        get_runner,
+        run_command,
+        run_commands,
+    )
 
 FLASH_MODES = ("auto", "always", "never")
 
@@ -38,6 +41,8 @@ class FlashOutcome:
 def board_key(board: Board, probe_id: str | None) -> str:
     """What the flash cache is keyed by: the board kind and its probe's serial number, as the
     probe reports it whatever way it was typed (`000960012345` and `960012345` are one board)."""
+    from pytest_slm.link.discovery import normalize_id
+
     return f"{board.name}-{normalize_id(probe_id)}" if probe_id else board.name
 
 
@@ -55,6 +60,11 @@ def flash_board(
     erase: bool = False,
 ) -> FlashOutcome:
     """Program `firmware` onto the board unless mode or the cache says it is not needed."""
+    from pytest_slm.flash.cache import FlashCache
+    from pytest_slm.flash.image import resolve_firmware
+    from pytest_slm.flash.runners import FlashError, FlashJob, get_runner, run_commands
+    from pytest_slm.link.discovery import normalize_id
+
     if mode not in FLASH_MODES:
         raise FlashError(f"--flash must be one of {', '.join(FLASH_MODES)}, not {mode!r}")
     if mode == "never":
@@ -123,3 +133,11 @@ __all__ = [
     "run_commands",
     "sha256_of",
 ]
+
+# Every pytest process imports this package for FLASH_MODES (the --flash option): the image,
+# cache and runner modules are imported by flash_board or when one of their names is first used.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    __all__,
+    ("pytest_slm.flash.cache", "pytest_slm.flash.image", "pytest_slm.flash.runners"),
+)

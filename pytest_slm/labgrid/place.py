@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import socket
@@ -41,12 +40,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_slm.labgrid.installed import INSTALL_HINT, labgrid_missing
 from pytest_slm.link.lock import BoardBusy, BoardLock, default_lock_dir, lock_name
 
 Progress = Callable[[str], None]
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
-INSTALL_HINT = "labgrid is not installed: pip install 'pytest-slm[labgrid]'"
 # labgrid's coordinator expires a reservation 60 s after its last poll; poll well inside that.
 RESERVATION_REFRESH = 10.0
 # While waiting, the holders are said again when they change and at least this often.
@@ -64,10 +63,6 @@ class PlaceError(Exception):
 
 class PlaceBusy(PlaceError):
     """Every place this session may use was still held when --lock-timeout ran out."""
-
-
-def labgrid_missing() -> bool:
-    return importlib.util.find_spec("labgrid") is None
 
 
 @dataclass(frozen=True)

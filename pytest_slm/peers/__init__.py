@@ -6,28 +6,25 @@ The pytest fixtures live in `pytest_slm.peers.fixtures`; the options in `add_opt
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
+from pytest_slm._lazy import lazy_exports
+
 from .base import DEFAULT_TIMEOUT, HandshakeFailure, Peer, PeerTimeout, ipv6_available
-from .certs import PeerCerts
-from .manifest import RemoteCerts, RemotePeer
 from .options import PeerConfig, add_options
-from .tcp import ConnectBack, ConnectionRecord, TcpEcho, TcpSink, TcpSource
-from .tls import TlsEcho
-from .udp import Datagram, UdpEcho, UdpSink, UdpSource
+
+if TYPE_CHECKING:
+    from .certs import PeerCerts
+    from .dtls import DtlsEcho
+    from .manifest import RemoteCerts, RemotePeer
+    from .tcp import ConnectBack, ConnectionRecord, TcpEcho, TcpSink, TcpSource
+    from .tls import TlsEcho
+    from .udp import Datagram, UdpEcho, UdpSink, UdpSource
 
 #: For `@pytest.mark.parametrize("tcp_echo", FAMILIES, indirect=True)`: test ids ipv4/ipv6.
 FAMILIES = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
-
-
-def __getattr__(name: str):
-    # DTLS pulls in pyOpenSSL: loaded on first use only.
-    if name == "DtlsEcho":
-        from .dtls import DtlsEcho
-
-        return DtlsEcho
-    raise AttributeError(name)
-
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -53,3 +50,10 @@ __all__ = [
     "add_options",
     "ipv6_available",
 ]
+
+# The servers and certificates are imported on first use: the plug-in imports this package in
+# every pytest process (for its options and fixtures). DTLS, which pulls in pyOpenSSL, is
+# looked in last.
+__getattr__, __dir__ = lazy_exports(
+    __name__, __all__, (".tcp", ".udp", ".certs", ".tls", ".manifest", ".dtls")
+)

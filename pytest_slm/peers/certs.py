@@ -12,9 +12,10 @@ import os
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trustme
+if TYPE_CHECKING:
+    import trustme
 
 #: Names every server certificate carries.
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -41,6 +42,10 @@ class PeerCerts:
     """
 
     def __init__(self, names: Iterable[str] = (), ca: trustme.CA | None = None) -> None:
+        # trustme (cryptography) costs every pytest process tens of ms: imported when a test
+        # first needs certificates, not with the plug-in.
+        import trustme
+
         self.ca = ca if ca is not None else trustme.CA(organization_name="pytest-slm test CA")
         self.other_ca = trustme.CA(organization_name="pytest-slm unrelated CA")
         seen: list[str] = []
@@ -100,6 +105,8 @@ class PeerCerts:
         d = Path(directory)
         cert, key = d / CA_CERT_FILE, d / CA_KEY_FILE
         if cert.exists() and key.exists():
+            import trustme
+
             ca = trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
             certs = cls(names, ca=ca)
         else:

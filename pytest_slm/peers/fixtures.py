@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .base import DEFAULT_TIMEOUT, Peer, family_name, family_of, ipv6_available
-from .certs import PeerCerts
-from .manifest import RemoteCerts, RemotePeer, remote_peers
 from .options import PeerConfig
-from .tcp import ConnectBack, TcpEcho, TcpSink, TcpSource
-from .tls import TlsEcho
-from .udp import UdpEcho, UdpSink, UdpSource
+
+if TYPE_CHECKING:
+    from .certs import PeerCerts
+    from .manifest import RemoteCerts, RemotePeer
+    from .tcp import ConnectBack, TcpSource
+    from .udp import UdpSource
+
+# The plug-in imports this module in every pytest process: the servers, the certificates
+# (trustme, ssl) and the remote manifest are imported by the fixtures that use them.
 
 __all__ = [
     "peer_config",
@@ -68,6 +72,8 @@ class PeerPool:
         self._peers: dict[tuple[str, socket.AddressFamily], Peer] = {}
         self._remote: dict[tuple[str, socket.AddressFamily], RemotePeer] | None = None
         if config.remote:
+            from .manifest import remote_peers
+
             manifest, url_host = config.remote_manifest()
             self._remote = remote_peers(manifest, url_host, config.peer_hosts)
 
@@ -93,9 +99,7 @@ class PeerPool:
         board = self.check_family(family)
         if getattr(cls, "needs_certs", False):
             kwargs["certs"] = self.certs
-        peer = cls(
-            host=self.config.bind_host(family), family=family, board_host=board, **kwargs
-        )
+        peer = cls(host=self.config.bind_host(family), family=family, board_host=board, **kwargs)
         return peer.start()
 
     def get(self, kind: str, family: Any = 4) -> Peer | RemotePeer:
@@ -132,7 +136,18 @@ def _echo_class(kind: str) -> type[Peer]:
         from .dtls import DtlsEcho
 
         return DtlsEcho
+    from .tcp import TcpEcho
+    from .tls import TlsEcho
+    from .udp import UdpEcho
+
     return {"tcp_echo": TcpEcho, "udp_echo": UdpEcho, "tls_echo": TlsEcho}[kind]
+
+
+def _sink_class(kind: str) -> type[Peer]:
+    from .tcp import TcpSink
+    from .udp import UdpSink
+
+    return {"tcp_sink": TcpSink, "udp_sink": UdpSink}[kind]
 
 
 def _requested_family(request: pytest.FixtureRequest, default: Any = 4) -> socket.AddressFamily:
@@ -153,6 +168,9 @@ def peer_config(pytestconfig: pytest.Config) -> PeerConfig:
 def peer_certs(peer_config: PeerConfig) -> PeerCerts | RemoteCerts:
     """The session's CA (`.ca_pem`, to provision with AT%CMNG), the server certificate the
     TLS/DTLS peers present (`.names`), and an unrelated CA (`.other_ca_pem`)."""
+    from .certs import PeerCerts
+    from .manifest import RemoteCerts
+
     if peer_config.remote:
         manifest, _ = peer_config.remote_manifest()
         return RemoteCerts(manifest["ca_pem"], manifest.get("names", []))
@@ -201,29 +219,29 @@ dtls_echo6 = _echo_fixture("dtls_echo", 6)
 # --------------------------------------------------------------------- sinks
 
 
-def _sink_fixture(cls: type[Peer], fixed_family: int | None) -> Callable[..., Any]:
+def _sink_fixture(kind: str, fixed_family: int | None) -> Callable[..., Any]:
     def fixture(request: pytest.FixtureRequest, peer_pool: PeerPool) -> Iterator[Peer]:
-        peer_pool.require_local(cls.kind)
+        peer_pool.require_local(kind)
         family = family_of(fixed_family) if fixed_family else _requested_family(request)
-        peer = peer_pool.new(cls, family)
+        peer = peer_pool.new(_sink_class(kind), family)
         try:
             yield peer
         finally:
             peer.stop()
 
     suffix = "6" if fixed_family == 6 else ""
-    fixture.__name__ = f"{cls.kind}{suffix}"
+    fixture.__name__ = f"{kind}{suffix}"
     fixture.__doc__ = (
-        f"A fresh {cls.kind.replace('_', ' ')} for this test: records exactly what arrives "
+        f"A fresh {kind.replace('_', ' ')} for this test: records exactly what arrives "
         "(.data, .records or .datagrams), .wait_for(nbytes or predicate, timeout)."
     )
     return pytest.fixture(fixture, name=fixture.__name__)
 
 
-tcp_sink = _sink_fixture(TcpSink, None)
-tcp_sink6 = _sink_fixture(TcpSink, 6)
-udp_sink = _sink_fixture(UdpSink, None)
-udp_sink6 = _sink_fixture(UdpSink, 6)
+tcp_sink = _sink_fixture("tcp_sink", None)
+tcp_sink6 = _sink_fixture("tcp_sink", 6)
+udp_sink = _sink_fixture("udp_sink", None)
+udp_sink6 = _sink_fixture("udp_sink", 6)
 
 
 # --------------------------------------------------------------------- factories
@@ -234,6 +252,8 @@ def tcp_source(request: pytest.FixtureRequest, peer_pool: PeerPool) -> Iterator[
     """Factory: tcp_source(payload, close=True, family=4) -> a started TcpSource that sends
     payload to each client that connects, then half-closes (close=True) or keeps the connection
     open. Stopped at the end of the test."""
+    from .tcp import TcpSource
+
     peer_pool.require_local("tcp_source")
     made: list[Peer] = []
     default = _requested_family(request)
@@ -256,6 +276,8 @@ def udp_source(request: pytest.FixtureRequest, peer_pool: PeerPool) -> Iterator[
     """Factory: udp_source(reply=None, family=4) -> a started UdpSource: .send_to(host, port,
     payload) sends to the board's UDP socket; a datagram it receives is recorded and answered
     with `reply` when set."""
+    from .udp import UdpSource
+
     peer_pool.require_local("udp_source")
     made: list[Peer] = []
     default = _requested_family(request)
@@ -278,6 +300,8 @@ def connect_back(peer_pool: PeerPool) -> Iterator[Callable]:
     """Factory: connect_back(host, port, family=None, timeout=10, connect=True) -> a
     ConnectBack TCP client connected to the board's listening socket (#XLISTEN/#XACCEPT):
     .send(), .recv_exactly(n, timeout), .recv_until_closed(), .close(). Closed at teardown."""
+    from .tcp import ConnectBack
+
     peer_pool.require_local("connect_back")
     made: list[ConnectBack] = []
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from pytest_slm.hardware import HardwareSettings, reach_hardware
-from pytest_slm.link.discovery import DiscoveryError, locate
 from pytest_slm.settings import Settings
 from pytest_slm.sources.base import (
     BoardSource,
@@ -35,7 +34,10 @@ class HardwareSource(BoardSource):
 
     def precheck(self) -> None:
         # Listing USB ports takes milliseconds; collecting the suite takes seconds. A board
-        # that is not attached is said before the wait, not after it.
+        # that is not attached is said before the wait, not after it. (USB discovery is
+        # imported here: every pytest process imports this module, most never for a board.)
+        from pytest_slm.link.discovery import DiscoveryError, locate
+
         if self.settings.port is None:
             try:
                 locate(self.settings.board, self.settings.board_id, probe_id=self.settings.probe_id)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_slm import hwmap
 from pytest_slm.hardware import reach_hardware
 from pytest_slm.settings import SIM_BOARD, Settings
 from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
+
+# `pytest_slm.hwmap` (the map's parser and the pool's locks) is imported once this source is
+# chosen: every pytest process imports this module to declare --hardware-map.
 
 
 @register
@@ -21,7 +23,14 @@ class HardwareMapSource(BoardSource):
 
     @classmethod
     def add_options(cls, group: pytest.OptionGroup) -> None:
-        hwmap.add_options(group)
+        group.addoption(
+            "--hardware-map",
+            default=None,
+            metavar="FILE",
+            help="twister hardware-map YAML listing the lab's boards (id, platform, runner, "
+            "serial, baud, connected, fixtures); the connected entries form a pool and each "
+            "session, i.e. each pytest-xdist worker, claims a different one",
+        )
 
     @classmethod
     def claims(cls, settings: Settings, config: pytest.Config) -> bool:
@@ -36,6 +45,8 @@ class HardwareMapSource(BoardSource):
                 "--board-id/--probe-id and --hardware-map both name the board: the map's "
                 "id and probe_id fields say which board is which"
             )
+        from pytest_slm import hwmap
+
         board = settings.board.name
         assert settings.hardware_map is not None
         try:
@@ -56,6 +67,8 @@ class HardwareMapSource(BoardSource):
         return f"the boards of --hardware-map {self.settings.hardware_map}"
 
     def open(self, ctx: OpenContext) -> Reached:
+        from pytest_slm import hwmap
+
         settings = self.settings
         claim = self.pool.claim(
             worker=ctx.worker,

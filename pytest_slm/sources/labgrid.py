@@ -19,23 +19,20 @@ import os
 import signal
 import threading
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_slm.boards import Board, BoardConfigError
-from pytest_slm.labgrid.place import (
-    DEFAULT_COORDINATOR,
-    INSTALL_HINT,
-    HeldPlace,
-    PlaceBusy,
-    PlaceError,
-    PlaceRequest,
-    acquire_place,
-    labgrid_missing,
-    parse_match,
-)
+from pytest_slm.labgrid.installed import INSTALL_HINT, labgrid_missing
 from pytest_slm.settings import SIM_BOARD, Settings
 from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
+
+if TYPE_CHECKING:
+    from pytest_slm.labgrid.place import HeldPlace
+
+# The place client (`pytest_slm.labgrid.place`) is imported once this source is chosen: every
+# pytest process imports this module to declare its options and ask whether it claims the run.
 
 
 def _requested(config: pytest.Config) -> list[str]:
@@ -113,6 +110,13 @@ class LabgridSource(BoardSource):
         ):
             if value:
                 raise pytest.UsageError(f"{given[0]} and {other} both name the board: give one")
+        from pytest_slm.labgrid.place import (
+            DEFAULT_COORDINATOR,
+            PlaceError,
+            PlaceRequest,
+            parse_match,
+        )
+
         place = config.getoption("--lg-place", default=None)
         coordinator = config.getoption("lg_coordinator", default=None)
         env_file = config.getoption("lg_env", default=None)
@@ -156,6 +160,8 @@ class LabgridSource(BoardSource):
         return not self.expected.simulated
 
     def open(self, ctx: OpenContext) -> Reached:
+        from pytest_slm.labgrid.place import PlaceBusy, PlaceError, acquire_place
+
         request = replace(self.request, worker=ctx.worker)
         term = ReleaseOnTerm()
         term.install()

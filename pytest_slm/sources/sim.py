@@ -6,10 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from firmware_ref.core.host import UNPACED_UART_BAUD
 from pytest_slm import dialects
 from pytest_slm.settings import SIM_BOARD, Settings
-from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
 from pytest_slm.sources.base import BoardSource, OpenContext, Reached, register
 
 
@@ -40,6 +38,11 @@ class SimulatorSource(BoardSource):
         return False
 
     def open(self, ctx: OpenContext) -> Reached:
+        # Imported here: every pytest process imports this module (a source declares its options
+        # and is asked whether it claims the run); the simulator's firmware model only a session.
+        from firmware_ref.core.host import UNPACED_UART_BAUD
+        from pytest_slm.simboard import SimulatorProcess, host_allows_raw_sockets
+
         # Not --online: the simulated modem attaches through the same bring-up a board does.
         args = ["--pty"]
         if self.settings.dialect != dialects.AUTO:
