@@ -144,18 +144,20 @@ KEPT_TEST_PLUGIN_DISTS = {"pytest-xdist"}
 
 
 def test_only_plugins() -> list[str]:
-    """The pytest plug-in names of pytest-slm's `test` extra, less KEPT_TEST_PLUGIN_DISTS."""
+    """The pytest plug-in names of pytest-slm's `test` extra, less KEPT_TEST_PLUGIN_DISTS and
+    less any distribution the main job installs too."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
 
+    requirements = [Requirement(text) for text in metadata.requires("pytest-slm") or []]
+    main_job = {req.name for req in requirements if req.marker is None}
     names = []
-    for text in metadata.requires("pytest-slm") or []:
-        req = Requirement(text)
+    for req in requirements:
         if req.marker is None or not req.marker.evaluate({"extra": "test"}):
             continue
-        if req.marker.evaluate({"extra": ""}) or req.name in KEPT_TEST_PLUGIN_DISTS:
-            continue  # a dependency of the main job too, or kept
+        if req.name in main_job or req.name in KEPT_TEST_PLUGIN_DISTS:
+            continue
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
@@ -164,8 +166,8 @@ def test_only_plugins() -> list[str]:
     return sorted(set(names))
 
 
-def _without_test_only_plugins() -> list[str]:
-    return [arg for name in test_only_plugins() for arg in ("-p", f"no:{name}")]
+# Worked out once, before any run is timed.
+WITHOUT_TEST_ONLY_PLUGINS = [arg for name in test_only_plugins() for arg in ("-p", f"no:{name}")]
 
 
 def run_suite(*extra: str, label: str, tests: str = "tests/slm", rootdir: Path = ROOT) -> dict:
@@ -190,7 +192,7 @@ def run_suite(*extra: str, label: str, tests: str = "tests/slm", rootdir: Path =
                 "benchmarks.probe",
                 "-rfE",
                 "--no-slm-latency",
-                *_without_test_only_plugins(),
+                *WITHOUT_TEST_ONLY_PLUGINS,
                 *extra,
             ],
             cwd=rootdir,
@@ -289,17 +291,18 @@ def bench_parallel(results: dict) -> None:
             f" ({serial_wall:.1f} s / ({fixed:.1f} s + {serial['tests'] / 2:.1f} s))"
         )
     if "tests" in serial and serial.get("calls"):
-        ceiling = sleep_suite_speedup(serial["calls"], serial["tests"])
+        sleeps_serial, sleeps_par = sleep_suite_walls(serial["calls"], serial["tests"])
+        ceiling = sleeps_serial / sleeps_par
         print(
             f"  the ceiling here: {serial['calls']} tests that only sleep, {serial['tests']:.1f} s"
             f" in all (as long as the suite's tests; one module to collect, no board, the same"
-            f" plug-ins): serial {ceiling[0]:.1f} s, -n 2 {ceiling[1]:.1f} s ="
-            f" {ceiling[0] / ceiling[1]:.2f}x; the suite's -n 2 speed-up is"
-            f" {100 * (serial_wall / par['wall']) / (ceiling[0] / ceiling[1]):.0f} % of it"
+            f" plug-ins): serial {sleeps_serial:.1f} s, -n 2 {sleeps_par:.1f} s ="
+            f" {ceiling:.2f}x; the suite's -n 2 speed-up is"
+            f" {100 * (serial_wall / par['wall']) / ceiling:.0f} % of it"
         )
 
 
-def sleep_suite_speedup(tests: int, total: float) -> tuple[float, float]:
+def sleep_suite_walls(tests: int, total: float) -> tuple[float, float]:
     """Serial and `-n 2` wall times of `tests` tests that only sleep, `total` seconds in all:
     the best `-n 2` speed-up pytest-xdist gives on this machine to a suite whose tests take as
     long, with nothing of its own to start up or shut down."""
