@@ -404,11 +404,10 @@ class PtyTransport:
                     self._connected = False
                     self.board.log("pty host detached")
                     continue
-                if not self._packet_mode:
-                    data = packet
-                elif packet[0] != TIOCPKT_DATA:
-                    continue  # a status (a reattached host's flush, its flow settings): not data
-                else:
+                data = packet
+                if self._packet_mode:
+                    if packet[0] != TIOCPKT_DATA:
+                        continue  # a status (a reattached host's flush, its flow settings)
                     data = packet[1:]
                 if not data:
                     continue

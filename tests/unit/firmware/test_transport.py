@@ -349,9 +349,10 @@ def test_pty_reopen_by_pyserial_does_not_reboot_and_its_flush_is_not_data(pty_bo
 
 
 def _read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
+    deadline = time.monotonic() + timeout  # one deadline for the whole answer, not per byte
     data = b""
     while not data.endswith(marker):
-        data += _read_exact(fd, 1, timeout)
+        data += _read_exact(fd, 1, max(deadline - time.monotonic(), 0.0))
     return data
 
 
